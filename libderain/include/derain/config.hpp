@@ -1,0 +1,68 @@
+// Architecture of a DerainCycleGAN model: U-ARSE attention, generators G_N / G_R and the
+// multi-scale discriminators. Stored in every model file, so a file fully describes its networks.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace derain {
+
+// Feature block inside each U-ARSE stage.
+enum class FeatureBlock {
+  Residual,  // reference code: two 3x3 convs with an identity skip
+  Hybrid     // paper: dual-path block, a residual path beside a densely connected path, fused by 1x1
+};
+
+struct AttentionConfig {
+  int stages = 6;                              // recurrent stages, same weights each stage
+  int channels = 32;                           // ConvLSTM hidden / feature channels
+  FeatureBlock block = FeatureBlock::Residual;
+  int blocks = 5;                              // feature blocks per stage
+  int scale = 1;                               // attention runs at 1/scale resolution; mask upsampled
+};
+
+struct GeneratorConfig {
+  int channels = 64;                           // full-res width; 2x at 1/2 res, 4x at 1/4 res
+  int first_kernel = 5;                        // kernel of the first full-res conv
+  int pre_convs = 2;                           // plain 3x3 convs at 1/4 res before the dilated ones
+  std::vector<int> dilations{2, 4, 8, 16};     // dilated 3x3 convs at 1/4 res
+  int post_convs = 2;                          // plain 3x3 convs at 1/4 res after the dilated ones
+};
+
+struct DiscriminatorConfig {
+  int scales = 3;                              // input average-pooled by 2 between scales
+  int channels = 64;                           // first layer width, doubled each layer
+  int layers = 4;                              // stride-2 4x4 convs per scale
+};
+
+struct ModelConfig {
+  std::string preset = "paper";                // name it came from ("custom" once edited)
+  AttentionConfig attention;
+  GeneratorConfig generator;
+  DiscriminatorConfig discriminator;
+
+  // The published architecture (with the residual block its parameter counts are the paper's:
+  // U-ARSE 167,809, each G 6,066,179, each D 8,271,171).
+  static ModelConfig paper();
+  // Same method, sized for real-time CPU video: reduced-resolution attention, narrow generators.
+  static ModelConfig lite();
+  // "paper" or "lite"; anything else throws derain::Error.
+  static ModelConfig fromPreset(const std::string& name);
+
+  // Text form: "key = value" lines (e.g. "attention.stages = 6"), '#' starts a comment.
+  // fromText starts from the preset named by a "preset" line (default paper) and applies the rest;
+  // unknown keys and bad values throw derain::Error naming the line.
+  std::string toText() const;
+  static ModelConfig fromText(const std::string& text);
+
+  // Throws derain::Error if any field is out of range.
+  void validate() const;
+
+  // Side lengths of an input must be multiples of this (the library pads and crops back).
+  int sizeMultiple() const;
+
+  bool operator==(const ModelConfig& other) const;
+  bool operator!=(const ModelConfig& other) const { return !(*this == other); }
+};
+
+}  // namespace derain

@@ -1,0 +1,7 @@
+// Umbrella header of libderain's public C++ API.
+#pragma once
+
+#include "derain/config.hpp"
+#include "derain/engine.hpp"
+#include "derain/error.hpp"
+#include "derain/types.hpp"

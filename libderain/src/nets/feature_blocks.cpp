@@ -1,0 +1,53 @@
+#include "nets/feature_blocks.h"
+
+#include <torch/torch.h>
+
+namespace derain::detail {
+
+namespace {
+torch::nn::Conv2d conv3x3(int in, int out) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
+}
+}  // namespace
+
+ResidualBlockImpl::ResidualBlockImpl(int channels) {
+  conv1_ = register_module("conv1", conv3x3(channels, channels));
+  conv2_ = register_module("conv2", conv3x3(channels, channels));
+}
+
+torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(conv2_->forward(torch::relu(conv1_->forward(x))));
+  return torch::relu(x + y);
+}
+
+HybridBlockImpl::HybridBlockImpl(int channels) {
+  const int growth = channels / 2;  // dense-path growth rate
+  res1_ = register_module("res1", conv3x3(channels, channels));
+  res2_ = register_module("res2", conv3x3(channels, channels));
+  dense1_ = register_module("dense1", conv3x3(channels, growth));
+  dense2_ = register_module("dense2", conv3x3(channels + growth, growth));
+  dense3_ = register_module("dense3", conv3x3(channels + 2 * growth, growth));
+  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels + 3 * growth, channels, 1)));
+}
+
+torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {
+  auto residual = torch::relu(res2_->forward(torch::relu(res1_->forward(x))));
+  auto d1 = torch::relu(dense1_->forward(x));
+  auto d2 = torch::relu(dense2_->forward(torch::cat({x, d1}, 1)));
+  auto d3 = torch::relu(dense3_->forward(torch::cat({x, d1, d2}, 1)));
+  auto fused = fuse_->forward(torch::cat({residual, d1, d2, d3}, 1));
+  return torch::relu(x + fused);
+}
+
+torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int count) {
+  torch::nn::Sequential blocks;
+  for (int i = 0; i < count; ++i) {
+    if (kind == FeatureBlock::Residual)
+      blocks->push_back(ResidualBlock(channels));
+    else
+      blocks->push_back(HybridBlock(channels));
+  }
+  return blocks;
+}
+
+}  // namespace derain::detail

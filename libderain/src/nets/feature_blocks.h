@@ -1,0 +1,42 @@
+// Feature blocks of a U-ARSE stage: the reference code's residual block and the paper's hybrid
+// (dual-path residual dense) block. Both map C channels to C channels at the same resolution.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+
+#include "derain/config.hpp"
+
+namespace derain::detail {
+
+// relu(x + relu(conv(relu(conv(x))))): PReNet's res_conv block.
+class ResidualBlockImpl : public torch::nn::Module {
+ public:
+  explicit ResidualBlockImpl(int channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+// Dual-path block: a residual path (two 3x3 convs) and a densely connected path (three 3x3 convs,
+// each seeing all earlier features, growth C/2); their outputs are concatenated, fused by a 1x1 conv
+// and added to the input.
+class HybridBlockImpl : public torch::nn::Module {
+ public:
+  explicit HybridBlockImpl(int channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d res1_{nullptr}, res2_{nullptr};
+  torch::nn::Conv2d dense1_{nullptr}, dense2_{nullptr}, dense3_{nullptr};
+  torch::nn::Conv2d fuse_{nullptr};
+};
+TORCH_MODULE(HybridBlock);
+
+// `count` blocks of the given kind in sequence.
+torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int count);
+
+}  // namespace derain::detail

@@ -1,0 +1,68 @@
+#include "nets/generator.h"
+
+#include <torch/torch.h>
+
+namespace derain::detail {
+
+namespace {
+constexpr int kInputChannels = 4;  // image (3) + attention mask (1)
+constexpr int kOutputChannels = 3;
+
+torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int dilation = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                               .stride(stride)
+                               .padding(dilation * (kernel / 2))
+                               .dilation(dilation));
+}
+
+torch::nn::ReLU relu() { return torch::nn::ReLU(); }
+
+// Transposed conv k4 s2 doubles the size; the 2x2 average (with a one-pixel top/left pad) removes
+// its checkerboard pattern, as in the reference generator.
+torch::nn::Sequential upsample(int in, int out) {
+  return torch::nn::Sequential(
+      torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1)),
+      torch::nn::ReflectionPad2d(torch::nn::ReflectionPad2dOptions({1, 0, 1, 0})),
+      torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(1)),
+      relu());
+}
+}  // namespace
+
+GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) {
+  const int c = config.channels;
+  encode_full_ = register_module("encode_full",
+      torch::nn::Sequential(conv(kInputChannels, c, config.first_kernel), relu()));
+  encode_half_ = register_module("encode_half",
+      torch::nn::Sequential(conv(c, 2 * c, 3, 2), relu(), conv(2 * c, 2 * c, 3), relu()));
+  torch::nn::Sequential body(conv(2 * c, 4 * c, 3, 2), relu());
+  for (int i = 0; i < config.pre_convs; ++i) {
+    body->push_back(conv(4 * c, 4 * c, 3));
+    body->push_back(relu());
+  }
+  for (int d : config.dilations) {
+    body->push_back(conv(4 * c, 4 * c, 3, 1, d));
+    body->push_back(relu());
+  }
+  for (int i = 0; i < config.post_convs; ++i) {
+    body->push_back(conv(4 * c, 4 * c, 3));
+    body->push_back(relu());
+  }
+  body_ = register_module("body", body);
+  up_half_ = register_module("up_half", upsample(4 * c, 2 * c));
+  decode_half_ = register_module("decode_half", torch::nn::Sequential(conv(2 * c, 2 * c, 3), relu()));
+  up_full_ = register_module("up_full", upsample(2 * c, c));
+  decode_full_ = register_module("decode_full",
+      torch::nn::Sequential(conv(c, c / 2, 3), relu(), conv(c / 2, kOutputChannels, 3)));
+}
+
+torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Tensor& mask) {
+  auto skip1 = encode_full_->forward(torch::cat({image, mask.to(image.dtype())}, 1));
+  auto skip2 = encode_half_->forward(skip1);
+  auto x = body_->forward(skip2);
+  x = up_half_->forward(x) + skip2;
+  x = decode_half_->forward(x);
+  x = up_full_->forward(x) + skip1;
+  return decode_full_->forward(x);
+}
+
+}  // namespace derain::detail

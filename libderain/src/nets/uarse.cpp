@@ -1,0 +1,56 @@
+#include "nets/uarse.h"
+
+#include <torch/torch.h>
+
+#include "nets/feature_blocks.h"
+
+namespace derain::detail {
+
+namespace {
+constexpr double kInitialMask = 0.5;  // mask state before the first stage (method.md)
+constexpr int kImageChannels = 3;
+}  // namespace
+
+UARSEImpl::UARSEImpl(const AttentionConfig& config) : config_(config) {
+  const int c = config.channels;
+  conv_in_ = register_module("conv_in",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(kImageChannels + 1, c, 3).padding(1)));
+  lstm_ = register_module("lstm", ConvLSTM(c, c));
+  blocks_ = register_module("blocks", makeFeatureBlocks(config.block, c, config.blocks));
+  conv_out_ = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 1, 3).padding(1)));
+}
+
+torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
+  namespace F = torch::nn::functional;
+  const int64_t height = image.size(2), width = image.size(3);
+  torch::Tensor x = image;
+  if (config_.scale > 1) {
+    // Area averaging keeps thin streaks visible as faint lines rather than aliasing them away.
+    const int64_t h = (height + config_.scale - 1) / config_.scale;
+    const int64_t w = (width + config_.scale - 1) / config_.scale;
+    x = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({h, w}));
+  }
+  const auto n = x.size(0), h = x.size(2), w = x.size(3);
+  auto opts = x.options();
+  auto mask = torch::full({n, 1, h, w}, kInitialMask, opts);
+  LSTMState state{torch::zeros({n, config_.channels, h, w}, opts), torch::zeros({n, config_.channels, h, w}, opts)};
+  if (x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    mask = mask.contiguous(at::MemoryFormat::ChannelsLast);
+    state.h = state.h.contiguous(at::MemoryFormat::ChannelsLast);
+    state.c = state.c.contiguous(at::MemoryFormat::ChannelsLast);
+  }
+  for (int stage = 0; stage < config_.stages; ++stage) {
+    auto features = torch::relu(conv_in_->forward(torch::cat({x, mask}, 1)));
+    state = lstm_->forward(features, state);
+    mask = conv_out_->forward(blocks_->forward(state.h));
+  }
+  if (config_.scale > 1) {
+    mask = F::interpolate(mask, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{height, width})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false));
+  }
+  return mask;
+}
+
+}  // namespace derain::detail
