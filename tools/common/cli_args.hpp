@@ -1,0 +1,53 @@
+// Minimal command-line parser shared by the libderain CLIs: "--name value" / "--name=value" options,
+// "--flag" switches, generated --help, and a usage error (exit code 2) for anything it does not know.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace derain::cli {
+
+// Exit code of a usage error (bad or missing argument), as most Unix tools.
+constexpr int kUsageExit = 2;
+
+class ArgParser {
+ public:
+  ArgParser(std::string program, std::string summary);
+
+  // An option taking a value. An empty default and required=true make it mandatory.
+  void option(const std::string& name, const std::string& value_name, const std::string& help,
+              const std::string& default_value = "", bool required = false);
+  // A switch without a value.
+  void flag(const std::string& name, const std::string& help);
+  // Free text appended to --help (examples, notes).
+  void epilog(const std::string& text);
+
+  // Parses argv. On --help prints help to stdout and exits 0; on a usage error prints the problem
+  // and a hint to stderr and exits kUsageExit.
+  void parse(int argc, char** argv);
+
+  bool has(const std::string& name) const;  // given on the command line (or a flag set)
+  std::string get(const std::string& name) const;
+  int getInt(const std::string& name) const;       // usage error if not an integer
+  double getDouble(const std::string& name) const;  // usage error if not a number
+  bool flagSet(const std::string& name) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+  // Prints "program: message" and the --help hint to stderr, exits kUsageExit.
+  [[noreturn]] void fail(const std::string& message) const;
+  std::string help() const;
+
+ private:
+  struct Spec {
+    std::string value_name, help, default_value;
+    bool required = false, is_flag = false;
+  };
+  std::string program_, summary_, epilog_;
+  std::vector<std::string> order_;
+  std::map<std::string, Spec> specs_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace derain::cli
