@@ -1,6 +1,7 @@
 // libderain's file container, used for inference model files and training checkpoints alike:
 //
 //   "DERAINv\0" magic (8 bytes) | u32 format version | u32 kind (1 model, 2 checkpoint)
+//   u64 total file size (tells a truncated file from a corrupt one)
 //   u32 meta count, then per entry: u32 key length, key, u64 value length, value
 //   u32 tensor count, then per tensor: u32 name length, name, u8 dtype, u8 ndim, i64 dims[ndim],
 //                                      u64 byte count, raw little-endian bytes

@@ -48,3 +48,9 @@ int64_t countParameters(const torch::nn::Module& module);
 void toChannelsLast(torch::nn::Module& module);
 
 }  // namespace derain::detail
+
+namespace derain::detail {
+// Multiply-accumulates of one inference pass (U-ARSE + one generator) on a width x height frame
+// (after padding to the size multiple). Counts convolutions only, the bulk of the work.
+int64_t inferenceMacs(const ModelConfig& config, int width, int height);
+}  // namespace derain::detail

@@ -48,9 +48,12 @@ struct ModelConfig {
   static ModelConfig lite();
   // "paper" or "lite"; anything else throws derain::Error.
   static ModelConfig fromPreset(const std::string& name);
+  // Reads a config file in the text form; derain::Error naming the file on failure.
+  static ModelConfig fromFile(const std::string& path);
 
   // Text form: "key = value" lines (e.g. "attention.stages = 6"), '#' starts a comment.
-  // fromText starts from the preset named by a "preset" line (default paper) and applies the rest;
+  // fromText starts from the preset named by a "preset" line (default paper; "custom" = paper as a
+  // base for a fully spelled-out config) and applies the rest;
   // unknown keys and bad values throw derain::Error naming the line.
   std::string toText() const;
   static ModelConfig fromText(const std::string& text);

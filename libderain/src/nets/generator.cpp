@@ -17,16 +17,33 @@ torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int dilation
 
 torch::nn::ReLU relu() { return torch::nn::ReLU(); }
 
-// Transposed conv k4 s2 doubles the size; the 2x2 average (with a one-pixel top/left pad) removes
-// its checkerboard pattern, as in the reference generator.
-torch::nn::Sequential upsample(int in, int out) {
-  return torch::nn::Sequential(
-      torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1)),
-      torch::nn::ReflectionPad2d(torch::nn::ReflectionPad2dOptions({1, 0, 1, 0})),
-      torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(1)),
-      relu());
-}
 }  // namespace
+
+UpsampleImpl::UpsampleImpl(int in_channels, int out_channels) {
+  deconv_ = register_module("deconv", torch::nn::ConvTranspose2d(
+      torch::nn::ConvTranspose2dOptions(in_channels, out_channels, 4).stride(2).padding(1)));
+}
+
+torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
+  if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu()) {
+    // LibTorch 1.13 on CPU has neither a bf16 transposed convolution (oneDNN) nor a bf16
+    // reflection pad: this layer runs in fp32 (the weights stay bf16-rounded, so it is still "bf16").
+    auto y = F::conv_transpose2d(x.to(torch::kFloat32), deconv_->weight.to(torch::kFloat32),
+                                 F::ConvTranspose2dFuncOptions()
+                                     .bias(deconv_->bias.to(torch::kFloat32))
+                                     .stride(2)
+                                     .padding(1));
+    return smooth(y).to(x.scalar_type());
+  }
+  return smooth(deconv_->forward(x));
+}
+
+torch::Tensor UpsampleImpl::smooth(const torch::Tensor& y) {
+  namespace F = torch::nn::functional;
+  auto padded = F::pad(y, F::PadFuncOptions({1, 0, 1, 0}).mode(torch::kReflect));
+  return torch::relu(F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)));
+}
 
 GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) {
   const int c = config.channels;
@@ -48,9 +65,9 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) {
     body->push_back(relu());
   }
   body_ = register_module("body", body);
-  up_half_ = register_module("up_half", upsample(4 * c, 2 * c));
+  up_half_ = register_module("up_half", Upsample(4 * c, 2 * c));
   decode_half_ = register_module("decode_half", torch::nn::Sequential(conv(2 * c, 2 * c, 3), relu()));
-  up_full_ = register_module("up_full", upsample(2 * c, c));
+  up_full_ = register_module("up_full", Upsample(2 * c, c));
   decode_full_ = register_module("decode_full",
       torch::nn::Sequential(conv(c, c / 2, 3), relu(), conv(c / 2, kOutputChannels, 3)));
 }

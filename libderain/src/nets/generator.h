@@ -10,6 +10,19 @@
 
 namespace derain::detail {
 
+// Doubles the resolution: transposed conv k4 s2, then a 2x2 average (after a one-pixel top/left
+// reflection pad) that removes the transposed conv's checkerboard pattern, then ReLU.
+class UpsampleImpl : public torch::nn::Module {
+ public:
+  UpsampleImpl(int in_channels, int out_channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  static torch::Tensor smooth(const torch::Tensor& y);  // pad, 2x2 average, ReLU
+  torch::nn::ConvTranspose2d deconv_{nullptr};
+};
+TORCH_MODULE(Upsample);
+
 class GeneratorImpl : public torch::nn::Module {
  public:
   explicit GeneratorImpl(const GeneratorConfig& config);
@@ -21,9 +34,9 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential encode_full_{nullptr};  // -> skip1 (full res)
   torch::nn::Sequential encode_half_{nullptr};  // -> skip2 (1/2 res)
   torch::nn::Sequential body_{nullptr};         // 1/4 res: down, plain, dilated, plain convs
-  torch::nn::Sequential up_half_{nullptr};      // transposed conv + 2x2 smoothing -> 1/2 res
+  Upsample up_half_{nullptr};                   // -> 1/2 res
   torch::nn::Sequential decode_half_{nullptr};
-  torch::nn::Sequential up_full_{nullptr};      // -> full res
+  Upsample up_full_{nullptr};                   // -> full res
   torch::nn::Sequential decode_full_{nullptr};  // -> 3 channels
 };
 TORCH_MODULE(Generator);

@@ -1,0 +1,242 @@
+// Inference API: sizes, types, channel order, tiling, precision, threads, devices, bad input.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "derain/engine.hpp"
+#include "derain/error.hpp"
+#include "test_support.h"
+
+using derain::ColorOrder;
+using derain::Engine;
+using derain::EngineOptions;
+using derain::test::TempDir;
+
+namespace {
+// A lite model with He-scaled weights: outputs vary strongly over the frame.
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("he.derain");
+    derain::test::writeHeScaledModel(path_, derain::ModelConfig::lite(), 21);
+  }
+  Engine load(EngineOptions options = {}) {
+    options.device = derain::Device::CPU;
+    return Engine(path_, options);
+  }
+  TempDir dir_;
+  std::string path_;
+};
+
+double meanAbsDiff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  cv::Scalar m = cv::mean(diff);
+  return (m[0] + m[1] + m[2]) / 3.0;
+}
+
+double spread(const cv::Mat& image) {
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(image.reshape(1), mean, stddev);
+  return stddev[0];
+}
+}  // namespace
+
+TEST_F(EngineTest, OddSizesComeBackAtTheirSize) {
+  Engine engine = load();
+  for (cv::Size size : {cv::Size(323, 241), cv::Size(1, 1), cv::Size(5, 3), cv::Size(2, 17)}) {
+    cv::Mat image = derain::test::makeRainyScene(size.width, size.height, 3), out;
+    engine.derain(image, out);
+    EXPECT_EQ(out.size(), size);
+    EXPECT_EQ(out.type(), CV_8UC3);
+    engine.rainmake(image, out);
+    EXPECT_EQ(out.size(), size);
+    cv::Mat mask;
+    engine.attention(image, mask);
+    EXPECT_EQ(mask.size(), size);
+    EXPECT_EQ(mask.type(), CV_32FC1);
+  }
+}
+
+TEST_F(EngineTest, OutputDependsOnTheImageAndVariesOverTheFrame) {
+  Engine engine = load();
+  cv::Mat a = derain::test::makeRainyScene(96, 64, 1), b = derain::test::makeRainyScene(96, 64, 2), oa, ob;
+  engine.derain(a, oa);
+  engine.derain(b, ob);
+  EXPECT_GT(spread(oa), 5.0);  // not a constant image: the tiling/precision tests below mean something
+  EXPECT_GT(meanAbsDiff(oa, ob), 0.1);
+}
+
+TEST_F(EngineTest, DeterministicAcrossCallsAndEngines) {
+  Engine first = load(), second = load();
+  cv::Mat image = derain::test::makeRainyScene(64, 48, 4), o1, o2, o3;
+  first.derain(image, o1);
+  first.derain(image, o2);
+  second.derain(image, o3);
+  EXPECT_EQ(cv::norm(o1, o2, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(o1, o3, cv::NORM_INF), 0.0);
+}
+
+TEST_F(EngineTest, RgbAndBgrAreTheSameImage) {
+  Engine engine = load();
+  cv::Mat bgr = derain::test::makeRainyScene(48, 40, 5), rgb, out_bgr, out_rgb, back;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  engine.derain(bgr, out_bgr, ColorOrder::BGR);
+  engine.derain(rgb, out_rgb, ColorOrder::RGB);
+  cv::cvtColor(out_rgb, back, cv::COLOR_RGB2BGR);
+  EXPECT_EQ(cv::norm(out_bgr, back, cv::NORM_INF), 0.0);
+}
+
+TEST_F(EngineTest, FloatInputMatchesBytesWithinRounding) {
+  Engine engine = load();
+  cv::Mat bytes = derain::test::makeRainyScene(40, 32, 6), floats, out_b, out_f;
+  bytes.convertTo(floats, CV_32FC3, 1.0 / 255.0);
+  engine.derain(bytes, out_b);
+  engine.derain(floats, out_f);
+  ASSERT_EQ(out_f.type(), CV_32FC3);
+  double min_v, max_v;
+  cv::minMaxLoc(out_f.reshape(1), &min_v, &max_v);
+  EXPECT_GE(min_v, 0.0);
+  EXPECT_LE(max_v, 1.0);
+  cv::Mat as_bytes;
+  out_f.convertTo(as_bytes, CV_8UC3, 255.0);
+  EXPECT_LE(cv::norm(as_bytes, out_b, cv::NORM_INF), 1.0);
+}
+
+TEST_F(EngineTest, TiledMatchesUntiledWithinTolerance) {
+  // Stated tolerance: with a 48-pixel overlap the lite model's tiled output differs from the
+  // whole-frame output by < 2 grey levels on average and on < 5% of pixels by more than 8 levels
+  // (the receptive field is wider than the overlap, so seams cannot be exact).
+  cv::Mat image = derain::test::makeRainyScene(200, 150, 7), whole, tiled;
+  load().derain(image, whole);
+  EngineOptions options;
+  options.tile_size = 112;
+  options.tile_overlap = 48;
+  load(options).derain(image, tiled);
+  EXPECT_LT(meanAbsDiff(whole, tiled), 2.0);
+  cv::Mat diff, big;
+  cv::absdiff(whole, tiled, diff);
+  cv::threshold(diff.reshape(1), big, 8, 1, cv::THRESH_BINARY);
+  EXPECT_LT(cv::countNonZero(big), 0.05 * big.total());
+  EXPECT_GT(cv::norm(whole, tiled, cv::NORM_INF), 0.0);  // it really tiled
+}
+
+TEST_F(EngineTest, OneTileEqualsNoTilingExactly) {
+  cv::Mat image = derain::test::makeRainyScene(60, 40, 8), whole, tiled;
+  load().derain(image, whole);
+  EngineOptions options;
+  options.tile_size = 64;  // larger than the frame: a single tile
+  options.tile_overlap = 8;
+  load(options).derain(image, tiled);
+  EXPECT_EQ(cv::norm(whole, tiled, cv::NORM_INF), 0.0);
+}
+
+TEST_F(EngineTest, Bf16IsCloseToFp32) {
+  EngineOptions bf16;
+  bf16.precision = derain::Precision::BF16;
+  Engine half = load(bf16);
+  EXPECT_EQ(half.precision(), derain::Precision::BF16);
+  cv::Mat image = derain::test::makeRainyScene(64, 48, 9), ref, out;
+  load().derain(image, ref);
+  half.derain(image, out);
+  // bf16 keeps 8 mantissa bits: expect a few grey levels on average, not garbage.
+  EXPECT_LT(meanAbsDiff(ref, out), 6.0);
+  EXPECT_GT(cv::norm(ref, out, cv::NORM_INF), 0.0);  // it really ran in bf16
+}
+
+TEST_F(EngineTest, ThreadSettingTakesEffect) {
+  EngineOptions one;
+  one.threads = 1;
+  Engine single = load(one);
+  EXPECT_EQ(derain::runtimeThreads(), 1);
+  EngineOptions two;
+  two.threads = 2;
+  Engine dual = load(two);
+  EXPECT_EQ(derain::runtimeThreads(), 2);
+  cv::Mat image = derain::test::makeRainyScene(32, 32, 10), a, b;
+  single.derain(image, a);  // each engine re-applies its own setting
+  EXPECT_EQ(derain::runtimeThreads(), 1);
+  dual.derain(image, b);
+  EXPECT_EQ(derain::runtimeThreads(), 2);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
+  EXPECT_NE(single.describe().find("1 thread"), std::string::npos);
+}
+
+TEST_F(EngineTest, DefaultThreadsIsEveryCore) {
+  EXPECT_EQ(derain::runtimeThreads() >= 1, true);
+  Engine engine = load();
+  EXPECT_EQ(derain::runtimeThreads(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+TEST_F(EngineTest, RainmakeNoiseIsSeeded) {
+  Engine engine = load();
+  cv::Mat image = derain::test::makeRainyScene(48, 32, 11), a, b, c, plain;
+  derain::RainmakeOptions rain{0.5f, 3};
+  engine.rainmake(image, a, ColorOrder::BGR, rain);
+  engine.rainmake(image, b, ColorOrder::BGR, rain);
+  rain.seed = 4;
+  engine.rainmake(image, c, ColorOrder::BGR, rain);
+  engine.rainmake(image, plain);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(a, c, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(a, plain, cv::NORM_INF), 0.0);
+}
+
+TEST_F(EngineTest, BadImagesAreRejectedClearly) {
+  Engine engine = load();
+  cv::Mat out;
+  EXPECT_THROW(engine.derain(cv::Mat(), out), derain::Error);
+  EXPECT_THROW(engine.derain(cv::Mat(8, 8, CV_8UC1, cv::Scalar(0)), out), derain::Error);
+  EXPECT_THROW(engine.derain(cv::Mat(8, 8, CV_16UC3, cv::Scalar(0)), out), derain::Error);
+  try {
+    engine.derain(cv::Mat(8, 8, CV_8UC4, cv::Scalar(0)), out);
+    FAIL() << "no error";
+  } catch (const derain::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3-channel"), std::string::npos);
+  }
+}
+
+TEST_F(EngineTest, NonContinuousRoiIsHandled) {
+  Engine engine = load();
+  cv::Mat big = derain::test::makeRainyScene(80, 60, 12);
+  cv::Mat roi = big(cv::Rect(10, 5, 41, 33)), out_roi, out_copy;
+  ASSERT_FALSE(roi.isContinuous());
+  engine.derain(roi, out_roi);
+  engine.derain(roi.clone(), out_copy);
+  EXPECT_EQ(cv::norm(out_roi, out_copy, cv::NORM_INF), 0.0);
+}
+
+TEST_F(EngineTest, BadOptionsAreRejected) {
+  EngineOptions bad;
+  bad.threads = -1;
+  EXPECT_THROW(load(bad), derain::Error);
+  bad = {};
+  bad.tile_size = 8;
+  EXPECT_THROW(load(bad), derain::Error);
+  bad = {};
+  bad.tile_size = 64;
+  bad.tile_overlap = 32;
+  EXPECT_THROW(load(bad), derain::Error);
+}
+
+TEST(EngineDevice, CudaRequestWithoutCudaFailsClearly) {
+  if (derain::cudaAvailable()) GTEST_SKIP() << "a GPU is present";
+  EngineOptions options;
+  options.device = derain::Device::CUDA;
+  try {
+    Engine::untrained(derain::test::tinyConfig(), 1, options);
+    FAIL() << "no error";
+  } catch (const derain::DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos);
+  }
+  options.device = derain::Device::Auto;
+  EXPECT_EQ(Engine::untrained(derain::test::tinyConfig(), 1, options).device(), derain::Device::CPU);
+}
+
+TEST(EngineDevice, ParsingWords) {
+  EXPECT_EQ(derain::parseDevice("cuda"), derain::Device::CUDA);
+  EXPECT_EQ(derain::parsePrecision("bf16"), derain::Precision::BF16);
+  EXPECT_EQ(derain::toString(derain::Precision::FP32), "fp32");
+  EXPECT_THROW(derain::parseDevice("tpu"), derain::Error);
+  EXPECT_THROW(derain::parsePrecision("fp8"), derain::Error);
+}

@@ -1,0 +1,79 @@
+// Network shapes and deterministic forward passes.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "derain/config.hpp"
+#include "networks.h"
+#include "test_support.h"
+
+using derain::ModelConfig;
+using derain::detail::DerainCycleGAN;
+
+namespace {
+torch::Tensor randomImage(int64_t n, int64_t h, int64_t w, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::rand({n, 3, h, w}, gen) * 2 - 1;
+}
+}  // namespace
+
+TEST(Networks, OutputShapesForEveryPart) {
+  torch::NoGradGuard no_grad;
+  for (ModelConfig config : {derain::test::tinyConfig(), ModelConfig::lite()}) {
+    DerainCycleGAN net(config, true);
+    auto x = randomImage(2, 64, 72, 1);
+    EXPECT_EQ(net->att->forward(x).sizes(), (std::vector<int64_t>{2, 1, 64, 72}));
+    EXPECT_EQ(net->derain(x).sizes(), x.sizes());
+    EXPECT_EQ(net->rainmake(x).sizes(), x.sizes());
+    auto scores = net->d_n->forward(x);
+    ASSERT_EQ(static_cast<int>(scores.size()), config.discriminator.scales);
+    // Four stride-2 convs with reflection pad 1 and k4 (floor((s + 2 - 4) / 2) + 1 each):
+    // 64x72 -> 32x36 -> 16x18 -> 8x9 -> 4x4, then the 1x1 head; the next scale sees 32x36 -> 2x2.
+    EXPECT_EQ(scores[0].sizes(), (std::vector<int64_t>{2, 1, 4, 4}));
+    EXPECT_EQ(scores[1].sizes(), (std::vector<int64_t>{2, 1, 2, 2}));
+    for (const auto& s : scores) EXPECT_EQ(s.size(1), 1);
+  }
+}
+
+TEST(Networks, PaperUarseKeepsFullResolutionAndLiteUpsamples) {
+  torch::NoGradGuard no_grad;
+  DerainCycleGAN lite(ModelConfig::lite(), false);
+  auto x = randomImage(1, 37, 53, 2);  // not a multiple of the attention scale
+  EXPECT_EQ(lite->att->forward(x).sizes(), (std::vector<int64_t>{1, 1, 37, 53}));
+}
+
+TEST(Networks, SameSeedSameOutputsDifferentSeedDifferent) {
+  torch::NoGradGuard no_grad;
+  auto config = derain::test::tinyConfig();
+  DerainCycleGAN a(config, true), b(config, true), c(config, true);
+  derain::detail::initWeights(*a, 7);
+  derain::detail::initWeights(*b, 7);
+  derain::detail::initWeights(*c, 8);
+  auto x = randomImage(1, 32, 32, 3);
+  EXPECT_TRUE(torch::equal(a->derain(x), b->derain(x)));
+  EXPECT_TRUE(torch::equal(a->d_r->forward(x)[0], b->d_r->forward(x)[0]));
+  EXPECT_FALSE(torch::equal(a->derain(x), c->derain(x)));
+}
+
+TEST(Networks, InitIsNormalWithStd002AndZeroBias) {
+  DerainCycleGAN net(ModelConfig::paper(), false);
+  derain::detail::initWeights(*net, 1);
+  for (const auto& item : net->g_n->named_parameters()) {
+    const auto& p = item.value();
+    if (p.dim() == 1) {
+      EXPECT_EQ(p.abs().max().item<float>(), 0.0f) << item.key();
+    } else if (p.numel() > 100000) {
+      EXPECT_NEAR(p.std().item<double>(), 0.02, 0.0005) << item.key();
+      EXPECT_NEAR(p.mean().item<double>(), 0.0, 0.0005) << item.key();
+    }
+  }
+}
+
+TEST(Networks, GeneratorSeesTheMask) {
+  torch::NoGradGuard no_grad;
+  DerainCycleGAN net(derain::test::tinyConfig(), false);
+  derain::detail::initWeights(*net, 3);
+  auto x = randomImage(1, 16, 16, 4);
+  auto zero = torch::zeros({1, 1, 16, 16}), one = torch::ones({1, 1, 16, 16});
+  EXPECT_FALSE(torch::equal(net->g_n->forward(x, zero), net->g_n->forward(x, one)));
+}
