@@ -1,0 +1,321 @@
+// cv::dnn_derain::DnnDerainImpl: OpenCV conventions (InputArray, cv::Exception, 1/3/4 channels)
+// around derain::Engine, which itself only takes 3-channel CV_8U / CV_32F images.
+#include "derain/dnn_derain.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <opencv2/core/check.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "derain/engine.hpp"
+#include "derain/error.hpp"
+
+namespace cv {
+namespace dnn_derain {
+
+namespace {
+
+const char* const kTargetNames =
+    "TARGET_AUTO (0), TARGET_CPU (1), TARGET_CUDA (2), TARGET_CPU_BF16 (3), TARGET_CUDA_BF16 (4)";
+
+bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
+
+derain::EngineOptions engineOptions(int target, int threads) {
+  derain::EngineOptions options;
+  switch (target) {
+    case TARGET_AUTO: options.device = derain::Device::Auto; break;
+    case TARGET_CPU:
+    case TARGET_CPU_BF16: options.device = derain::Device::CPU; break;
+    case TARGET_CUDA:
+    case TARGET_CUDA_BF16: options.device = derain::Device::CUDA; break;
+  }
+  const bool bf16 = target == TARGET_CPU_BF16 || target == TARGET_CUDA_BF16;
+  options.precision = bf16 ? derain::Precision::BF16 : derain::Precision::FP32;
+  options.threads = threads;
+  return options;
+}
+
+// Runs a call into libderain and re-raises whatever it throws as cv::Exception, so that callers
+// of this wrapper only ever have to catch one exception type.
+template <class Fn>
+auto translated(const char* func, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const cv::Exception&) {
+    throw;
+  } catch (const derain::ModelFileError& e) {
+    cv::error(Error::StsError, std::string("cannot load the model: ") + e.what(), func, __FILE__, __LINE__);
+  } catch (const derain::DeviceError& e) {
+    cv::error(Error::StsNotImplemented, std::string("device not available: ") + e.what(), func, __FILE__,
+              __LINE__);
+  } catch (const derain::Error& e) {
+    cv::error(Error::StsBadArg, std::string("libderain: ") + e.what(), func, __FILE__, __LINE__);
+  } catch (const std::exception& e) {
+    cv::error(Error::StsInternal, std::string("libderain internal error: ") + e.what(), func, __FILE__,
+              __LINE__);
+  }
+}
+
+// Everything the wrapper accepts; anything else is rejected before libderain sees it.
+void checkImage(const Mat& image, const char* func, size_t index = 0, bool batch = false) {
+  const std::string which = batch ? "image " + std::to_string(index) + " of the batch" : "the image";
+  if (image.empty())
+    cv::error(Error::StsBadArg, which + " is empty", func, __FILE__, __LINE__);
+  if (image.dims != 2)
+    cv::error(Error::StsBadArg, which + " has " + std::to_string(image.dims) + " dimensions; expected 2",
+              func, __FILE__, __LINE__);
+  if (image.depth() != CV_8U && image.depth() != CV_32F)
+    cv::error(Error::StsUnsupportedFormat,
+              which + " has depth " + depthToString(image.depth()) +
+                  "; expected CV_8U (0..255) or CV_32F (0..1)",
+              func, __FILE__, __LINE__);
+  const int channels = image.channels();
+  if (channels != 1 && channels != 3 && channels != 4)
+    cv::error(Error::StsUnsupportedFormat,
+              which + " has " + std::to_string(channels) +
+                  " channels; expected 1 (grey), 3 (BGR/RGB) or 4 (BGRA/RGBA)",
+              func, __FILE__, __LINE__);
+}
+
+// The 3-channel image libderain takes: grey replicated, alpha dropped (BGRA2BGR drops RGBA's too).
+Mat colorImage(const Mat& src) {
+  Mat color;
+  switch (src.channels()) {
+    case 1: cvtColor(src, color, COLOR_GRAY2BGR); break;
+    case 4: cvtColor(src, color, COLOR_BGRA2BGR); break;
+    default: color = src; break;
+  }
+  return color;
+}
+
+bool isBatch(const _InputArray& array) {
+  return array.isMatVector() || array.isUMatVector() || array.kind() == _InputArray::STD_ARRAY_MAT;
+}
+
+// Hands a finished batch to an OutputArray that must be a vector of Mat or UMat.
+void writeBatch(const std::vector<Mat>& results, const _OutputArray& out, const char* func) {
+  if (!out.isMatVector() && !out.isUMatVector())
+    cv::error(Error::StsBadArg, "a batch of images needs a std::vector<cv::Mat> (or UMat) for the results",
+              func, __FILE__, __LINE__);
+  out.create(static_cast<int>(results.size()), 1, 0, -1, true);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (out.isMatVector())
+      out.getMatRef(static_cast<int>(i)) = results[i];
+    else
+      results[i].copyTo(out.getUMatRef(static_cast<int>(i)));
+  }
+}
+
+}  // namespace
+
+struct DnnDerainImpl::Impl {
+  std::unique_ptr<derain::Engine> engine;
+  std::string model_path;
+  int backend = BACKEND_DEFAULT;
+  int target = TARGET_AUTO;
+  int threads = 0;
+  bool swap_rb = false;
+
+  derain::ColorOrder order() const { return swap_rb ? derain::ColorOrder::RGB : derain::ColorOrder::BGR; }
+
+  derain::Engine& loaded(const char* func) const {
+    if (!engine)
+      cv::error(Error::StsError, "no model loaded: call readModel() first", func, __FILE__, __LINE__);
+    return *engine;
+  }
+
+  // Loads path for target/threads; replaces the current engine only once that succeeded.
+  void load(const std::string& path, int new_target, int new_threads, const char* func) {
+    auto fresh = translated(func, [&] {
+      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads));
+    });
+    engine = std::move(fresh);
+    model_path = path;
+    target = new_target;
+    threads = new_threads;
+  }
+
+  // Gives the engine a 3-channel image, whatever the caller's channel count, and restores that
+  // channel count on the way back: grey is replicated then converted back, alpha bypasses the model.
+  template <class Run>
+  Mat process(const Mat& src, Run&& run, const char* func) const {
+    derain::Engine& net = loaded(func);
+    const Mat color = colorImage(src);
+    Mat out3;
+    translated(func, [&] { run(net, color, out3); });
+    switch (src.channels()) {
+      case 1: {
+        Mat grey;
+        cvtColor(out3, grey, swap_rb ? COLOR_RGB2GRAY : COLOR_BGR2GRAY);
+        return grey;
+      }
+      case 4: {
+        Mat out4(src.size(), src.type());
+        const Mat sources[] = {out3, src};
+        // out3 channels 0..2 -> 0..2; src's alpha (index 3 + 3) -> 3.
+        const int from_to[] = {0, 0, 1, 1, 2, 2, 6, 3};
+        mixChannels(sources, 2, &out4, 1, from_to, 4);
+        return out4;
+      }
+      default: return out3;
+    }
+  }
+
+  Mat derainOne(const Mat& src, const char* func) const {
+    return process(src, [&](derain::Engine& net, const Mat& in, Mat& out) { net.derain(in, out, order()); },
+                   func);
+  }
+
+  Mat rainmakeOne(const Mat& src, float noise, uint64_t seed, const char* func) const {
+    derain::RainmakeOptions rain;
+    rain.mask_noise = noise;
+    rain.seed = seed;
+    return process(
+        src, [&](derain::Engine& net, const Mat& in, Mat& out) { net.rainmake(in, out, order(), rain); },
+        func);
+  }
+};
+
+Ptr<DnnDerainImpl> DnnDerainImpl::create() { return makePtr<DnnDerainImpl>(); }
+
+DnnDerainImpl::DnnDerainImpl() : impl_(makePtr<Impl>()) {}
+
+DnnDerainImpl::DnnDerainImpl(const String& modelPath) : DnnDerainImpl() { readModel(modelPath); }
+
+DnnDerainImpl::~DnnDerainImpl() = default;
+
+void DnnDerainImpl::readModel(const String& path) {
+  std::string resolved = path;
+  if (resolved.empty()) {
+    resolved = translated(CV_Func, [] { return derain::defaultModelPath(); });
+    if (resolved.empty())
+      CV_Error(Error::StsObjectNotFound,
+               "no model path given and no default model is installed; pass a model file "
+               "(or set the DERAIN_MODEL environment variable)");
+  }
+  impl_->load(resolved, impl_->target, impl_->threads, CV_Func);
+}
+
+void DnnDerainImpl::readDefaultModel() { readModel(String()); }
+
+void DnnDerainImpl::setPreferableBackend(int backendId) {
+  if (backendId != BACKEND_DEFAULT && backendId != BACKEND_LIBTORCH)
+    CV_Error(Error::StsBadArg, "unknown backend " + std::to_string(backendId) +
+                                   "; libderain has BACKEND_DEFAULT (0) and BACKEND_LIBTORCH (1)");
+  impl_->backend = backendId;
+}
+
+void DnnDerainImpl::setPreferableTarget(int targetId) {
+  if (targetId < TARGET_AUTO || targetId > TARGET_CUDA_BF16)
+    CV_Error(Error::StsBadArg, "unknown target " + std::to_string(targetId) + "; expected one of " + kTargetNames);
+  if (isCudaTarget(targetId)) {
+    // Said here rather than at the next readModel(), where the cause would be less obvious.
+    if (!derain::cudaBuilt())
+      CV_Error(Error::GpuNotSupported,
+               "CUDA target requested, but libderain was built against a CPU-only LibTorch");
+    if (!derain::cudaAvailable())
+      CV_Error(Error::GpuNotSupported, "CUDA target requested, but no CUDA GPU is available");
+  }
+  if (impl_->engine)
+    impl_->load(impl_->model_path, targetId, impl_->threads, CV_Func);
+  impl_->target = targetId;
+}
+
+int DnnDerainImpl::getPreferableBackend() const { return impl_->backend; }
+int DnnDerainImpl::getPreferableTarget() const { return impl_->target; }
+
+void DnnDerainImpl::setNumThreads(int threads) {
+  if (threads < 0)
+    CV_Error(Error::StsOutOfRange, "thread count must be >= 0 (0 = every core), got " + std::to_string(threads));
+  if (impl_->engine && threads != impl_->threads)
+    impl_->load(impl_->model_path, impl_->target, threads, CV_Func);
+  impl_->threads = threads;
+}
+
+int DnnDerainImpl::getNumThreads() const { return impl_->threads; }
+
+void DnnDerainImpl::setSwapRB(bool swapRB) { impl_->swap_rb = swapRB; }
+bool DnnDerainImpl::getSwapRB() const { return impl_->swap_rb; }
+
+void DnnDerainImpl::derain(InputArray image, OutputArray result) {
+  if (isBatch(image)) {
+    std::vector<Mat> images, results;
+    image.getMatVector(images);
+    derain(images, results);
+    writeBatch(results, result, CV_Func);
+    return;
+  }
+  const Mat src = image.getMat();
+  checkImage(src, CV_Func);
+  impl_->derainOne(src, CV_Func).copyTo(result);
+}
+
+void DnnDerainImpl::derain(const std::vector<Mat>& images, std::vector<Mat>& results) {
+  impl_->loaded(CV_Func);
+  for (size_t i = 0; i < images.size(); ++i) checkImage(images[i], CV_Func, i, true);
+  std::vector<Mat> out;
+  out.reserve(images.size());
+  for (const Mat& src : images) out.push_back(impl_->derainOne(src, CV_Func));
+  results = std::move(out);  // only now: a failure above leaves results untouched
+}
+
+void DnnDerainImpl::rainmake(InputArray image, OutputArray result, float maskNoise, uint64_t seed) {
+  if (isBatch(image)) {
+    std::vector<Mat> images, results;
+    image.getMatVector(images);
+    rainmake(images, results, maskNoise, seed);
+    writeBatch(results, result, CV_Func);
+    return;
+  }
+  const Mat src = image.getMat();
+  checkImage(src, CV_Func);
+  impl_->rainmakeOne(src, maskNoise, seed, CV_Func).copyTo(result);
+}
+
+void DnnDerainImpl::rainmake(const std::vector<Mat>& images, std::vector<Mat>& results, float maskNoise,
+                             uint64_t seed) {
+  impl_->loaded(CV_Func);
+  for (size_t i = 0; i < images.size(); ++i) checkImage(images[i], CV_Func, i, true);
+  std::vector<Mat> out;
+  out.reserve(images.size());
+  for (size_t i = 0; i < images.size(); ++i)
+    out.push_back(impl_->rainmakeOne(images[i], maskNoise, seed + i, CV_Func));
+  results = std::move(out);
+}
+
+void DnnDerainImpl::attention(InputArray image, OutputArray mask) {
+  const Mat src = image.getMat();
+  checkImage(src, CV_Func);
+  derain::Engine& net = impl_->loaded(CV_Func);
+  const Mat color = colorImage(src);
+  Mat out;
+  translated(CV_Func, [&] { net.attention(color, out, impl_->order()); });
+  out.copyTo(mask);
+}
+
+bool DnnDerainImpl::empty() const { return !impl_->engine; }
+
+String DnnDerainImpl::getModelPath() const { return impl_->engine ? impl_->model_path : String(); }
+
+const derain::ModelConfig& DnnDerainImpl::getModelConfig() const { return impl_->loaded(CV_Func).config(); }
+
+String DnnDerainImpl::getPreset() const { return getModelConfig().preset; }
+
+int DnnDerainImpl::getAttentionStages() const { return getModelConfig().attention.stages; }
+
+int DnnDerainImpl::getSizeMultiple() const {
+  const derain::ModelConfig& config = getModelConfig();
+  return translated(CV_Func, [&] { return config.sizeMultiple(); });
+}
+
+bool DnnDerainImpl::isTrained() const { return impl_->loaded(CV_Func).trained(); }
+
+String DnnDerainImpl::describe() const {
+  const derain::Engine& net = impl_->loaded(CV_Func);
+  return translated(CV_Func, [&] { return net.describe(); });
+}
+
+}  // namespace dnn_derain
+}  // namespace cv
