@@ -1,0 +1,211 @@
+// derain-gst-bench: what the GStreamer element costs on top of libderain.
+//
+// For each frame size, the same frames go (a) straight through derain::Engine::derain and
+// (b) through `appsrc ! derain ! appsink`, one frame at a time (push, wait for the output), with the
+// same model file and thread count. Rounds of (a) and (b) alternate so that load from other
+// processes hits both alike. Prints the median ms/frame of each and the element's overhead in %.
+// The model is an untrained `lite` one: its weights do not matter for the cost.
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <opencv2/core.hpp>
+
+#include <derain/derain.hpp>
+
+namespace {
+
+// Frames per round and rounds per method; the median of all frames is reported.
+constexpr int kDefaultFrames = 40;
+constexpr int kRounds = 4;
+// How long to wait for one output frame before giving up (a failed pipeline never delivers).
+constexpr GstClockTime kFrameTimeout = 60 * GST_SECOND;
+// Frames run before timing (first inferences allocate and pick kernels).
+constexpr int kWarmupFrames = 3;
+
+struct Options {
+  int frames = kDefaultFrames;
+  int threads = 0;
+  std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
+};
+
+void usage(FILE* out, const char* program) {
+  std::fprintf(out,
+      "Usage: %s [--frames N] [--threads T] [--size WxH]...\n"
+      "Cost per frame of the derain GStreamer element vs derain::Engine::derain on the same frames\n"
+      "(untrained lite model, RGB frames, one frame at a time).\n"
+      "  --frames N   frames timed per method (default %d), split over %d alternating rounds\n"
+      "  --threads T  network threads for both (default 0 = every core)\n"
+      "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
+      "  --help       this text\n"
+      "The plugin is looked up in GST_PLUGIN_PATH, else in the build dir it was built in.\n",
+      program, kDefaultFrames, kRounds);
+}
+
+bool parseArgs(int argc, char** argv, Options& options) {
+  bool sizes_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--help" || arg == "-h") {
+      usage(stdout, argv[0]);
+      std::exit(0);
+    } else if (arg == "--frames" && has_value) {
+      options.frames = std::atoi(argv[++i]);
+      if (options.frames < kRounds) return false;
+    } else if (arg == "--threads" && has_value) {
+      options.threads = std::atoi(argv[++i]);
+      if (options.threads < 0) return false;
+    } else if (arg == "--size" && has_value) {
+      int w = 0, h = 0;
+      if (std::sscanf(argv[++i], "%dx%d", &w, &h) != 2 || w < 1 || h < 1) return false;
+      if (!sizes_given) options.sizes.clear();
+      sizes_given = true;
+      options.sizes.emplace_back(w, h);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+double nowMs() { return static_cast<double>(g_get_monotonic_time()) / 1000.0; }
+
+// appsrc ! derain ! appsink, playing, for frames of one size.
+class ElementPath {
+ public:
+  ElementPath(const std::string& model, cv::Size size, int threads) {
+    gchar* description = g_strdup_printf(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1 ! "
+        "derain name=derain threads=%d ! appsink name=sink sync=false",
+        size.width, size.height, threads);
+    GError* error = nullptr;
+    pipeline_ = gst_parse_launch(description, &error);
+    g_free(description);
+    if (pipeline_ == nullptr) {
+      const std::string message = error != nullptr ? error->message : "unknown error";
+      g_clear_error(&error);
+      throw std::runtime_error("pipeline: " + message);
+    }
+    GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline_), "derain");
+    g_object_set(derain, "model", model.c_str(), nullptr);
+    gst_object_unref(derain);
+    src_ = gst_bin_get_by_name(GST_BIN(pipeline_), "src");
+    sink_ = gst_bin_get_by_name(GST_BIN(pipeline_), "sink");
+    if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+      throw std::runtime_error("pipeline does not start (is the derain plugin in GST_PLUGIN_PATH?)");
+  }
+  ~ElementPath() {
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_object_unref(src_);
+    gst_object_unref(sink_);
+    gst_object_unref(pipeline_);
+  }
+
+  // One frame in, one frame out; the frame's memory is wrapped, not copied.
+  void process(const cv::Mat& frame) {
+    GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frame.data,
+        frame.total() * frame.elemSize(), 0, frame.total() * frame.elemSize(), nullptr, nullptr);
+    GST_BUFFER_PTS(buffer) = next_pts_;
+    GST_BUFFER_DURATION(buffer) = GST_SECOND / 30;
+    next_pts_ += GST_SECOND / 30;
+    if (gst_app_src_push_buffer(GST_APP_SRC(src_), buffer) != GST_FLOW_OK)
+      throw std::runtime_error("appsrc refused a buffer");
+    GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink_), kFrameTimeout);
+    if (sample == nullptr) throw std::runtime_error("no output frame within a minute (pipeline error?)");
+    gst_sample_unref(sample);
+  }
+
+ private:
+  GstElement* pipeline_ = nullptr;
+  GstElement* src_ = nullptr;
+  GstElement* sink_ = nullptr;
+  GstClockTime next_pts_ = 0;
+};
+
+void benchSize(const std::string& model, cv::Size size, const Options& options) {
+  std::vector<cv::Mat> frames(static_cast<size_t>(options.frames / kRounds));
+  cv::RNG rng(static_cast<uint64_t>(size.area()));
+  for (auto& frame : frames) {
+    frame.create(size, CV_8UC3);
+    rng.fill(frame, cv::RNG::UNIFORM, 0, 256);
+  }
+
+  derain::EngineOptions engine_options;
+  engine_options.threads = options.threads;
+  derain::Engine engine(model, engine_options);
+  ElementPath element(model, size, options.threads);
+
+  cv::Mat out;
+  for (int i = 0; i < kWarmupFrames; ++i) {
+    engine.derain(frames[0], out, derain::ColorOrder::RGB);
+    element.process(frames[0]);
+  }
+
+  std::vector<double> direct_ms, element_ms;
+  for (int round = 0; round < kRounds; ++round) {
+    for (const auto& frame : frames) {
+      const double begin = nowMs();
+      engine.derain(frame, out, derain::ColorOrder::RGB);
+      direct_ms.push_back(nowMs() - begin);
+    }
+    for (const auto& frame : frames) {
+      const double begin = nowMs();
+      element.process(frame);
+      element_ms.push_back(nowMs() - begin);
+    }
+  }
+
+  const double direct = median(direct_ms), through = median(element_ms);
+  std::printf("%4dx%-4d  engine %8.2f ms/frame   element %8.2f ms/frame   overhead %+6.2f %%   (%zu frames each)\n",
+              size.width, size.height, direct, through, 100.0 * (through - direct) / direct, direct_ms.size());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!parseArgs(argc, argv, options)) {
+    usage(stderr, argv[0]);
+    return 2;
+  }
+#ifdef DERAIN_GST_PLUGIN_DIR
+  if (g_getenv("GST_PLUGIN_PATH") == nullptr) g_setenv("GST_PLUGIN_PATH", DERAIN_GST_PLUGIN_DIR, TRUE);
+#endif
+  gst_init(&argc, &argv);
+
+  gchar* dir = g_dir_make_tmp("derain-gst-bench-XXXXXX", nullptr);
+  const std::string model = std::string(dir) + "/lite-untrained.derain";
+  int status = 0;
+  try {
+    derain::EngineOptions engine_options;
+    engine_options.threads = options.threads;
+    derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
+    std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), median of %d frames\n",
+                options.threads, (options.frames / kRounds) * kRounds);
+    for (const auto& size : options.sizes) benchSize(model, size, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "derain-gst-bench: %s\n", e.what());
+    status = 1;
+  }
+  g_unlink(model.c_str());
+  g_rmdir(dir);
+  g_free(dir);
+  return status;
+}

@@ -1,0 +1,410 @@
+/* rainmake: rain synthesis for video with libderain.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+/**
+ * SECTION:element-rainmake
+ * @title: rainmake
+ * @see_also: derain
+ *
+ * Adds rain to clean video, for data augmentation and for testing deraining pipelines.
+ *
+ * In the default procedural mode, streaks are rendered by libderain's rain renderer
+ * (derain::addRain: Rain100L-style motion-blurred streaks added to the frame, with an optional
+ * veil). #GstRainmake:density, #GstRainmake:angle, #GstRainmake:angle-jitter, #GstRainmake:length,
+ * #GstRainmake:width, #GstRainmake:intensity and #GstRainmake:haze shape the rain and are all
+ * controllable over time (#GstController), e.g. to let a shower build up.
+ *
+ * In learned mode the rain comes from the rainmake generator G_R of a DerainCycleGAN model
+ * (#GstRainmake:model, default as for derain); #GstRainmake:mask-noise varies it and the
+ * procedural parameters do not apply. A missing or corrupt model makes the change to PAUSED fail
+ * (RESOURCE/NOT_FOUND or LIBRARY/INIT).
+ *
+ * Output is deterministic: frame k of the stream is rendered with seed #GstRainmake:seed + k, so
+ * the same pipeline with the same seed gives the same bytes, run after run, and a seek renders the
+ * same rain again. k is the frame's stream time times the frame rate; for streams without frame
+ * rate or timestamps, the buffer offset, else the count of frames since the element started.
+ * A 4th (alpha or padding) byte passes through unchanged.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc ! video/x-raw,format=RGB ! rainmake density=0.1 angle=15 ! \
+ *     videoconvert ! autovideosink
+ * ]| Moderate slanted rain on the test pattern.
+ * |[
+ * gst-launch-1.0 filesrc location=clean.mkv ! decodebin ! videoconvert ! \
+ *     rainmake seed=7 density=0.15 length=45 haze=0.2 ! videoconvert ! jpegenc ! \
+ *     multifilesink location=rainy-%05d.jpg
+ * ]| Augments clean footage into a reproducible folder of rainy frames.
+ * |[
+ * gst-launch-1.0 filesrc location=clean.mkv ! decodebin ! videoconvert ! \
+ *     rainmake mode=learned model=lite.derain mask-noise=0.05 ! videoconvert ! autovideosink
+ * ]| Learned rain from a trained model.
+ */
+
+#include "gstrainmake.h"
+
+#include <exception>
+#include <memory>
+#include <new>
+
+#include <opencv2/core.hpp>
+
+#include <derain/engine.hpp>
+#include <derain/rain.hpp>
+
+#include "engine_open.h"
+#include "gstderainenums.h"
+#include "video_frame_mat.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_rainmake_debug);
+#define GST_CAT_DEFAULT gst_rainmake_debug
+
+// Procedural defaults are derain::RainParams' (light Rain100L-style rain).
+#define DEFAULT_PROP_MODE GST_RAINMAKE_MODE_PROCEDURAL
+#define DEFAULT_PROP_MODEL nullptr
+#define DEFAULT_PROP_DENSITY 0.05
+#define DEFAULT_PROP_ANGLE 0.0
+#define DEFAULT_PROP_ANGLE_JITTER 4.0
+#define DEFAULT_PROP_LENGTH 30.0
+#define DEFAULT_PROP_WIDTH 1.0
+#define DEFAULT_PROP_INTENSITY 0.5
+#define DEFAULT_PROP_HAZE 0.0
+#define DEFAULT_PROP_MASK_NOISE 0.0
+#define DEFAULT_PROP_SEED 0
+
+enum {
+  PROP_0,
+  PROP_MODE,
+  PROP_MODEL,
+  PROP_DENSITY,
+  PROP_ANGLE,
+  PROP_ANGLE_JITTER,
+  PROP_LENGTH,
+  PROP_WIDTH,
+  PROP_INTENSITY,
+  PROP_HAZE,
+  PROP_MASK_NOISE,
+  PROP_SEED,
+};
+
+// What exists between start() and stop(): the model of learned mode and the learned-mode scratch.
+struct RainmakeStream {
+  std::unique_ptr<derain::Engine> engine;  // learned mode only
+  cv::Mat packed;                          // input colour channels for the engine
+  cv::Mat rainy;                           // engine output
+  guint64 frames = 0;                      // frames seen since start(), the last resort frame index
+};
+
+struct _GstRainmake {
+  GstVideoFilter videofilter;
+
+  /* properties, guarded by the object lock */
+  GstRainmakeMode mode;
+  gchar* model;
+  derain::RainParams rain;  // density, angle, angle_jitter, length, width, intensity, haze
+  gdouble mask_noise;
+  guint64 seed;
+
+  /* streaming thread only */
+  guint64 frame_index;  // of the buffer being processed, set in before_transform
+  RainmakeStream* stream;
+};
+
+static GstStaticPadTemplate gst_rainmake_sink_template = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(DERAIN_GST_FORMATS)));
+
+static GstStaticPadTemplate gst_rainmake_src_template = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(DERAIN_GST_FORMATS)));
+
+#define gst_rainmake_parent_class parent_class
+G_DEFINE_TYPE(GstRainmake, gst_rainmake, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(rainmake, "rainmake", GST_RANK_NONE, GST_TYPE_RAINMAKE,
+    GST_DEBUG_CATEGORY_INIT(gst_rainmake_debug, "rainmake", 0, "rainmake: rain synthesis with libderain"));
+
+static void gst_rainmake_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
+static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
+static void gst_rainmake_finalize(GObject* object);
+static gboolean gst_rainmake_start(GstBaseTransform* trans);
+static gboolean gst_rainmake_stop(GstBaseTransform* trans);
+static void gst_rainmake_before_transform(GstBaseTransform* trans, GstBuffer* buffer);
+static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
+    GstVideoFrame* out_frame);
+
+// A double property with the given range that can change while playing and follow a controller.
+static void install_controllable_double(GObjectClass* gobject_class, guint prop_id, const char* name,
+    const char* nick, const char* blurb, double min, double max, double default_value) {
+  g_object_class_install_property(gobject_class, prop_id,
+      g_param_spec_double(name, nick, blurb, min, max, default_value,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING |
+                                   GST_PARAM_CONTROLLABLE)));
+}
+
+static void gst_rainmake_class_init(GstRainmakeClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass* trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+  GstVideoFilterClass* filter_class = GST_VIDEO_FILTER_CLASS(klass);
+
+  gobject_class->set_property = gst_rainmake_set_property;
+  gobject_class->get_property = gst_rainmake_get_property;
+  gobject_class->finalize = gst_rainmake_finalize;
+
+  const auto ready_flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                    GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(gobject_class, PROP_MODE,
+      g_param_spec_enum("mode", "Mode", "Where the rain comes from", GST_TYPE_RAINMAKE_MODE,
+          DEFAULT_PROP_MODE, ready_flags));
+  g_object_class_install_property(gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model file",
+          "libderain model file for mode=learned; unset = $DERAIN_MODEL, else the installed default model",
+          DEFAULT_PROP_MODEL, ready_flags));
+  install_controllable_double(gobject_class, PROP_DENSITY, "density", "Density",
+      "Fraction of the frame covered by streak cores (procedural); 0 = no rain, ~0.02-0.06 light, "
+      "~0.1-0.2 heavy", 0.0, 1.0, DEFAULT_PROP_DENSITY);
+  install_controllable_double(gobject_class, PROP_ANGLE, "angle", "Angle",
+      "Streak direction in degrees from vertical (procedural); positive tilts the top to the right",
+      -80.0, 80.0, DEFAULT_PROP_ANGLE);
+  install_controllable_double(gobject_class, PROP_ANGLE_JITTER, "angle-jitter", "Angle jitter",
+      "Random deviation of each streak from the angle, degrees (procedural)", 0.0, 45.0,
+      DEFAULT_PROP_ANGLE_JITTER);
+  install_controllable_double(gobject_class, PROP_LENGTH, "length", "Length",
+      "Mean streak length in pixels (procedural); each streak is 0.6x-1.4x this", 1.0, 400.0,
+      DEFAULT_PROP_LENGTH);
+  install_controllable_double(gobject_class, PROP_WIDTH, "width", "Width",
+      "Streak core width in pixels, full width at half maximum (procedural)", 0.5, 8.0, DEFAULT_PROP_WIDTH);
+  install_controllable_double(gobject_class, PROP_INTENSITY, "intensity", "Intensity",
+      "Brightness the brightest streak adds, 0..1 of full white (procedural)", 0.0, 1.0,
+      DEFAULT_PROP_INTENSITY);
+  install_controllable_double(gobject_class, PROP_HAZE, "haze", "Haze",
+      "Veil towards light grey, 0 = none, 0.3 = misty heavy rain (procedural)", 0.0, 1.0, DEFAULT_PROP_HAZE);
+  install_controllable_double(gobject_class, PROP_MASK_NOISE, "mask-noise", "Mask noise",
+      "Std-dev of the noise added to the attention mask to vary the rain (learned)", 0.0, 10.0,
+      DEFAULT_PROP_MASK_NOISE);
+  g_object_class_install_property(gobject_class, PROP_SEED,
+      g_param_spec_uint64("seed", "Seed", "Random seed; frame k of the stream uses seed + k", 0, G_MAXUINT64,
+          DEFAULT_PROP_SEED,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING |
+                                   GST_PARAM_CONTROLLABLE)));
+
+  gst_element_class_set_static_metadata(element_class, "Rain synthesis", "Filter/Effect/Video",
+      "Adds reproducible rain to video: procedural streaks or a DerainCycleGAN model's rainmake "
+      "generator (libderain)",
+      "libderain developers");
+  gst_element_class_add_static_pad_template(element_class, &gst_rainmake_sink_template);
+  gst_element_class_add_static_pad_template(element_class, &gst_rainmake_src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR(gst_rainmake_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR(gst_rainmake_stop);
+  trans_class->before_transform = GST_DEBUG_FUNCPTR(gst_rainmake_before_transform);
+  filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_rainmake_transform_frame);
+
+  gst_type_mark_as_plugin_api(GST_TYPE_RAINMAKE_MODE, static_cast<GstPluginAPIFlags>(0));
+}
+
+static void gst_rainmake_init(GstRainmake* self) {
+  self->mode = DEFAULT_PROP_MODE;
+  self->model = g_strdup(DEFAULT_PROP_MODEL);
+  new (&self->rain) derain::RainParams();  // the instance memory is zeroed, not constructed
+  self->rain.density = DEFAULT_PROP_DENSITY;
+  self->rain.angle = DEFAULT_PROP_ANGLE;
+  self->rain.angle_jitter = DEFAULT_PROP_ANGLE_JITTER;
+  self->rain.length = DEFAULT_PROP_LENGTH;
+  self->rain.width = DEFAULT_PROP_WIDTH;
+  self->rain.intensity = DEFAULT_PROP_INTENSITY;
+  self->rain.haze = DEFAULT_PROP_HAZE;
+  self->mask_noise = DEFAULT_PROP_MASK_NOISE;
+  self->seed = DEFAULT_PROP_SEED;
+  self->frame_index = 0;
+  self->stream = nullptr;
+}
+
+static void gst_rainmake_finalize(GObject* object) {
+  GstRainmake* self = GST_RAINMAKE(object);
+  delete self->stream;
+  self->stream = nullptr;
+  g_free(self->model);
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_rainmake_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
+  GstRainmake* self = GST_RAINMAKE(object);
+
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODE:
+      self->mode = static_cast<GstRainmakeMode>(g_value_get_enum(value));
+      break;
+    case PROP_MODEL:
+      g_free(self->model);
+      self->model = g_value_dup_string(value);
+      break;
+    case PROP_DENSITY:
+      self->rain.density = g_value_get_double(value);
+      break;
+    case PROP_ANGLE:
+      self->rain.angle = g_value_get_double(value);
+      break;
+    case PROP_ANGLE_JITTER:
+      self->rain.angle_jitter = g_value_get_double(value);
+      break;
+    case PROP_LENGTH:
+      self->rain.length = g_value_get_double(value);
+      break;
+    case PROP_WIDTH:
+      self->rain.width = g_value_get_double(value);
+      break;
+    case PROP_INTENSITY:
+      self->rain.intensity = g_value_get_double(value);
+      break;
+    case PROP_HAZE:
+      self->rain.haze = g_value_get_double(value);
+      break;
+    case PROP_MASK_NOISE:
+      self->mask_noise = g_value_get_double(value);
+      break;
+    case PROP_SEED:
+      self->seed = g_value_get_uint64(value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+  GstRainmake* self = GST_RAINMAKE(object);
+
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODE:
+      g_value_set_enum(value, self->mode);
+      break;
+    case PROP_MODEL:
+      g_value_set_string(value, self->model);
+      break;
+    case PROP_DENSITY:
+      g_value_set_double(value, self->rain.density);
+      break;
+    case PROP_ANGLE:
+      g_value_set_double(value, self->rain.angle);
+      break;
+    case PROP_ANGLE_JITTER:
+      g_value_set_double(value, self->rain.angle_jitter);
+      break;
+    case PROP_LENGTH:
+      g_value_set_double(value, self->rain.length);
+      break;
+    case PROP_WIDTH:
+      g_value_set_double(value, self->rain.width);
+      break;
+    case PROP_INTENSITY:
+      g_value_set_double(value, self->rain.intensity);
+      break;
+    case PROP_HAZE:
+      g_value_set_double(value, self->rain.haze);
+      break;
+    case PROP_MASK_NOISE:
+      g_value_set_double(value, self->mask_noise);
+      break;
+    case PROP_SEED:
+      g_value_set_uint64(value, self->seed);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static gboolean gst_rainmake_start(GstBaseTransform* trans) {
+  GstRainmake* self = GST_RAINMAKE(trans);
+
+  GST_OBJECT_LOCK(self);
+  const GstRainmakeMode mode = self->mode;
+  gchar* model = g_strdup(self->model);
+  GST_OBJECT_UNLOCK(self);
+
+  std::unique_ptr<derain::Engine> engine;
+  if (mode == GST_RAINMAKE_MODE_LEARNED) {
+    engine = derain_gst::openEngine(GST_ELEMENT(self), model, derain::EngineOptions());
+    if (!engine) {  // openEngine posted the error
+      g_free(model);
+      return FALSE;
+    }
+  }
+  g_free(model);
+
+  delete self->stream;
+  self->stream = new RainmakeStream();
+  self->stream->engine = std::move(engine);
+  return TRUE;
+}
+
+static gboolean gst_rainmake_stop(GstBaseTransform* trans) {
+  GstRainmake* self = GST_RAINMAKE(trans);
+  delete self->stream;
+  self->stream = nullptr;
+  return TRUE;
+}
+
+// Index of a frame in its stream, for the per-frame seed: from the stream time when the frame rate
+// is known (stable across runs, drops and seeks), else the buffer offset, else a frame counter.
+static guint64 gst_rainmake_frame_index(GstRainmake* self, GstBuffer* buffer, GstClockTime stream_time) {
+  const GstVideoInfo* info = &GST_VIDEO_FILTER(self)->in_info;
+  if (GST_CLOCK_TIME_IS_VALID(stream_time) && GST_VIDEO_INFO_FPS_N(info) > 0 && GST_VIDEO_INFO_FPS_D(info) > 0)
+    return gst_util_uint64_scale_round(stream_time, GST_VIDEO_INFO_FPS_N(info),
+                                       static_cast<guint64>(GST_VIDEO_INFO_FPS_D(info)) * GST_SECOND);
+  if (GST_BUFFER_OFFSET_IS_VALID(buffer)) return GST_BUFFER_OFFSET(buffer);
+  return self->stream != nullptr ? self->stream->frames : 0;
+}
+
+static void gst_rainmake_before_transform(GstBaseTransform* trans, GstBuffer* buffer) {
+  GstRainmake* self = GST_RAINMAKE(trans);
+  const GstClockTime timestamp = GST_BUFFER_TIMESTAMP(buffer);
+  const GstClockTime stream_time = gst_segment_to_stream_time(&trans->segment, GST_FORMAT_TIME, timestamp);
+  GST_LOG_OBJECT(self, "stream time %" GST_TIME_FORMAT, GST_TIME_ARGS(stream_time));
+  if (GST_CLOCK_TIME_IS_VALID(stream_time)) gst_object_sync_values(GST_OBJECT(self), stream_time);
+  self->frame_index = gst_rainmake_frame_index(self, buffer, stream_time);
+}
+
+static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
+    GstVideoFrame* out_frame) {
+  GstRainmake* self = GST_RAINMAKE(filter);
+  RainmakeStream* stream = self->stream;
+
+  GST_OBJECT_LOCK(self);
+  derain::RainParams rain = self->rain;
+  const double mask_noise = self->mask_noise;
+  const guint64 seed = self->seed + self->frame_index;  // unsigned: wraps around, still deterministic
+  GST_OBJECT_UNLOCK(self);
+  rain.seed = seed;
+  ++stream->frames;
+
+  try {
+    const cv::Mat in = derain_gst::frameMat(in_frame);
+    cv::Mat out = derain_gst::frameMat(out_frame);
+    if (stream->engine) {
+      derain::RainmakeOptions options;
+      options.mask_noise = static_cast<float>(mask_noise);
+      options.seed = seed;
+      const cv::Mat colour = derain_gst::packedColour(in, stream->packed);
+      stream->engine->rainmake(colour, stream->rainy, derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame)),
+                               options);
+      derain_gst::writeColour(stream->rainy, in, out);
+    } else {
+      cv::Mat rendered = out;  // addRain writes through a header of the right size and type
+      derain::addRain(in, rendered, rain);
+      if (rendered.data != out.data) rendered.copyTo(out);  // in case it ever reallocates
+    }
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Adding rain to a frame failed."), ("%s", e.what()));
+    return GST_FLOW_ERROR;
+  } catch (...) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Adding rain to a frame failed."), ("unknown exception"));
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}

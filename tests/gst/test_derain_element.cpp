@@ -1,0 +1,165 @@
+// derain produces exactly what derain::Engine produces, in every format and at odd sizes; strength
+// blends with the input (0 = the input buffer itself); the element reports a latency.
+#include <cmath>
+#include <string>
+#include <tuple>
+
+#include <gst/base/gstbasetransform.h>
+#include <gst/check/gstharness.h>
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+
+#include <derain/engine.hpp>
+
+#include "gst_test_support.h"
+
+namespace {
+
+using gst_test::Format;
+
+// The element and the reference engine run on one thread each, so float sums happen in the same order.
+const std::vector<std::string> kSingleThread{"threads=1"};
+
+derain::Engine referenceEngine() {
+  derain::EngineOptions options;
+  options.threads = 1;
+  options.device = derain::Device::CPU;
+  return derain::Engine(gst_test::liteModelPath(), options);
+}
+
+std::vector<std::string> derainProperties(std::vector<std::string> extra = {}) {
+  extra.push_back("model=" + gst_test::liteModelPath());
+  extra.push_back("device=cpu");
+  extra.insert(extra.end(), kSingleThread.begin(), kSingleThread.end());
+  return extra;
+}
+
+class DerainFormats : public ::testing::TestWithParam<std::tuple<Format, cv::Size>> {};
+
+TEST_P(DerainFormats, OutputIsTheEnginesOutputAndTheFourthByteSurvives) {
+  const auto& [format, size] = GetParam();
+  const std::string caps = gst_test::capsString(format, size.width, size.height);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties(), caps);
+  derain::Engine engine = referenceEngine();
+
+  for (int k = 0; k < 2; ++k) {
+    const cv::Mat input = gst_test::testImage(size.width, size.height, format.channels, 100 + k);
+    GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, k * GST_SECOND / 30));
+    ASSERT_NE(out, nullptr);
+    const cv::Mat output = gst_test::imageFromBuffer(out, caps);
+    gst_buffer_unref(out);
+
+    cv::Mat expected;
+    engine.derain(gst_test::colourOf(input), expected, format.order);
+    ASSERT_EQ(output.size(), input.size());
+    EXPECT_EQ(gst_test::differingValues(gst_test::colourOf(output), expected), 0) << format.name << " frame " << k;
+    if (format.channels == 4) {
+      EXPECT_EQ(gst_test::differingValues(gst_test::channelOf(output, 3), gst_test::channelOf(input, 3)), 0)
+          << format.name << ": 4th byte changed";
+    }
+    // An untrained network does change the picture: the comparison above is not input == input.
+    EXPECT_GT(gst_test::differingValues(gst_test::colourOf(output), gst_test::colourOf(input)), 0);
+  }
+  gst_harness_teardown(h);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormatsTinyAndOddSizes, DerainFormats,
+    ::testing::Combine(::testing::ValuesIn(gst_test::allFormats()),
+                       ::testing::Values(cv::Size(8, 6), cv::Size(13, 7), cv::Size(37, 29))),
+    gst_test::formatSizeName);
+
+class DerainPassthrough : public ::testing::TestWithParam<Format> {};
+
+TEST_P(DerainPassthrough, StrengthZeroGivesTheInputBitExact) {
+  const Format& format = GetParam();
+  const std::string caps = gst_test::capsString(format, 13, 7);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties({"strength=0"}), caps);
+
+  const cv::Mat input = gst_test::testImage(13, 7, format.channels, 7);
+  GstBuffer* in = gst_test::bufferFromImage(input, caps, 0);
+  GstMapInfo in_map;
+  gst_buffer_map(in, &in_map, GST_MAP_READ);
+  const std::string in_bytes(reinterpret_cast<const char*>(in_map.data), in_map.size);
+  gst_buffer_unmap(in, &in_map);
+
+  GstBuffer* out = gst_harness_push_and_pull(h, in);
+  ASSERT_NE(out, nullptr);
+  GstMapInfo out_map;
+  gst_buffer_map(out, &out_map, GST_MAP_READ);
+  const std::string out_bytes(reinterpret_cast<const char*>(out_map.data), out_map.size);
+  gst_buffer_unmap(out, &out_map);
+  EXPECT_EQ(out_bytes, in_bytes);  // every byte, row padding included
+  EXPECT_TRUE(gst_base_transform_is_passthrough(GST_BASE_TRANSFORM(h->element)));
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormats, DerainPassthrough, ::testing::ValuesIn(gst_test::allFormats()),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(DerainStrength, HalfStrengthIsTheMeanOfInputAndDerained) {
+  const Format format = gst_test::allFormats()[3];  // BGRA
+  const std::string caps = gst_test::capsString(format, 21, 11);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties({"strength=0.5"}), caps);
+  const cv::Mat input = gst_test::testImage(21, 11, 4, 3);
+  GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, 0));
+  ASSERT_NE(out, nullptr);
+  const cv::Mat output = gst_test::imageFromBuffer(out, caps);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+
+  cv::Mat derained;
+  referenceEngine().derain(gst_test::colourOf(input), derained, format.order);
+  const cv::Mat colour_in = gst_test::colourOf(input), colour_out = gst_test::colourOf(output);
+  int off_by_more_than_rounding = 0, changed = 0;
+  for (int y = 0; y < input.rows; ++y)
+    for (int x = 0; x < input.cols; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const double mean = 0.5 * colour_in.at<cv::Vec3b>(y, x)[c] + 0.5 * derained.at<cv::Vec3b>(y, x)[c];
+        const int got = colour_out.at<cv::Vec3b>(y, x)[c];
+        if (std::abs(got - mean) > 0.5 + 1e-9) ++off_by_more_than_rounding;
+        if (got != colour_in.at<cv::Vec3b>(y, x)[c]) ++changed;
+      }
+  EXPECT_EQ(off_by_more_than_rounding, 0);
+  EXPECT_GT(changed, 0);
+  EXPECT_EQ(gst_test::differingValues(gst_test::channelOf(output, 3), gst_test::channelOf(input, 3)), 0);
+}
+
+TEST(DerainStrength, RaisingStrengthWhilePlayingLeavesPassthrough) {
+  const Format format = gst_test::allFormats()[0];  // RGB
+  const std::string caps = gst_test::capsString(format, 16, 12);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties({"strength=0"}), caps);
+  const cv::Mat input = gst_test::testImage(16, 12, 3, 11);
+
+  GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, 0));
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(gst_test::differingValues(gst_test::imageFromBuffer(out, caps), input), 0);
+  gst_buffer_unref(out);
+
+  g_object_set(h->element, "strength", 1.0, nullptr);
+  out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, GST_SECOND / 30));
+  ASSERT_NE(out, nullptr);
+  cv::Mat expected;
+  referenceEngine().derain(input, expected, format.order);
+  EXPECT_EQ(gst_test::differingValues(gst_test::imageFromBuffer(out, caps), expected), 0);
+  EXPECT_FALSE(gst_base_transform_is_passthrough(GST_BASE_TRANSFORM(h->element)));
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST(DerainLatency, ProcessingTimeIsAddedToUpstreamLatency) {
+  const Format format = gst_test::allFormats()[0];
+  const std::string caps = gst_test::capsString(format, 64, 48);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties(), caps);
+  const GstClockTime upstream = 5 * GST_MSECOND;
+  gst_harness_set_upstream_latency(h, upstream);
+  GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(gst_test::testImage(64, 48, 3, 1), caps, 0));
+  ASSERT_NE(out, nullptr);
+  gst_buffer_unref(out);
+
+  // The element's share is a measured time: only its presence is asserted, not its size.
+  EXPECT_GT(gst_harness_query_latency(h), upstream);
+  gst_harness_teardown(h);
+}
+
+}  // namespace
