@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
   args.option("input", "FILE", "single mode: a clean image or video (.mp4 .avi .mkv .mov ...)");
   args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
   args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
-  args.option("seed", "N", "noise seed; image i / frame i uses seed + i", "0");
+  args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
   args.option("device", "WHICH", "auto, cpu or cuda", "auto");
   args.option("precision", "P", "fp32, bf16 or auto", "fp32");
   args.option("threads", "N", "inference threads, 0 = all cores", "0");

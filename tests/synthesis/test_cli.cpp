@@ -141,6 +141,10 @@ TEST_F(Cli, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--clean"), std::string::npos) << r.err;
   EXPECT_EQ(eval({"--bogus"}).exit_code, 2);
+  makePairs(1, 32, 32);
+  r = eval({"--rainy", path("rainy"), "--clean", path("clean"), "--derained", path("d")});  // needs --model
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;
   EXPECT_EQ(synth({"--clean", path("c"), "--out", path("o"), "--density", "0.5:0.1"}).exit_code, 2);
   r = synth({"--clean", path("c"), "--out", path("o"), "--density", "lots"});
   EXPECT_EQ(r.exit_code, 2);
@@ -365,6 +369,24 @@ TEST_F(SynthCli, MissingOrEmptyInputIsAClearError) {
   EXPECT_NE(r.err.find("no input image could be read"), std::string::npos) << r.err;
 }
 
+TEST_F(SynthCli, RefusesToOverwriteItsInputOrCollideNames) {
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(cv::imwrite((dir("data/clean") / ("k" + std::to_string(i) + ".png")).string(), testimg::scene(20, 20, i)));
+  const std::string before = readText(root_ / "data" / "clean" / "k0.png");
+  Result r = synth({"--clean", path("data/clean"), "--out", path("data")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("must not be the input folder"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(root_ / "data" / "clean" / "k0.png"), before);
+  EXPECT_FALSE(fs::exists(root_ / "data" / "rainy" / "k0.png"));
+
+  ASSERT_TRUE(cv::imwrite((dir("twins") / "a.png").string(), testimg::scene(20, 20, 1)));
+  ASSERT_TRUE(cv::imwrite((dir("twins") / "a.jpg").string(), testimg::scene(20, 20, 2)));
+  r = synth({"--clean", path("twins"), "--out", path("set")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("a.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("a.jpg"), std::string::npos) << r.err;
+}
+
 // --- derain-rainmake -------------------------------------------------------------------------
 
 class RainmakeCli : public Cli {
@@ -386,21 +408,24 @@ TEST_F(RainmakeCli, DatasetModeWritesPairsDeterministically) {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
+  std::ofstream(root_ / "in" / "broken.jpg") << "not a jpeg";
   Result r = rainmake(with({"--out", path("a"), "--seed", "1"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.lastLine(), "wrote 2 pairs to " + path("a") + " (0 unreadable inputs skipped)");
+  EXPECT_EQ(r.lastLine(), "wrote 2 pairs to " + path("a") + " (1 unreadable inputs skipped)");
+  EXPECT_NE(r.err.find("broken.jpg"), std::string::npos) << r.err;
   EXPECT_EQ(folderNames(root_ / "a" / "rainy"), (std::vector<std::string>{"c0.png", "c1.png"}));
   EXPECT_EQ(folderNames(root_ / "a" / "clean"), (std::vector<std::string>{"c0.png", "c1.png"}));
   const cv::Mat clean = cv::imread(path("in/c0.png")), rainy = cv::imread(path("a/rainy/c0.png"));
   EXPECT_TRUE(samePixels(cv::imread(path("a/clean/c0.png")), clean));
   EXPECT_EQ(rainy.size(), clean.size());
 
-  // The output is G_R with noise of seed + index on the mask: reproduce image 1 in-process.
+  // The output is G_R with noise of seed + index on the mask, the index counting every listed input
+  // in name order (broken.jpg is 0, c0.png 1, c1.png 2): reproduce c1.png in-process.
   derain::EngineOptions options;
   options.threads = 1;
   derain::Engine engine(model_, options);
   cv::Mat expected;
-  engine.rainmake(cv::imread(path("in/c1.png")), expected, derain::ColorOrder::BGR, derain::RainmakeOptions{0.5f, 2});
+  engine.rainmake(cv::imread(path("in/c1.png")), expected, derain::ColorOrder::BGR, derain::RainmakeOptions{0.5f, 3});
   EXPECT_TRUE(samePixels(cv::imread(path("a/rainy/c1.png")), expected));
 
   ASSERT_EQ(rainmake(with({"--out", path("b"), "--seed", "1"})).exit_code, 0);
@@ -440,6 +465,14 @@ TEST_F(RainmakeCli, BadInputsAreClearErrors) {
   EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
   r = rainmake({"--model", model_, "--input", path("in/c0.png"), "--output", path("x.mp4")});
   EXPECT_EQ(r.exit_code, 2);  // image in, video out
+  std::ofstream(root_ / "junk.mp4") << "not a video";
+  r = rainmake({"--model", model_, "--input", path("junk.mp4"), "--output", path("out.mp4")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("junk.mp4"), std::string::npos) << r.err;
+  std::ofstream(dir("bad") / "bad.png") << "junk";
+  r = rainmake({"--model", model_, "--clean", path("bad"), "--out", path("o")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no input image could be read"), std::string::npos) << r.err;
 }
 
 // --- the literature's reference figures, when the shared data is around ----------------------
