@@ -379,9 +379,11 @@ TEST_F(DnnDerainTest, MissingOrCorruptModelFileKeepsThePreviousModel) {
 
 TEST_F(DnnDerainTest, ChangingTargetAfterReadModelRebindsTheEngine) {
   const Mat rainy = randomImage(24, 20, CV_32FC3, 30);
+  EXPECT_NE(net_->describe().find("fp32"), std::string::npos) << net_->describe();
   net_->setPreferableTarget(cv::dnn_derain::TARGET_CPU_BF16);
   EXPECT_EQ(net_->getPreferableTarget(), cv::dnn_derain::TARGET_CPU_BF16);
   EXPECT_FALSE(net_->empty());
+  EXPECT_NE(net_->describe().find("bf16"), std::string::npos) << net_->describe();
 
   derain::EngineOptions bf16 = cpuOptions();
   bf16.precision = derain::Precision::BF16;
@@ -395,6 +397,17 @@ TEST_F(DnnDerainTest, ChangingTargetAfterReadModelRebindsTheEngine) {
   net_->setPreferableTarget(cv::dnn_derain::TARGET_CPU);
   net_->derain(rainy, out);
   EXPECT_TRUE(identical(out, coreDerain(rainy)));
+}
+
+TEST_F(DnnDerainTest, ThreadCountReachesTheEngine) {
+  net_->setNumThreads(1);
+  EXPECT_EQ(net_->getNumThreads(), 1);
+  EXPECT_NE(net_->describe().find(", 1 thread(s)"), std::string::npos) << net_->describe();
+  const Mat rainy = randomImage(13, 11, CV_8UC3, 31);
+  Mat out;
+  net_->derain(rainy, out);
+  EXPECT_EQ(derain::runtimeThreads(), 1);  // read before the core engine below applies its own
+  EXPECT_TRUE(identical(out, coreDerain(rainy)));  // same pixels on one thread
 }
 
 TEST_F(DnnDerainTest, ModelConfigurationGetters) {
