@@ -1,0 +1,71 @@
+#include "losses/gmm_loss.h"
+
+#include <cmath>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "derain/error.hpp"
+
+namespace derain::detail {
+
+namespace {
+// Variances never fall below this (a residual of exactly zero would otherwise collapse a component
+// and blow the likelihood up); 1e-6 is a standard deviation of 1/8 of a grey level in [-1, 1].
+constexpr double kMinVariance = 1e-6;
+constexpr double kMinWeight = 1e-8;       // keeps log(pi_k) finite for a starved component
+constexpr double kInitialSpread = 4.0;    // ratio between neighbouring initial variances
+const double kLog2Pi = std::log(2.0 * M_PI);
+
+// log pi_k + log N(x | 0, var_k) for every value (rows) and component (columns).
+at::Tensor componentLogDensities(const at::Tensor& values, const at::Tensor& weights,
+                                 const at::Tensor& variances) {
+  auto x2 = values.reshape({-1, 1}).pow(2);
+  return weights.log().reshape({1, -1}) - 0.5 * (kLog2Pi + variances.log()).reshape({1, -1}) -
+         x2 / (2.0 * variances.reshape({1, -1}));
+}
+}  // namespace
+
+ZeroMeanGMM::ZeroMeanGMM(int components) : components_(components) {
+  if (components < 1) throw Error("GMM loss: the number of components must be >= 1, got " + std::to_string(components));
+}
+
+void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations) {
+  torch::NoGradGuard no_grad;
+  auto x = samples.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
+  if (x.numel() == 0) throw Error("GMM loss: no samples to fit");
+  if (!initialised()) {
+    double var = std::max(x.pow(2).mean().item<double>(), kMinVariance);
+    weights_ = torch::full({components_}, 1.0 / components_, torch::kFloat64);
+    auto exponents = torch::arange(components_, torch::kFloat64) - (components_ - 1) / 2.0;
+    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(kMinVariance);
+  }
+  auto x2 = x.pow(2).reshape({-1, 1});
+  for (int it = 0; it < iterations; ++it) {
+    // E step: responsibilities gamma_nk = pi_k N(x_n | 0, var_k) / sum_j pi_j N(x_n | 0, var_j).
+    auto log_p = componentLogDensities(x, weights_, variances_);
+    auto gamma = (log_p - log_p.logsumexp(1, true)).exp();
+    // M step: pi_k = mean_n gamma_nk, var_k = sum_n gamma_nk x_n^2 / sum_n gamma_nk (means fixed at 0).
+    auto mass = gamma.sum(0);
+    weights_ = (mass / static_cast<double>(x.numel())).clamp_min(kMinWeight);
+    weights_ = weights_ / weights_.sum();
+    variances_ = ((gamma * x2).sum(0) / mass.clamp_min(1e-300)).clamp_min(kMinVariance);
+  }
+}
+
+at::Tensor ZeroMeanGMM::negativeLogLikelihood(const at::Tensor& residual) const {
+  if (!initialised()) throw Error("GMM loss: fit() must run before the likelihood is evaluated");
+  auto options = residual.options();
+  auto log_p = componentLogDensities(residual, weights_.to(options), variances_.to(options));
+  return -log_p.logsumexp(1).mean();
+}
+
+void ZeroMeanGMM::setState(const at::Tensor& weights, const at::Tensor& variances) {
+  if (weights.numel() != components_ || variances.numel() != components_)
+    throw Error("GMM loss: saved state has " + std::to_string(weights.numel()) + " components, expected " +
+                std::to_string(components_));
+  weights_ = weights.to(torch::kCPU, torch::kFloat64).reshape({components_}).clone();
+  variances_ = variances.to(torch::kCPU, torch::kFloat64).reshape({components_}).clone();
+}
+
+}  // namespace derain::detail

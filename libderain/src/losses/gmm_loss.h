@@ -1,0 +1,37 @@
+// GMM loss: the rain layer S = r - n_r is modelled as a zero-mean Gaussian mixture over its values
+// (mixing weights pi_k, variances sigma_k^2). Every training step re-fits the mixture by EM on the
+// detached residual, warm-started from the previous step, and the loss is the per-value negative
+// log-likelihood of S under it (its gradient flows into G_N).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace derain::detail {
+
+class ZeroMeanGMM {
+ public:
+  explicit ZeroMeanGMM(int components);
+
+  // Runs `iterations` EM steps on the values of `samples` (any shape, any device; detached and
+  // computed in double on the CPU). The first call initialises the mixture from the samples'
+  // variance: equal weights, variances spread by factors of 4 around it.
+  void fit(const at::Tensor& samples, int iterations);
+
+  // Mean over all values of -log sum_k pi_k N(s | 0, sigma_k^2): differentiable in `residual`.
+  at::Tensor negativeLogLikelihood(const at::Tensor& residual) const;
+
+  int components() const { return components_; }
+  bool initialised() const { return weights_.defined(); }
+  // K doubles each (CPU); undefined before the first fit.
+  const at::Tensor& weights() const { return weights_; }
+  const at::Tensor& variances() const { return variances_; }
+  // Restores a saved state (checkpoint resume); throws derain::Error on a shape mismatch.
+  void setState(const at::Tensor& weights, const at::Tensor& variances);
+
+ private:
+  int components_;
+  at::Tensor weights_;
+  at::Tensor variances_;
+};
+
+}  // namespace derain::detail

@@ -1,0 +1,76 @@
+#include "training/batch_plan.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+namespace derain::detail {
+
+namespace {
+// Stream tags keep the random streams of different purposes independent.
+constexpr uint64_t kShuffleTag = 0x53485546464c45ULL;
+constexpr uint64_t kSampleTag = 0x53414d504c45ULL;
+
+// SplitMix64 finaliser: turns (seed, counter) pairs into well-spread seeds.
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform integer in [0, n) from raw 64-bit draws (std distributions differ between libraries).
+size_t below(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
+
+std::vector<size_t> epochOrder(uint64_t seed, int64_t epoch, size_t n) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::mt19937_64 rng(mix(mix(seed, kShuffleTag), static_cast<uint64_t>(epoch)));
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[below(rng, i)]);  // Fisher-Yates
+  return order;
+}
+
+CropSpec cropOf(size_t index, const ImageDomain& domain, int crop, std::mt19937_64& rng) {
+  const cv::Size size = domain.imageSize(index);
+  CropSpec c;
+  c.index = index;
+  c.x = static_cast<int>(below(rng, static_cast<size_t>(size.width - crop + 1)));
+  c.y = static_cast<int>(below(rng, static_cast<size_t>(size.height - crop + 1)));
+  c.flip = (rng() >> 63) != 0;
+  return c;
+}
+}  // namespace
+
+int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch) {
+  const auto larger = static_cast<int64_t>(std::max(rainy_images, clean_images));
+  return (larger + batch - 1) / batch;
+}
+
+BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
+                    const ImageDomain& clean) {
+  const bool rainy_leads = rainy.size() >= clean.size();
+  const ImageDomain& lead = rainy_leads ? rainy : clean;
+  const ImageDomain& other = rainy_leads ? clean : rainy;
+  const auto epoch_len = static_cast<int64_t>(lead.size());
+
+  std::mt19937_64 rng(mix(mix(seed, kSampleTag), static_cast<uint64_t>(iteration)));
+  BatchPlan plan;
+  int64_t cached_epoch = -1;
+  std::vector<size_t> order;
+  for (int b = 0; b < batch; ++b) {
+    // Sample numbers run on across iterations, so epochs need not be a multiple of the batch.
+    const int64_t sample = iteration * batch + b;
+    const int64_t epoch = sample / epoch_len;
+    if (epoch != cached_epoch) {
+      order = epochOrder(seed, epoch, lead.size());
+      cached_epoch = epoch;
+    }
+    CropSpec lead_crop = cropOf(order[static_cast<size_t>(sample % epoch_len)], lead, crop, rng);
+    CropSpec other_crop = cropOf(below(rng, other.size()), other, crop, rng);
+    (rainy_leads ? plan.rainy : plan.clean).push_back(lead_crop);
+    (rainy_leads ? plan.clean : plan.rainy).push_back(other_crop);
+  }
+  return plan;
+}
+
+}  // namespace derain::detail

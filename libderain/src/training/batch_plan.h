@@ -1,0 +1,33 @@
+// Which images, crops and flips each training iteration uses. A pure function of (seed, iteration)
+// and the domains' image sizes, so a resumed run sees exactly the batches of an uninterrupted one,
+// whatever the loader threads do.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "training/image_domain.h"
+
+namespace derain::detail {
+
+struct CropSpec {
+  size_t index = 0;   // image of the domain
+  int x = 0, y = 0;   // top-left corner of the crop
+  bool flip = false;  // horizontal flip after cropping
+};
+
+struct BatchPlan {
+  std::vector<CropSpec> rainy, clean;
+};
+
+// Unpaired sampling: an epoch is one pass over the larger domain in a per-epoch shuffled order; the
+// smaller domain is drawn uniformly at random (with replacement) for each sample. Crops are uniform
+// over the valid positions; flips have probability 1/2.
+BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
+                    const ImageDomain& clean);
+
+// Iterations of one epoch: ceil(max(|rainy|, |clean|) / batch).
+int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch);
+
+}  // namespace derain::detail

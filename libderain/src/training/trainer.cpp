@@ -1,0 +1,145 @@
+#include "training/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include "derain/error.hpp"
+#include "losses/adversarial_loss.h"
+#include "losses/attention_loss.h"
+#include "losses/cycle_loss.h"
+#include "losses/reconstruction_loss.h"
+
+namespace derain::detail {
+
+namespace {
+// Distinct streams derived from the run's seed.
+constexpr uint64_t kPoolStream = 0x504f4f4cULL;
+constexpr uint64_t kPriorStream = 0x5052494fULL;
+
+std::vector<at::Tensor> parametersWithPrefixes(torch::nn::Module& module, const std::vector<std::string>& prefixes) {
+  std::vector<at::Tensor> out;
+  for (auto& item : module.named_parameters())
+    for (const auto& prefix : prefixes)
+      if (item.key().rfind(prefix, 0) == 0) {
+        out.push_back(item.value());
+        break;
+      }
+  return out;
+}
+
+std::unique_ptr<torch::optim::Adam> makeAdam(std::vector<at::Tensor> params, const TrainingOptions& o) {
+  return std::make_unique<torch::optim::Adam>(
+      std::move(params),
+      torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).weight_decay(o.weight_decay));
+}
+
+void setLearningRate(torch::optim::Adam& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+at::Tensor firstOf(const at::Tensor& batch) { return batch.narrow(0, 0, 1).detach().clone(); }
+}  // namespace
+
+Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10::Device device,
+                 VGG16Features perceptual)
+    : config_(config), options_(options), device_(device), gmm_(options.gmm_components),
+      pool_n_(options.pool_size), pool_r_(options.pool_size), pool_rng_(options.seed ^ kPoolStream),
+      prior_gen_(at::make_generator<at::CPUGeneratorImpl>(options.seed ^ kPriorStream)) {
+  options_.validate(config_);
+  model_ = DerainCycleGAN(config_, /*with_discriminators=*/true);
+  initWeights(*model_, options_.seed);
+  model_->to(device_);
+  model_->train();
+  if (!perceptual.is_empty()) {
+    perceptual->to(device_);
+    perceptual_.emplace(perceptual);
+  }
+  opt_g_ = makeAdam(parametersWithPrefixes(*model_, {"att.", "g_n.", "g_r."}), options_);
+  opt_d_ = makeAdam(parametersWithPrefixes(*model_, {"d_n.", "d_r."}), options_);
+}
+
+void Trainer::setDiscriminatorsTrainable(bool trainable) {
+  for (auto& p : model_->d_n->parameters()) p.set_requires_grad(trainable);
+  for (auto& p : model_->d_r->parameters()) p.set_requires_grad(trainable);
+}
+
+StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr) {
+  StepLosses losses = generatorStep(rainy, clean, lr);
+  discriminatorStep(losses, lr);
+  ++iteration_;
+  return losses;
+}
+
+StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr) {
+  if (rainy.dim() != 4 || rainy.size(1) != 3 || rainy.sizes() != clean.sizes())
+    throw Error("trainer: rainy and clean batches must both be B x 3 x H x W of the same size");
+  const at::Tensor r = rainy.to(device_, torch::kFloat32), n = clean.to(device_, torch::kFloat32);
+  DerainCycleGANImpl& m = *model_;
+  const LossWeights& w = options_.weights;
+
+  // D only scores G's output here: its parameters stay out of this backward pass.
+  setDiscriminatorsTrainable(false);
+  opt_g_->zero_grad();
+
+  // Forward translations, then the two cycle branches back (paper eqs. 4 and 5).
+  const at::Tensor att_r = m.att->forward(r);
+  const at::Tensor n_r = m.g_n->forward(r, att_r);
+  const at::Tensor att_n = m.att->forward(n);
+  const at::Tensor r_n = m.g_r->forward(n, att_n);
+  const at::Tensor r_cycled = m.g_r->forward(n_r, m.att->forward(n_r));
+  const at::Tensor n_cycled = m.g_n->forward(r_n, m.att->forward(r_n));
+
+  const at::Tensor adversarial = lsganLoss(m.d_n->forward(n_r), true) + lsganLoss(m.d_r->forward(r_n), true);
+  const at::Tensor prior = attentionPrior(att_r.sizes(), prior_gen_).to(device_);
+  const at::Tensor attention_r = rainyAttentionLoss(att_r, prior);
+  const at::Tensor attention_n = cleanAttentionLoss(att_n);
+  const at::Tensor cycle = cycleLoss(r, r_cycled, n, n_cycled);
+  const at::Tensor perceptual = perceptual_ ? (*perceptual_)(n_r, r) : torch::zeros({}, r.options());
+  const at::Tensor rain_layer = r - n_r;
+  gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
+  const at::Tensor gmm = gmm_.negativeLogLikelihood(rain_layer);
+  const at::Tensor reconstruction = reconstructionLoss(att_r, n_r, r);
+
+  at::Tensor total = w.adversarial * adversarial + w.attention * (attention_r + attention_n) + w.cycle * cycle +
+                     w.gmm * gmm + w.reconstruction * reconstruction;
+  if (perceptual_) total = total + w.perceptual * perceptual;
+  total.backward();
+  setLearningRate(*opt_g_, lr);
+  opt_g_->step();
+  setDiscriminatorsTrainable(true);
+
+  fake_clean_ = n_r.detach();
+  fake_rainy_ = r_n.detach();
+  real_rainy_ = r;
+  real_clean_ = n;
+  last_ = StepImages{firstOf(r), firstOf(att_r), firstOf(n_r), firstOf(n), firstOf(att_n), firstOf(r_n)};
+
+  StepLosses out;
+  out.adversarial = adversarial.item<double>();
+  out.attention_r = attention_r.item<double>();
+  out.attention_n = attention_n.item<double>();
+  out.cycle = cycle.item<double>();
+  out.perceptual = perceptual.item<double>();
+  out.gmm = gmm.item<double>();
+  out.reconstruction = reconstruction.item<double>();
+  out.generator = total.item<double>();
+  return out;
+}
+
+void Trainer::discriminatorStep(StepLosses& losses, double lr) {
+  if (!fake_clean_.defined()) throw Error("trainer: discriminatorStep needs a generatorStep first");
+  DerainCycleGANImpl& m = *model_;
+  opt_d_->zero_grad();
+  const at::Tensor fake_n = pool_n_.query(fake_clean_, pool_rng_);
+  const at::Tensor fake_r = pool_r_.query(fake_rainy_, pool_rng_);
+  const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true) + lsganLoss(m.d_n->forward(fake_n), false));
+  const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true) + lsganLoss(m.d_r->forward(fake_r), false));
+  (d_n + d_r).backward();
+  setLearningRate(*opt_d_, lr);
+  opt_d_->step();
+  losses.d_n = d_n.item<double>();
+  losses.d_r = d_r.item<double>();
+  fake_clean_ = fake_rainy_ = real_rainy_ = real_clean_ = at::Tensor();
+}
+
+}  // namespace derain::detail

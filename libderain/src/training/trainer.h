@@ -1,0 +1,88 @@
+// One DerainCycleGAN training iteration: the G step (both cycle branches, every generator-side loss)
+// then the D step (LSGAN on real images vs. the history pools). Holds everything a run's future
+// depends on: networks, Adam states, pools, GMM and random streams; checkpoint.h saves and
+// restores all of it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <torch/optim/adam.h>
+
+#include "derain/config.hpp"
+#include "losses/gmm_loss.h"
+#include "losses/perceptual_loss.h"
+#include "networks.h"
+#include "training/history_pool.h"
+#include "training/step_losses.h"
+#include "training/training_options.h"
+
+namespace derain::detail {
+
+// The images of the last G step (first batch element's batch, detached), for sample grids.
+struct StepImages {
+  at::Tensor rainy, att_rainy, derained;   // r, Att(r), n_r
+  at::Tensor clean, att_clean, rainmade;   // n, Att(n), r_n
+};
+
+class Trainer {
+ public:
+  // A fresh model initialised N(0, 0.02) from options.seed, on `device`. `perceptual` is the
+  // loaded VGG16 features module, or null to train without the perceptual loss.
+  Trainer(const ModelConfig& config, const TrainingOptions& options, c10::Device device,
+          VGG16Features perceptual = nullptr);
+
+  // One iteration at learning rate `lr`: generatorStep then discriminatorStep. rainy, clean:
+  // B x 3 x crop x crop in [-1, 1] (any device; moved to the trainer's).
+  StepLosses step(const at::Tensor& rainy, const at::Tensor& clean, double lr);
+
+  // The halves of step(), public so that tests can check what each one updates.
+  StepLosses generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr);
+  // Uses the images of the preceding generatorStep; adds d_n / d_r to `losses`.
+  void discriminatorStep(StepLosses& losses, double lr);
+
+  DerainCycleGAN& model() { return model_; }
+  const ModelConfig& config() const { return config_; }
+  const TrainingOptions& options() const { return options_; }
+  c10::Device device() const { return device_; }
+  bool perceptualEnabled() const { return perceptual_.has_value(); }
+  const StepImages& lastImages() const { return last_; }
+
+  // Finished iterations (what the next step() will be, 0-based).
+  int64_t iteration() const { return iteration_; }
+  void setIteration(int64_t iteration) { iteration_ = iteration; }
+
+  // State that checkpoint.cpp saves and restores.
+  torch::optim::Adam& generatorOptimizer() { return *opt_g_; }
+  torch::optim::Adam& discriminatorOptimizer() { return *opt_d_; }
+  HistoryPool& poolClean() { return pool_n_; }   // fakes of the clean domain (n_r), for D_N
+  HistoryPool& poolRainy() { return pool_r_; }   // fakes of the rainy domain (r_n), for D_R
+  std::mt19937_64& poolRng() { return pool_rng_; }
+  at::Generator& priorGenerator() { return prior_gen_; }
+  ZeroMeanGMM& gmm() { return gmm_; }
+
+ private:
+  void setDiscriminatorsTrainable(bool trainable);
+
+  ModelConfig config_;
+  TrainingOptions options_;
+  c10::Device device_;
+  DerainCycleGAN model_{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
+  std::optional<PerceptualLoss> perceptual_;
+  ZeroMeanGMM gmm_;
+  HistoryPool pool_n_, pool_r_;
+  std::mt19937_64 pool_rng_;
+  at::Generator prior_gen_;
+  StepImages last_;
+  at::Tensor fake_clean_, fake_rainy_;  // n_r and r_n of the last G step, detached, for the D step
+  at::Tensor real_rainy_, real_clean_;
+  int64_t iteration_ = 0;
+};
+
+}  // namespace derain::detail

@@ -1,0 +1,124 @@
+#include "training/training_options.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "derain/error.hpp"
+#include "key_value.h"
+
+namespace derain::detail {
+
+namespace {
+constexpr const char* kPrefix = "train.";
+
+// Shortest text that reads back to the same double.
+std::string exactText(double value) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw Error("training options: " + what);
+}
+
+uint64_t parseUnsigned(const KeyValueLine& kv) {
+  try {
+    size_t used = 0;
+    unsigned long long v = std::stoull(kv.value, &used);
+    if (used == kv.value.size() && kv.value[0] != '-') return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("line " + std::to_string(kv.line) + ": '" + kv.key + "' needs a non-negative integer, got '" +
+              kv.value + "'");
+}
+}  // namespace
+
+void TrainingOptions::applyText(const std::string& text) {
+  for (const auto& kv : parseKeyValues(text)) {
+    if (kv.key.rfind(kPrefix, 0) != 0) continue;
+    const std::string k = kv.key.substr(6);
+    if (k == "iterations") iterations = static_cast<int64_t>(parseUnsigned(kv));
+    else if (k == "epochs") epochs = parseIntValue(kv);
+    else if (k == "decay_start") decay_start = parseDoubleValue(kv);
+    else if (k == "lr") lr = parseDoubleValue(kv);
+    else if (k == "beta1") beta1 = parseDoubleValue(kv);
+    else if (k == "beta2") beta2 = parseDoubleValue(kv);
+    else if (k == "weight_decay") weight_decay = parseDoubleValue(kv);
+    else if (k == "crop") crop = parseIntValue(kv);
+    else if (k == "batch") batch = parseIntValue(kv);
+    else if (k == "pool_size") pool_size = parseIntValue(kv);
+    else if (k == "gmm.components") gmm_components = parseIntValue(kv);
+    else if (k == "gmm.em_iterations") gmm_em_iterations = parseIntValue(kv);
+    else if (k == "seed") seed = parseUnsigned(kv);
+    else if (k == "vgg_weights") vgg_weights = kv.value;
+    else if (k == "weight.adversarial") weights.adversarial = parseDoubleValue(kv);
+    else if (k == "weight.attention") weights.attention = parseDoubleValue(kv);
+    else if (k == "weight.cycle") weights.cycle = parseDoubleValue(kv);
+    else if (k == "weight.perceptual") weights.perceptual = parseDoubleValue(kv);
+    else if (k == "weight.gmm") weights.gmm = parseDoubleValue(kv);
+    else if (k == "weight.reconstruction") weights.reconstruction = parseDoubleValue(kv);
+    else throw Error("line " + std::to_string(kv.line) + ": unknown training key '" + kv.key + "'");
+  }
+}
+
+std::string TrainingOptions::toText() const {
+  std::ostringstream out;
+  out << kPrefix << "iterations = " << iterations << "\n"
+      << kPrefix << "epochs = " << epochs << "\n"
+      << kPrefix << "decay_start = " << exactText(decay_start) << "\n"
+      << kPrefix << "lr = " << exactText(lr) << "\n"
+      << kPrefix << "beta1 = " << exactText(beta1) << "\n"
+      << kPrefix << "beta2 = " << exactText(beta2) << "\n"
+      << kPrefix << "weight_decay = " << exactText(weight_decay) << "\n"
+      << kPrefix << "crop = " << crop << "\n"
+      << kPrefix << "batch = " << batch << "\n"
+      << kPrefix << "pool_size = " << pool_size << "\n"
+      << kPrefix << "gmm.components = " << gmm_components << "\n"
+      << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
+      << kPrefix << "seed = " << seed << "\n"
+      << kPrefix << "vgg_weights = " << vgg_weights << "\n"
+      << kPrefix << "weight.adversarial = " << exactText(weights.adversarial) << "\n"
+      << kPrefix << "weight.attention = " << exactText(weights.attention) << "\n"
+      << kPrefix << "weight.cycle = " << exactText(weights.cycle) << "\n"
+      << kPrefix << "weight.perceptual = " << exactText(weights.perceptual) << "\n"
+      << kPrefix << "weight.gmm = " << exactText(weights.gmm) << "\n"
+      << kPrefix << "weight.reconstruction = " << exactText(weights.reconstruction) << "\n";
+  return out.str();
+}
+
+void TrainingOptions::validate(const ModelConfig& model) const {
+  require(iterations >= 0, "iterations must be >= 0");
+  require(iterations > 0 || epochs >= 1, "give a number of iterations or of epochs (>= 1)");
+  require(decay_start >= 0.0 && decay_start <= 1.0, "decay_start must be in [0, 1]");
+  require(lr > 0.0 && lr < 1.0, "lr must be in (0, 1)");
+  require(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, "beta1 and beta2 must be in [0, 1)");
+  require(weight_decay >= 0.0, "weight_decay must be >= 0");
+  const int m = model.sizeMultiple();
+  require(crop >= 16 && crop <= 4096 && crop % m == 0,
+          "crop must be 16..4096 and a multiple of " + std::to_string(m) + " for this model, got " +
+              std::to_string(crop));
+  require(batch >= 1 && batch <= 256, "batch must be 1..256");
+  require(pool_size >= 0 && pool_size <= 10000, "pool_size must be 0..10000");
+  require(gmm_components >= 1 && gmm_components <= 16, "gmm.components must be 1..16");
+  require(gmm_em_iterations >= 1 && gmm_em_iterations <= 100, "gmm.em_iterations must be 1..100");
+  const LossWeights& w = weights;
+  require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
+              w.reconstruction >= 0,
+          "loss weights must be >= 0");
+}
+
+TrainerConfigText splitTrainerConfig(const std::string& text) {
+  TrainerConfigText out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t");
+    const bool is_training = first != std::string::npos && line.compare(first, 6, kPrefix) == 0;
+    out.model_text += (is_training ? "" : line) + "\n";
+    out.training_text += (is_training ? line : "") + "\n";
+  }
+  return out;
+}
+
+}  // namespace derain::detail

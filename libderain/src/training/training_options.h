@@ -1,0 +1,55 @@
+// Hyper-parameters of a DerainCycleGAN training run (defaults: the paper's), their "train.*" keys
+// in a config file, and the split of a config file into model and training parts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "derain/config.hpp"
+
+namespace derain::detail {
+
+// Trade-off weights of the generator objective (paper, section 4: 1, 10, 10, 0.01, 10, 10).
+struct LossWeights {
+  double adversarial = 1.0;     // lambda_adv: LSGAN terms of G_N and G_R
+  double attention = 10.0;      // lambda_att: L_att_r + L_att_n
+  double cycle = 10.0;          // lambda_cc: two-branch cycle L1
+  double perceptual = 0.01;     // lambda_p: VGG16 features (only with a weights file)
+  double gmm = 10.0;            // lambda_gmm: NLL of the rain layer under the EM-fitted mixture
+  double reconstruction = 10.0; // lambda_r: ||Att(r) + n_r - r||^2
+};
+
+struct TrainingOptions {
+  int64_t iterations = 0;       // total iterations; 0 = derive from epochs
+  int epochs = 400;             // used when iterations is 0; an epoch = the larger folder once
+  double decay_start = 0.5;     // fraction of the run at constant lr before the linear decay to 0
+  double lr = 1e-4;
+  double beta1 = 0.5;
+  double beta2 = 0.999;
+  double weight_decay = 1e-4;
+  int crop = 216;               // square random crop side; a multiple of the model's size multiple
+  int batch = 1;
+  int pool_size = 50;           // history pool of generated images per domain (0 = no pool)
+  int gmm_components = 3;       // K of the GMM loss
+  int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
+  uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
+  std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
+  LossWeights weights;
+
+  // Parses "train.<key> = value" lines (the prefix included); unknown train.* keys, bad values and
+  // out-of-range settings throw derain::Error naming the line. Non-"train." lines are ignored.
+  void applyText(const std::string& text);
+  // Every key, one "train.<key> = value" line each; applyText(toText()) round-trips exactly.
+  std::string toText() const;
+  // Throws derain::Error if a setting is out of range (crop must also suit `model`).
+  void validate(const ModelConfig& model) const;
+};
+
+// A trainer config file holds ModelConfig keys and train.* keys side by side.
+struct TrainerConfigText {
+  std::string model_text;     // the ModelConfig lines (train.* lines blanked, so line numbers hold)
+  std::string training_text;  // the train.* lines (others blanked)
+};
+TrainerConfigText splitTrainerConfig(const std::string& text);
+
+}  // namespace derain::detail

@@ -1,0 +1,135 @@
+#include "training/training_run.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "derain/error.hpp"
+#include "losses/vgg16_features.h"
+#include "training/batch_plan.h"
+#include "training/batch_prefetcher.h"
+#include "training/checkpoint.h"
+#include "training/image_domain.h"
+#include "training/loss_log.h"
+#include "training/loss_plot.h"
+#include "training/lr_schedule.h"
+#include "training/sample_grid.h"
+#include "training/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace derain::detail {
+
+namespace {
+std::string samplePath(const std::string& out_dir, int64_t iteration) {
+  char name[64];
+  std::snprintf(name, sizeof name, "iter_%07lld.png", static_cast<long long>(iteration));
+  return (fs::path(out_dir) / "samples" / name).string();
+}
+
+bool due(int64_t done, int64_t every) { return every > 0 && done % every == 0; }
+}  // namespace
+
+TrainingRunResult runTraining(const TrainingRunOptions& options) {
+  auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  const fs::path out(options.out_dir);
+  std::error_code ec;
+  fs::create_directories(out / "samples", ec);
+  if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
+
+  TrainingRunResult result;
+  result.checkpoint_path = (out / "checkpoint.derain").string();
+  result.model_path = (out / "model.derain").string();
+  result.log_path = (out / "losses.csv").string();
+
+  // Settings: from the command line for a fresh run, from the checkpoint for a resumed one.
+  ModelConfig config = options.config;
+  TrainingOptions training = options.training;
+  std::unique_ptr<CheckpointInfo> checkpoint;
+  if (options.resume) {
+    if (!fs::exists(result.checkpoint_path))
+      throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
+    checkpoint = std::make_unique<CheckpointInfo>(readCheckpoint(result.checkpoint_path));
+    config = checkpoint->config;
+    training = checkpoint->options;
+    if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
+      message("note: resuming with " + std::to_string(options.resume_iterations) + " total iterations instead of " +
+              std::to_string(training.iterations) + "; the learning-rate schedule changes accordingly");
+      training.iterations = options.resume_iterations;
+    }
+    if (!options.resume_vgg_weights.empty()) training.vgg_weights = options.resume_vgg_weights;
+  } else if (fs::exists(result.checkpoint_path)) {
+    throw Error("'" + options.out_dir + "' already holds a training run (checkpoint.derain); resume it with "
+                "--resume or choose another output folder");
+  }
+  config.validate();
+  training.validate(config);
+
+  ImageDomain rainy("rainy", options.rainy_files, training.crop, options.loader_threads, message);
+  ImageDomain clean("clean", options.clean_files, training.crop, options.loader_threads, message);
+  result.skipped_rainy = rainy.skipped();
+  result.skipped_clean = clean.skipped();
+  if (training.iterations == 0)
+    training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch);
+  result.total_iterations = training.iterations;
+
+  VGG16Features vgg = nullptr;
+  if (training.vgg_weights.empty())
+    message("perceptual loss: OFF (no VGG16 weights given; see --vgg-weights)");
+  else {
+    vgg = loadVGG16Features(training.vgg_weights);
+    message("perceptual loss: on, VGG16 features from '" + training.vgg_weights + "'");
+  }
+
+  Trainer trainer(config, training, options.device, vgg);
+  if (checkpoint) {
+    restoreCheckpoint(trainer, *checkpoint, result.checkpoint_path);
+    checkpoint.reset();  // its tensors are in the trainer now
+    message("resuming at iteration " + std::to_string(trainer.iteration()) + " of " +
+            std::to_string(training.iterations));
+  }
+  result.first_iteration = trainer.iteration();
+  {
+    std::ofstream conf(out / "training.conf");
+    conf << "# settings of this run (a valid derain-train --config file)\n" << config.toText() << training.toText();
+  }
+
+  LossLog log(result.log_path, trainer.iteration());
+  int64_t end = training.iterations;
+  if (options.stop_after > 0) end = std::min(end, options.stop_after);
+  bool stopped = false;
+  if (trainer.iteration() < end) {
+    BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
+                           options.loader_threads, options.prefetch);
+    while (trainer.iteration() < end) {
+      TrainingBatch batch = loader.next();
+      const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
+      const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr);
+      const int64_t done = trainer.iteration();
+      log.append(done, lr, losses);
+      if (options.progress) options.progress(done, training.iterations, losses);
+      if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
+      if (due(done, options.plot_every)) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
+      if (due(done, options.checkpoint_every)) saveCheckpoint(trainer, result.checkpoint_path);
+      if (done < end && options.stop_requested && options.stop_requested()) {
+        stopped = true;
+        break;
+      }
+    }
+  }
+  result.iterations_done = trainer.iteration();
+  saveCheckpoint(trainer, result.checkpoint_path);
+  if (!log.rows().empty()) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
+  if (trainer.lastImages().rainy.defined())
+    writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, result.iterations_done));
+  if (!stopped && result.iterations_done >= training.iterations) {
+    exportInferenceModel(trainer, result.model_path);
+    result.completed = true;
+  }
+  return result;
+}
+
+}  // namespace derain::detail

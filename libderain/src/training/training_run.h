@@ -1,0 +1,60 @@
+// A whole training run into an output folder: data scan, fresh start or resume, the iteration
+// loop with its CSV log, sample grids, loss plots and checkpoints, and the final model export.
+// derain-train is a thin command line over this.
+//
+// Output folder:
+//   checkpoint.derain   latest checkpoint (written atomically), what --resume continues from
+//   losses.csv          every loss term of every iteration
+//   loss_plot.png       chart of losses.csv, refreshed every plot_every iterations and at the end
+//   samples/iter_NNNNNNN.png  sample grid every sample_every iterations and at the end
+//   training.conf       the run's model and training settings (a valid --config file)
+//   model.derain        the inference model, written when the run completes
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "derain/config.hpp"
+#include "training/step_losses.h"
+#include "training/training_options.h"
+
+namespace derain::detail {
+
+struct TrainingRunOptions {
+  std::vector<std::string> rainy_files, clean_files;
+  std::string out_dir;
+  ModelConfig config;         // fresh runs only: a resumed run takes both from its checkpoint
+  TrainingOptions training;
+  bool resume = false;
+  int64_t resume_iterations = 0;   // > 0: on resume, change the run's total (the lr schedule follows)
+  std::string resume_vgg_weights;  // non-empty: on resume, read the VGG16 weights from here instead
+  c10::Device device = c10::kCPU;
+  int loader_threads = 2;
+  int prefetch = 4;                // batches loaded ahead
+  int64_t sample_every = 500;      // 0 = only at the end
+  int64_t plot_every = 100;        // 0 = only at the end
+  int64_t checkpoint_every = 1000; // 0 = only at the end / on interruption
+  int64_t stop_after = 0;          // > 0: stop (with a checkpoint) once this many iterations are done
+  std::function<bool()> stop_requested;              // polled after every iteration (e.g. a signal flag)
+  std::function<void(const std::string&)> message;  // warnings and notes (default: stderr)
+  std::function<void(int64_t done, int64_t total, const StepLosses&)> progress;
+};
+
+struct TrainingRunResult {
+  int64_t first_iteration = 0;     // where this invocation started (0, or the checkpoint's)
+  int64_t iterations_done = 0;     // finished iterations of the run after this invocation
+  int64_t total_iterations = 0;
+  bool completed = false;          // all iterations done and model.derain written
+  int skipped_rainy = 0, skipped_clean = 0;
+  std::string checkpoint_path, model_path, log_path;
+};
+
+// Throws derain::Error (ModelFileError for checkpoint/VGG files) on bad input: no usable images,
+// an output folder that already holds a run (without resume), a missing checkpoint (with resume).
+TrainingRunResult runTraining(const TrainingRunOptions& options);
+
+}  // namespace derain::detail

@@ -1,0 +1,170 @@
+// derain-train as a user runs it: usage errors, --help, a SIGTERM mid-run that leaves a checkpoint,
+// and --resume reproducing the uninterrupted run's losses and model bit for bit.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "training_test_support.h"
+
+using derain::training_test::TempDir;
+
+namespace {
+
+std::string binary() {
+  const char* path = std::getenv("DERAIN_TRAIN_BIN");
+  return path ? path : "";
+}
+
+// Starts the binary with `args`, stdout/stderr into `log`; returns the pid.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    std::string bin = binary();
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int waitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::vector<std::string>& args, const TempDir& dir) {
+  const std::string log = dir.file("log.txt");
+  int code = waitExit(spawn(args, log));
+  return {code, derain::training_test::readBytes(log)};
+}
+
+size_t lineCount(const std::string& path) {
+  std::ifstream in(path);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+class TrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (binary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
+    derain::training_test::writeDomain(dir.file("rainy"), 4, 40, true, 1);
+    derain::training_test::writeDomain(dir.file("clean"), 3, 40, false, 2);
+    std::ofstream(dir.file("tiny.conf")) << derain::training_test::tinyConfigText() << "train.pool_size = 4\n";
+  }
+  std::vector<std::string> common(const std::string& out, int iters) {
+    return {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out", dir.file(out), "--config",
+            dir.file("tiny.conf"), "--crop", "32", "--iters", std::to_string(iters), "--device", "cpu",
+            "--threads", "1", "--seed", "3", "--quiet"};
+  }
+  TempDir dir;
+};
+
+}  // namespace
+
+TEST_F(TrainCli, HelpDocumentsTheOptions) {
+  Result r = run({"--help"}, dir);
+  EXPECT_EQ(r.code, 0);
+  for (const char* word : {"--rainy", "--clean", "--out", "--preset", "--config", "--iters", "--epochs", "--crop",
+                           "--batch", "--device", "--threads", "--seed", "--resume", "--vgg-weights", "--w-gmm",
+                           "--sample-every", "--checkpoint-every", "train.lr", "model.derain"})
+    EXPECT_NE(r.output.find(word), std::string::npos) << word;
+}
+
+TEST_F(TrainCli, BadArgumentsAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* expected;
+  };
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = common("out", 5);
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const std::vector<Case> cases = {
+      {{}, "missing required option"},
+      {{"--rainy", dir.file("rainy"), "--clean", dir.file("clean")}, "--out"},
+      {with({"--device", "gpu"}), "gpu"},
+      {with({"--crop", "30"}), "crop"},
+      {with({"--iters", "ten"}), "integer"},
+      {with({"--iters", "0"}), "--iters"},
+      {with({"--preset", "huge"}), "huge"},
+      {with({"--no-such-option"}), "unknown option"},
+      {{"--rainy", dir.file("nowhere"), "--clean", dir.file("clean"), "--out", dir.file("out")}, "nowhere"},
+  };
+  for (const auto& c : cases) {
+    Result r = run(c.args, dir);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out/checkpoint.derain")));
+  }
+}
+
+TEST_F(TrainCli, FolderWithoutUsableImagesIsAnError) {
+  std::filesystem::create_directories(dir.file("junk"));
+  std::ofstream(dir.file("junk/a.png")) << "not an image";
+  auto args = common("out", 5);
+  args[1] = dir.file("junk");
+  Result r = run(args, dir);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("a.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no usable rainy images"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainCli, KilledRunResumesToTheUninterruptedResult) {
+  const int iters = 120;
+  Result full = run(common("full", iters), dir);
+  ASSERT_EQ(full.code, 0) << full.output;
+  EXPECT_NE(full.output.find("perceptual loss: OFF"), std::string::npos) << full.output;
+
+  // Same run, terminated once a few iterations are logged.
+  pid_t pid = spawn(common("split", iters), dir.file("split.log"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (lineCount(dir.file("split/losses.csv")) < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  kill(pid, SIGTERM);
+  const int code = waitExit(pid);
+  const std::string log = derain::training_test::readBytes(dir.file("split.log"));
+  ASSERT_EQ(code, 128 + SIGTERM) << log;
+  EXPECT_NE(log.find("--resume"), std::string::npos) << log;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("split/checkpoint.derain")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("split/model.derain")));
+  const size_t rows_at_kill = lineCount(dir.file("split/losses.csv"));
+  EXPECT_LT(rows_at_kill, static_cast<size_t>(iters + 1));
+
+  // Settings are the checkpoint's: changing them on resume is refused.
+  auto changed = common("split", iters);
+  changed.insert(changed.end(), {"--resume", "--lr", "0.1"});
+  EXPECT_EQ(run(changed, dir).code, 2);
+
+  std::vector<std::string> resume = {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out",
+                                     dir.file("split"), "--resume", "--threads", "1", "--device", "cpu", "--quiet"};
+  Result resumed = run(resume, dir);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(derain::training_test::readBytes(dir.file("full/losses.csv")),
+            derain::training_test::readBytes(dir.file("split/losses.csv")));
+  EXPECT_EQ(derain::training_test::readBytes(dir.file("full/model.derain")),
+            derain::training_test::readBytes(dir.file("split/model.derain")));
+}

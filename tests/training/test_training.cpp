@@ -1,0 +1,406 @@
+// The training loop: what each half-step updates, the gradient path of the perceptual loss, data
+// loading and sampling, resuming bit for bit, bad data, and the exported model.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+#include "derain/engine.hpp"
+#include "derain/error.hpp"
+#include "losses/vgg16_features.h"
+#include "model_file.h"
+#include "tensor_image.h"
+#include "training/batch_plan.h"
+#include "training/batch_prefetcher.h"
+#include "training/checkpoint.h"
+#include "training/history_pool.h"
+#include "training/image_domain.h"
+#include "training/loss_log.h"
+#include "training/loss_plot.h"
+#include "training/lr_schedule.h"
+#include "training/sample_grid.h"
+#include "training/trainer.h"
+#include "training/training_options.h"
+#include "training/training_run.h"
+#include "training_test_support.h"
+
+using namespace derain;
+using namespace derain::detail;
+using training_test::TempDir;
+
+namespace {
+
+std::map<std::string, at::Tensor> snapshot(torch::nn::Module& module) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& item : module.named_parameters()) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+bool startsWithAny(const std::string& name, const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes)
+    if (name.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// Names of the parameters that differ between `before` and the module now.
+std::set<std::string> changed(const std::map<std::string, at::Tensor>& before, torch::nn::Module& module) {
+  std::set<std::string> out;
+  for (const auto& item : module.named_parameters())
+    if (!torch::equal(before.at(item.key()), item.value().detach())) out.insert(item.key());
+  return out;
+}
+
+at::Tensor randomBatch(int64_t seed) {
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  return torch::rand({1, 3, 32, 32}) * 2 - 1;
+}
+
+std::vector<std::string> csvLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TrainingRunOptions tinyRun(const TempDir& data, const std::string& out, int64_t iterations) {
+  TrainingRunOptions run;
+  run.rainy_files = training_test::writeDomain(data.file("rainy"), 5, 40, true, 1);
+  run.clean_files = training_test::writeDomain(data.file("clean"), 4, 40, false, 2);
+  run.out_dir = out;
+  run.config = training_test::tinyConfig();
+  run.training = training_test::tinyTrainingOptions(iterations);
+  run.sample_every = 0;
+  run.plot_every = 0;
+  run.checkpoint_every = 0;
+  run.message = [](const std::string&) {};
+  return run;
+}
+
+}  // namespace
+
+TEST(TrainingOptions, TextRoundTripAndErrors) {
+  TrainingOptions o;
+  o.lr = 3e-4;
+  o.seed = 99;
+  o.weights.gmm = 0.125;
+  o.vgg_weights = "/tmp/vgg.derain";
+  TrainingOptions back;
+  back.applyText(o.toText());
+  EXPECT_EQ(back.toText(), o.toText());
+  EXPECT_EQ(back.lr, 3e-4);
+  EXPECT_EQ(back.seed, 99u);
+  EXPECT_THROW(back.applyText("train.no_such_key = 1\n"), Error);
+  EXPECT_THROW(back.applyText("train.lr = fast\n"), Error);
+  TrainingOptions defaults;  // the paper's
+  EXPECT_EQ(defaults.weights.adversarial, 1.0);
+  EXPECT_EQ(defaults.weights.attention, 10.0);
+  EXPECT_EQ(defaults.weights.cycle, 10.0);
+  EXPECT_EQ(defaults.weights.perceptual, 0.01);
+  EXPECT_EQ(defaults.weights.gmm, 10.0);
+  EXPECT_EQ(defaults.weights.reconstruction, 10.0);
+  EXPECT_EQ(defaults.lr, 1e-4);
+  EXPECT_EQ(defaults.beta1, 0.5);
+  EXPECT_EQ(defaults.beta2, 0.999);
+  EXPECT_EQ(defaults.weight_decay, 1e-4);
+  EXPECT_EQ(defaults.pool_size, 50);
+  EXPECT_EQ(defaults.crop, 216);
+  TrainingOptions bad_crop = defaults;
+  bad_crop.crop = 30;  // not a multiple of 4
+  EXPECT_THROW(bad_crop.validate(ModelConfig::paper()), Error);
+
+  auto split = splitTrainerConfig("preset = lite\n  train.lr = 2e-4\nattention.stages = 3\n");
+  EXPECT_EQ(split.model_text, "preset = lite\n\nattention.stages = 3\n");
+  EXPECT_EQ(split.training_text, "\n  train.lr = 2e-4\n\n");
+}
+
+TEST(LearningRate, ConstantThenLinearDecay) {
+  EXPECT_EQ(learningRateAt(0, 10, 1.0, 0.5), 1.0);
+  EXPECT_EQ(learningRateAt(4, 10, 1.0, 0.5), 1.0);
+  EXPECT_DOUBLE_EQ(learningRateAt(5, 10, 1.0, 0.5), 1.0);
+  EXPECT_DOUBLE_EQ(learningRateAt(6, 10, 1.0, 0.5), 0.8);
+  EXPECT_DOUBLE_EQ(learningRateAt(9, 10, 1.0, 0.5), 0.2);
+  EXPECT_EQ(learningRateAt(10, 10, 1.0, 0.5), 0.0);
+  EXPECT_EQ(learningRateAt(9, 10, 1.0, 1.0), 1.0);  // no decay
+}
+
+TEST(HistoryPool, FillsThenMixesOldAndNew) {
+  HistoryPool pool(2);
+  std::mt19937_64 rng(1);
+  at::Tensor a = torch::full({1, 1, 1, 1}, 1.0), b = torch::full({1, 1, 1, 1}, 2.0);
+  EXPECT_TRUE(torch::equal(pool.query(torch::cat({a, b}), rng), torch::cat({a, b})));  // filling: returned as is
+  ASSERT_EQ(pool.images().size(), 2u);
+  // Once full, every returned image is either the new one or one that was stored, and the pool
+  // stays full; over many queries both cases happen.
+  int old_returned = 0;
+  for (int i = 0; i < 64; ++i) {
+    at::Tensor fresh = torch::full({1, 1, 1, 1}, 100.0 + i);
+    float got = pool.query(fresh, rng).item<float>();
+    if (got != 100.0f + i) ++old_returned;
+    EXPECT_EQ(pool.images().size(), 2u);
+  }
+  EXPECT_GT(old_returned, 16);
+  EXPECT_LT(old_returned, 48);
+  HistoryPool off(0);
+  EXPECT_TRUE(torch::equal(off.query(a, rng), a));
+  EXPECT_TRUE(off.images().empty());
+}
+
+TEST(Trainer, GeneratorStepUpdatesExactlyAttentionAndGenerators) {
+  Trainer trainer(training_test::tinyConfig(), training_test::tinyTrainingOptions(10), torch::kCPU);
+  auto before = snapshot(*trainer.model());
+  StepLosses losses = trainer.generatorStep(randomBatch(1), randomBatch(2), 1e-3);
+  const std::vector<std::string> g_side{"att.", "g_n.", "g_r."};
+  const auto moved = changed(before, *trainer.model());
+  size_t g_params = 0;
+  for (const auto& [name, t] : before) {
+    if (startsWithAny(name, g_side)) {
+      ++g_params;
+      EXPECT_TRUE(moved.count(name)) << name << " was not updated by the G step";
+    } else {
+      EXPECT_FALSE(moved.count(name)) << name << " was updated by the G step";
+    }
+  }
+  EXPECT_GT(g_params, 10u);
+  EXPECT_GT(losses.cycle, 0.0);
+  EXPECT_GT(losses.adversarial, 0.0);
+  EXPECT_EQ(losses.perceptual, 0.0);  // no VGG16 weights: off
+
+  before = snapshot(*trainer.model());
+  trainer.discriminatorStep(losses, 1e-3);
+  const auto moved_d = changed(before, *trainer.model());
+  for (const auto& [name, t] : before) {
+    if (startsWithAny(name, {"d_n.", "d_r."}))
+      EXPECT_TRUE(moved_d.count(name)) << name << " was not updated by the D step";
+    else
+      EXPECT_FALSE(moved_d.count(name)) << name << " was updated by the D step";
+  }
+  EXPECT_GT(losses.d_n, 0.0);
+  EXPECT_GT(losses.d_r, 0.0);
+}
+
+TEST(Trainer, GeneratorTotalIsTheWeightedSumOfTheTerms) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);
+  StepLosses l = trainer.generatorStep(randomBatch(3), randomBatch(4), 1e-4);
+  const LossWeights& w = o.weights;
+  const double expected = w.adversarial * l.adversarial + w.attention * (l.attention_r + l.attention_n) +
+                          w.cycle * l.cycle + w.gmm * l.gmm + w.reconstruction * l.reconstruction;
+  EXPECT_NEAR(l.generator, expected, 1e-4 * std::abs(expected) + 1e-5);
+}
+
+TEST(Trainer, PerceptualGradientReachesTheDerainingGenerator) {
+  TempDir dir;
+  torch::manual_seed(5);
+  saveVGG16Features(VGG16Features(), dir.file("vgg.derain"));
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights = LossWeights{0, 0, 0, 1.0, 0, 0};  // only the perceptual term
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU, loadVGG16Features(dir.file("vgg.derain")));
+  ASSERT_TRUE(trainer.perceptualEnabled());
+  StepLosses l = trainer.generatorStep(randomBatch(5), randomBatch(6), 1e-4);
+  EXPECT_GT(l.perceptual, 0.0);
+  double g_n_grad = 0, g_r_grad = 0;
+  for (const auto& p : trainer.model()->g_n->parameters())
+    if (p.grad().defined()) g_n_grad += p.grad().abs().sum().item<double>();
+  for (const auto& p : trainer.model()->g_r->parameters())
+    if (p.grad().defined()) g_r_grad += p.grad().abs().sum().item<double>();
+  EXPECT_GT(g_n_grad, 0.0);   // phi(n_r) is not detached
+  EXPECT_EQ(g_r_grad, 0.0);   // G_R plays no part in L_p
+}
+
+TEST(TrainingData, UnreadableAndTooSmallImagesAreSkippedAndCounted) {
+  TempDir dir;
+  auto files = training_test::writeDomain(dir.file("rainy"), 3, 40, true, 1);
+  { std::ofstream(dir.file("rainy/broken.png")) << "this is not a PNG"; }
+  cv::imwrite(dir.file("rainy/tiny.png"), training_test::makeScene(20, 50, 3));
+  files.push_back(dir.file("rainy/broken.png"));
+  files.push_back(dir.file("rainy/tiny.png"));
+  std::vector<std::string> warnings;
+  ImageDomain domain("rainy", files, 32, 2, [&](const std::string& w) { warnings.push_back(w); });
+  EXPECT_EQ(domain.size(), 3u);
+  EXPECT_EQ(domain.skipped(), 2);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("broken.png"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("tiny.png"), std::string::npos) << warnings[1];
+  EXPECT_NE(warnings[1].find("smaller"), std::string::npos) << warnings[1];
+
+  // Nothing usable at all is a clear error.
+  try {
+    ImageDomain none("clean", {dir.file("rainy/broken.png")}, 32, 1, nullptr);
+    FAIL() << "expected derain::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no usable clean images"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainingData, BatchesArePureFunctionsOfSeedAndIteration) {
+  TempDir dir;
+  std::vector<std::string> warnings;
+  ImageDomain rainy("rainy", training_test::writeDomain(dir.file("r"), 5, 40, true, 1), 32, 2, nullptr);
+  ImageDomain clean("clean", training_test::writeDomain(dir.file("c"), 3, 40, false, 2), 32, 2, nullptr);
+  // One epoch (5 iterations, batch 1) visits every rainy image once; clean ones are drawn at random.
+  std::set<size_t> seen;
+  for (int64_t it = 0; it < 5; ++it) {
+    BatchPlan plan = planBatch(9, it, 1, 32, rainy, clean);
+    seen.insert(plan.rainy[0].index);
+    const cv::Size size = rainy.imageSize(plan.rainy[0].index);
+    EXPECT_LE(plan.rainy[0].x + 32, size.width);
+    EXPECT_LE(plan.rainy[0].y + 32, size.height);
+    EXPECT_LT(plan.clean[0].index, 3u);
+  }
+  EXPECT_EQ(seen.size(), 5u);
+  EXPECT_EQ(iterationsPerEpoch(5, 3, 2), 3);
+
+  // The prefetcher's batches equal synchronous loading, in order, whatever its threads do.
+  BatchPrefetcher loader(rainy, clean, 9, 2, 32, 3, 9, 3, 2);
+  for (int64_t it = 3; it < 9; ++it) {
+    TrainingBatch got = loader.next();
+    TrainingBatch want = loadBatch(planBatch(9, it, 2, 32, rainy, clean), it, 32, rainy, clean);
+    EXPECT_EQ(got.iteration, it);
+    EXPECT_EQ(got.rainy.sizes(), (std::vector<int64_t>{2, 3, 32, 32}));
+    EXPECT_TRUE(torch::equal(got.rainy, want.rainy));
+    EXPECT_TRUE(torch::equal(got.clean, want.clean));
+  }
+  EXPECT_THROW(loader.next(), Error);
+}
+
+TEST(TrainingData, CropFlipAndScaling) {
+  TempDir dir;
+  // Pixel (x, y) has R = x, G = y, B = 255 (written as BGR).
+  cv::Mat img(40, 48, CV_8UC3);
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 48; ++x) img.at<cv::Vec3b>(y, x) = cv::Vec3b(255, y, x);
+  cv::imwrite(dir.file("ramp.png"), img);
+  ImageDomain domain("rainy", {dir.file("ramp.png")}, 32, 1, nullptr);
+  BatchPlan plan;
+  plan.rainy = {CropSpec{0, 5, 3, false}, CropSpec{0, 5, 3, true}};
+  plan.clean = plan.rainy;
+  TrainingBatch b = loadBatch(plan, 0, 32, domain, domain);
+  auto pix = [&](int n, int c, int y, int x) { return b.rainy[n][c][y][x].item<float>(); };
+  EXPECT_FLOAT_EQ(pix(0, 0, 0, 0), 5 / 127.5f - 1);           // R = x = 5
+  EXPECT_FLOAT_EQ(pix(0, 1, 2, 0), 5 / 127.5f - 1);           // G = y = 3 + 2
+  EXPECT_FLOAT_EQ(pix(0, 2, 7, 9), 1.0f);                     // B = 255
+  EXPECT_FLOAT_EQ(pix(1, 0, 0, 0), (5 + 31) / 127.5f - 1);    // flipped: leftmost is the crop's last column
+}
+
+TEST(TrainingRun, ThirtyIterationsLowerTheCycleLoss) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 30);
+  run.training.lr = 1e-3;  // tiny nets, few steps
+  run.sample_every = 10;
+  run.plot_every = 10;
+  TrainingRunResult result = runTraining(run);
+  EXPECT_TRUE(result.completed);
+  EXPECT_EQ(result.iterations_done, 30);
+  auto lines = csvLines(result.log_path);
+  ASSERT_EQ(lines.size(), 31u);
+  EXPECT_EQ(lines[0], LossLog::header());
+  auto cycleAt = [&](size_t row) {  // column 5: iteration, lr, adversarial, attention_r, attention_n, cycle
+    std::stringstream s(lines[row]);
+    std::string cell;
+    for (int i = 0; i < 6; ++i) std::getline(s, cell, ',');
+    return std::stod(cell);
+  };
+  double first = 0, last = 0;
+  for (size_t i = 1; i <= 5; ++i) first += cycleAt(i) / 5;
+  for (size_t i = 26; i <= 30; ++i) last += cycleAt(i) / 5;
+  EXPECT_LT(last, 0.9 * first) << "cycle loss " << first << " -> " << last;
+  for (const char* f : {"samples/iter_0000010.png", "samples/iter_0000030.png", "loss_plot.png", "model.derain",
+                        "checkpoint.derain", "training.conf"})
+    EXPECT_TRUE(std::filesystem::exists(data.file(std::string("out/") + f))) << f;
+  cv::Mat grid = cv::imread(data.file("out/samples/iter_0000030.png"));
+  EXPECT_EQ(grid.cols, 3 * 32);
+  EXPECT_EQ(grid.rows, 2 * (32 + 18));
+  cv::Mat plot = cv::imread(data.file("out/loss_plot.png"));
+  EXPECT_EQ(plot.size(), cv::Size(1000, 600));
+}
+
+TEST(TrainingRun, ResumeReproducesTheUninterruptedRunBitwise) {
+  TempDir data;
+  const int64_t total = 12;
+  TrainingRunOptions full = tinyRun(data, data.file("full"), total);
+  full.checkpoint_every = 4;
+  ASSERT_TRUE(runTraining(full).completed);
+
+  TrainingRunOptions split = tinyRun(data, data.file("split"), total);
+  split.checkpoint_every = 4;
+  split.stop_after = 6;
+  TrainingRunResult first = runTraining(split);
+  EXPECT_FALSE(first.completed);
+  EXPECT_EQ(first.iterations_done, 6);
+  EXPECT_FALSE(std::filesystem::exists(data.file("split/model.derain")));
+  // A fresh run into a folder holding one is refused instead of overwriting it.
+  split.stop_after = 0;
+  EXPECT_THROW(runTraining(split), Error);
+
+  split.resume = true;
+  split.config = ModelConfig::lite();  // ignored: the checkpoint holds the run's settings
+  TrainingRunResult second = runTraining(split);
+  EXPECT_TRUE(second.completed);
+  EXPECT_EQ(second.first_iteration, 6);
+  EXPECT_EQ(second.iterations_done, total);
+
+  auto a = csvLines(data.file("full/losses.csv")), b = csvLines(data.file("split/losses.csv"));
+  ASSERT_EQ(a.size(), static_cast<size_t>(total + 1));
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "row " << i;
+  EXPECT_EQ(training_test::readBytes(data.file("full/model.derain")),
+            training_test::readBytes(data.file("split/model.derain")));
+}
+
+TEST(TrainingRun, ResumeNeedsACheckpoint) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 3);
+  run.resume = true;
+  EXPECT_THROW(runTraining(run), Error);
+  std::filesystem::create_directories(data.file("out"));
+  { std::ofstream(data.file("out/checkpoint.derain")) << "garbage"; }
+  EXPECT_THROW(runTraining(run), ModelFileError);
+}
+
+TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 2);
+  TrainingRunResult result = runTraining(run);
+  ASSERT_TRUE(result.completed);
+
+  EngineOptions cpu;
+  cpu.device = Device::CPU;
+  cpu.threads = 1;
+  Engine engine(result.model_path, cpu);
+  EXPECT_EQ(engine.config(), training_test::tinyConfig());
+  EXPECT_TRUE(engine.trained());
+
+  // Same weights as the checkpoint: the engine's derain equals the network run by hand.
+  DerainCycleGAN net(training_test::tinyConfig(), false);
+  ContainerFile ckpt = readContainer(result.checkpoint_path);
+  loadParameters(*net, ckpt, result.checkpoint_path, kInferencePrefixes);
+  cv::Mat scene = training_test::makeRainyScene(32, 32, 4), scene_f, out;
+  scene.convertTo(scene_f, CV_32FC3, 1.0 / 255);
+  engine.derain(scene_f, out, ColorOrder::BGR);
+  torch::NoGradGuard no_grad;
+  at::Tensor mine = net->derain(imageToTensor(scene_f, ColorOrder::BGR).contiguous());
+  cv::Mat expected = tensorToImage(mine, CV_32FC3, ColorOrder::BGR);
+  ASSERT_EQ(out.size(), expected.size());
+  EXPECT_LT(cv::norm(out, expected, cv::NORM_INF), 1e-4);
+}
+
+TEST(LossPlot, DrawsOneColouredLinePerTermAndALegend) {
+  std::vector<LossRow> rows;
+  for (int i = 1; i <= 50; ++i) {
+    LossRow r;
+    r.iteration = i;
+    for (size_t t = 0; t < StepLosses::kCount; ++t) r.values[t] = 1.0 + t + 0.01 * i;
+    rows.push_back(r);
+  }
+  cv::Mat plot = drawLossPlot(rows, {800, 400});
+  EXPECT_EQ(plot.size(), cv::Size(800, 400));
+  // The first term's colour (BGR 180,119,31) is drawn (its polyline and legend sample).
+  cv::Mat mask;
+  cv::inRange(plot, cv::Scalar(180, 119, 31), cv::Scalar(180, 119, 31), mask);
+  EXPECT_GT(cv::countNonZero(mask), 40);
+  EXPECT_THROW(drawLossPlot({}), Error);
+}

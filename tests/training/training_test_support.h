@@ -1,0 +1,47 @@
+// Shared by the training tests: a tiny architecture, generated unpaired data (procedural scenes,
+// with procedural rain on the rainy side) and temp folders.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "derain/config.hpp"
+#include "training/training_options.h"
+
+namespace derain::training_test {
+
+// A fresh empty folder under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Attention 2 stages x 8 channels, generator 8 channels, discriminator 2 scales x 8 channels.
+ModelConfig tinyConfig();
+// The same as a config file's text.
+std::string tinyConfigText();
+// Training options for tiny 32x32 runs: small history pool, so replacements happen early.
+detail::TrainingOptions tinyTrainingOptions(int64_t iterations);
+
+// A smooth scene with a few shapes, 8-bit BGR, deterministic for a seed.
+cv::Mat makeScene(int width, int height, uint64_t seed);
+// makeScene with procedural rain streaks added.
+cv::Mat makeRainyScene(int width, int height, uint64_t seed);
+
+// Writes `count` PNG scenes (rainy or clean) of about `side` pixels into `dir` (created); returns paths.
+std::vector<std::string> writeDomain(const std::string& dir, int count, int side, bool rainy, uint64_t seed);
+
+// Whole-file byte comparison helpers.
+std::string readBytes(const std::string& path);
+
+}  // namespace derain::training_test
