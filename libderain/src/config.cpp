@@ -42,6 +42,8 @@ ModelConfig ModelConfig::lite() {
   c.generator.pre_convs = 1;
   c.generator.dilations = {2, 4, 8};
   c.generator.post_convs = 1;
+  // Space-to-depth by 2: every generator layer runs at a quarter of the pixels; no full-res convs.
+  c.generator.unshuffle = 2;
   c.discriminator.channels = 32;
   return c;
 }
@@ -79,6 +81,7 @@ std::string ModelConfig::toText() const {
   for (size_t i = 0; i < generator.dilations.size(); ++i) out << (i ? ", " : "") << generator.dilations[i];
   out << "\n"
       << "generator.post_convs = " << generator.post_convs << "\n"
+      << "generator.unshuffle = " << generator.unshuffle << "\n"
       << "discriminator.scales = " << discriminator.scales << "\n"
       << "discriminator.channels = " << discriminator.channels << "\n"
       << "discriminator.layers = " << discriminator.layers << "\n";
@@ -109,6 +112,7 @@ ModelConfig ModelConfig::fromText(const std::string& text) {
     else if (k == "generator.pre_convs") c.generator.pre_convs = detail::parseIntValue(kv);
     else if (k == "generator.dilations") c.generator.dilations = detail::parseIntList(kv);
     else if (k == "generator.post_convs") c.generator.post_convs = detail::parseIntValue(kv);
+    else if (k == "generator.unshuffle") c.generator.unshuffle = detail::parseIntValue(kv);
     else if (k == "discriminator.scales") c.discriminator.scales = detail::parseIntValue(kv);
     else if (k == "discriminator.channels") c.discriminator.channels = detail::parseIntValue(kv);
     else if (k == "discriminator.layers") c.discriminator.layers = detail::parseIntValue(kv);
@@ -132,6 +136,7 @@ void ModelConfig::validate() const {
           "generator.first_kernel must be odd, 1..11");
   require(generator.pre_convs >= 0 && generator.pre_convs <= 32, "generator.pre_convs must be 0..32");
   require(generator.post_convs >= 0 && generator.post_convs <= 32, "generator.post_convs must be 0..32");
+  require(generator.unshuffle >= 1 && generator.unshuffle <= 4, "generator.unshuffle must be 1..4");
   require(generator.dilations.size() <= 16, "at most 16 generator.dilations");
   for (int d : generator.dilations) require(d >= 1 && d <= 64, "generator.dilations must be 1..64");
   require(discriminator.scales >= 1 && discriminator.scales <= 6, "discriminator.scales must be 1..6");
@@ -139,7 +144,7 @@ void ModelConfig::validate() const {
   require(discriminator.layers >= 1 && discriminator.layers <= 6, "discriminator.layers must be 1..6");
 }
 
-int ModelConfig::sizeMultiple() const { return kGeneratorDownsampling; }
+int ModelConfig::sizeMultiple() const { return kGeneratorDownsampling * generator.unshuffle; }
 
 bool ModelConfig::operator==(const ModelConfig& o) const {
   return toText() == o.toText();

@@ -40,6 +40,7 @@ struct Engine::Impl {
 
   void prepare() {
     validateOptions(options);
+    detail::tuneAllocator();
     device = detail::resolveDevice(options.device);
     precision = detail::resolvePrecision(options.precision, device);
     threads = detail::resolveThreads(options.threads);

@@ -61,7 +61,7 @@ namespace derain::detail {
 int64_t inferenceMacs(const ModelConfig& config, int width, int height) {
   const int64_t m = config.sizeMultiple();
   const int64_t H = (height + m - 1) / m * m, W = (width + m - 1) / m * m;
-  const int64_t P = H * W;  // full-resolution pixels
+  int64_t P = H * W;  // full-resolution pixels
   constexpr int64_t k3 = 9;
 
   const auto& a = config.attention;
@@ -79,14 +79,16 @@ int64_t inferenceMacs(const ModelConfig& config, int width, int height) {
 
   const auto& g = config.generator;
   const int64_t c = g.channels;
+  const int64_t f2 = g.unshuffle * g.unshuffle;
+  P /= f2;  // the generator runs at 1/unshuffle resolution
   const int64_t body_convs = g.pre_convs + static_cast<int64_t>(g.dilations.size()) + g.post_convs;
-  const int64_t generator = 4 * c * g.first_kernel * g.first_kernel * P              // encode_full
+  const int64_t generator = 4 * f2 * c * g.first_kernel * g.first_kernel * P              // encode_full
                             + (c * 2 * c + 2 * c * 2 * c) * k3 * P / 4                // encode_half
                             + (2 * c * 4 * c + body_convs * 16 * c * c) * k3 * P / 16  // body
                             + 4 * c * 2 * c * 16 * P / 16                              // up_half (k4 transposed)
                             + 4 * c * c * k3 * P / 4                                   // decode_half
                             + 2 * c * c * 16 * P / 4                                   // up_full
-                            + (c * (c / 2) + (c / 2) * 3) * k3 * P;                    // decode_full
+                            + (c * (c / 2) + (c / 2) * 3 * f2) * k3 * P;               // decode_full
   return attention + generator;
 }
 

@@ -1,6 +1,9 @@
 #include "runtime.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -85,6 +88,17 @@ int resolveThreads(int requested) {
   if (requested > 0) return requested;
   unsigned cores = std::thread::hardware_concurrency();
   return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
+void tuneAllocator() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("DERAIN_KEEP_MALLOC")) return;
+    constexpr int kMmapThreshold = 512 << 20;  // buffers below 512 MB come from the reusable heap
+    constexpr int kTrimThreshold = 1 << 30;    // keep up to 1 GB of free heap instead of trimming
+    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+    mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+  });
 }
 
 void applyThreads(int threads) {

@@ -104,21 +104,32 @@ TEST_F(EngineTest, FloatInputMatchesBytesWithinRounding) {
 }
 
 TEST_F(EngineTest, TiledMatchesUntiledWithinTolerance) {
-  // Stated tolerance: with a 48-pixel overlap the lite model's tiled output differs from the
-  // whole-frame output by < 2 grey levels on average and on < 5% of pixels by more than 8 levels
-  // (the receptive field is wider than the overlap, so seams cannot be exact).
-  cv::Mat image = derain::test::makeRainyScene(200, 150, 7), whole, tiled;
+  // Stated tolerance: with 192-pixel tiles overlapping by 95, the lite model's tiled output differs
+  // from the whole-frame output by < 2 grey levels on average and by > 8 levels on < 5% of pixels.
+  // Seams cannot be exact (the receptive field is wider than any practical overlap), but the error
+  // must shrink as the overlap grows. These weights are random and He-scaled, a harsher case than a
+  // trained model, whose outputs depend on far context much less.
+  cv::Mat image = derain::test::makeRainyScene(320, 240, 7), whole;
   load().derain(image, whole);
-  EngineOptions options;
-  options.tile_size = 112;
-  options.tile_overlap = 48;
-  load(options).derain(image, tiled);
-  EXPECT_LT(meanAbsDiff(whole, tiled), 2.0);
+  auto tiledWithOverlap = [&](int overlap) {
+    EngineOptions options;
+    options.tile_size = 192;
+    options.tile_overlap = overlap;
+    cv::Mat tiled;
+    load(options).derain(image, tiled);
+    return tiled;
+  };
+  cv::Mat narrow = tiledWithOverlap(16), wide = tiledWithOverlap(95);
+  const double narrow_error = meanAbsDiff(whole, narrow), wide_error = meanAbsDiff(whole, wide);
+  EXPECT_LT(wide_error, 2.0);
+  EXPECT_LT(wide_error, narrow_error);
   cv::Mat diff, big;
-  cv::absdiff(whole, tiled, diff);
+  cv::absdiff(whole, wide, diff);
   cv::threshold(diff.reshape(1), big, 8, 1, cv::THRESH_BINARY);
   EXPECT_LT(cv::countNonZero(big), 0.05 * big.total());
-  EXPECT_GT(cv::norm(whole, tiled, cv::NORM_INF), 0.0);  // it really tiled
+  EXPECT_GT(cv::norm(whole, wide, cv::NORM_INF), 0.0);  // it really tiled
+  std::cout << "tiling error (mean abs, 8-bit levels): overlap 16 " << narrow_error << ", overlap 95 " << wide_error
+            << "\n";
 }
 
 TEST_F(EngineTest, OneTileEqualsNoTilingExactly) {

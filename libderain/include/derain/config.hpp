@@ -27,6 +27,9 @@ struct GeneratorConfig {
   int pre_convs = 2;                           // plain 3x3 convs at 1/4 res before the dilated ones
   std::vector<int> dilations{2, 4, 8, 16};     // dilated 3x3 convs at 1/4 res
   int post_convs = 2;                          // plain 3x3 convs at 1/4 res after the dilated ones
+  int unshuffle = 1;                           // space-to-depth factor f (FFDNet-style): the whole
+                                               // generator runs at 1/f res on f*f*4 channels and its
+                                               // f*f*3 outputs are pixel-shuffled back; 1 = paper
 };
 
 struct DiscriminatorConfig {

@@ -31,6 +31,8 @@ struct RainmakeOptions {
   uint64_t seed = 0;        // seed of that noise
 };
 
+// Note: the first Engine raises glibc's malloc mmap/trim thresholds (process-wide) so tensor buffers
+// are reused between frames instead of page-faulted in anew; set DERAIN_KEEP_MALLOC=1 to prevent it.
 class Engine {
  public:
   // Loads an inference model file (or a training checkpoint). Throws ModelFileError naming the file

@@ -16,8 +16,8 @@ ResidualBlockImpl::ResidualBlockImpl(int channels) {
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
-  auto y = torch::relu(conv2_->forward(torch::relu(conv1_->forward(x))));
-  return torch::relu(x + y);
+  auto y = conv2_->forward(conv1_->forward(x).relu_()).relu_();
+  return (y + x).relu_();
 }
 
 HybridBlockImpl::HybridBlockImpl(int channels) {

@@ -15,7 +15,8 @@ torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int dilation
                                .dilation(dilation));
 }
 
-torch::nn::ReLU relu() { return torch::nn::ReLU(); }
+// In place: saves an allocation and a pass over memory per layer (conv backward does not need its output).
+torch::nn::ReLU relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
 }  // namespace
 
@@ -42,13 +43,14 @@ torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
 torch::Tensor UpsampleImpl::smooth(const torch::Tensor& y) {
   namespace F = torch::nn::functional;
   auto padded = F::pad(y, F::PadFuncOptions({1, 0, 1, 0}).mode(torch::kReflect));
-  return torch::relu(F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)));
+  return F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)).relu_();
 }
 
-GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) {
+GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) : unshuffle_(config.unshuffle) {
   const int c = config.channels;
+  const int f2 = config.unshuffle * config.unshuffle;
   encode_full_ = register_module("encode_full",
-      torch::nn::Sequential(conv(kInputChannels, c, config.first_kernel), relu()));
+      torch::nn::Sequential(conv(kInputChannels * f2, c, config.first_kernel), relu()));
   encode_half_ = register_module("encode_half",
       torch::nn::Sequential(conv(c, 2 * c, 3, 2), relu(), conv(2 * c, 2 * c, 3), relu()));
   torch::nn::Sequential body(conv(2 * c, 4 * c, 3, 2), relu());
@@ -69,17 +71,20 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) {
   decode_half_ = register_module("decode_half", torch::nn::Sequential(conv(2 * c, 2 * c, 3), relu()));
   up_full_ = register_module("up_full", Upsample(2 * c, c));
   decode_full_ = register_module("decode_full",
-      torch::nn::Sequential(conv(c, c / 2, 3), relu(), conv(c / 2, kOutputChannels, 3)));
+      torch::nn::Sequential(conv(c, c / 2, 3), relu(), conv(c / 2, kOutputChannels * f2, 3)));
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Tensor& mask) {
-  auto skip1 = encode_full_->forward(torch::cat({image, mask.to(image.dtype())}, 1));
+  auto input = torch::cat({image, mask.to(image.dtype())}, 1);
+  if (unshuffle_ > 1) input = torch::pixel_unshuffle(input, unshuffle_);
+  auto skip1 = encode_full_->forward(input);
   auto skip2 = encode_half_->forward(skip1);
   auto x = body_->forward(skip2);
   x = up_half_->forward(x) + skip2;
   x = decode_half_->forward(x);
   x = up_full_->forward(x) + skip1;
-  return decode_full_->forward(x);
+  x = decode_full_->forward(x);
+  return unshuffle_ > 1 ? torch::pixel_shuffle(x, unshuffle_) : x;
 }
 
 }  // namespace derain::detail

@@ -26,11 +26,12 @@ TORCH_MODULE(Upsample);
 class GeneratorImpl : public torch::nn::Module {
  public:
   explicit GeneratorImpl(const GeneratorConfig& config);
-  // image: N x 3 x H x W in [-1, 1], mask: N x 1 x H x W; H and W multiples of 4.
+  // image: N x 3 x H x W in [-1, 1], mask: N x 1 x H x W; H and W multiples of 4 * unshuffle.
   // Returns N x 3 x H x W, no output activation.
   torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& mask);
 
  private:
+  int unshuffle_ = 1;
   torch::nn::Sequential encode_full_{nullptr};  // -> skip1 (full res)
   torch::nn::Sequential encode_half_{nullptr};  // -> skip2 (1/2 res)
   torch::nn::Sequential body_{nullptr};         // 1/4 res: down, plain, dilated, plain convs
