@@ -19,6 +19,9 @@
 #ifndef DERAIN_MODELS_DIR
 #define DERAIN_MODELS_DIR ""
 #endif
+#ifndef DERAIN_SOURCE_MODELS_DIR
+#define DERAIN_SOURCE_MODELS_DIR ""
+#endif
 
 namespace derain {
 
@@ -48,9 +51,13 @@ int runtimeThreads() { return at::get_num_threads(); }
 
 std::string defaultModelPath() {
   if (const char* env = std::getenv(kModelEnv); env && *env) return env;
-  std::error_code ec;
-  std::filesystem::path installed = std::filesystem::path(DERAIN_MODELS_DIR) / kDefaultModelName;
-  if (std::string(DERAIN_MODELS_DIR).size() && std::filesystem::exists(installed, ec)) return installed.string();
+  // Installed copy first; then the source tree's models/ so an uninstalled build works as well.
+  for (const char* dir : {DERAIN_MODELS_DIR, DERAIN_SOURCE_MODELS_DIR}) {
+    if (!*dir) continue;
+    std::error_code ec;
+    const std::filesystem::path candidate = std::filesystem::path(dir) / kDefaultModelName;
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
+  }
   return "";
 }
 

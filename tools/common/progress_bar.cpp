@@ -42,7 +42,8 @@ void ProgressBar::update(int64_t done, const std::string& status) {
 }
 
 void ProgressBar::finish(const std::string& status) {
-  draw(status, true);
+  // In log mode the last update() already printed the final count: don't repeat the line.
+  if (tty_ || drawn_done_ != done_) draw(status, true);
   if (tty_) std::fputc('\n', stderr);
   std::fflush(stderr);
 }
@@ -52,6 +53,7 @@ void ProgressBar::draw(const std::string& status, bool force) {
   double since = std::chrono::duration<double>(now - last_draw_).count();
   if (!force && since < (tty_ ? kRedrawSeconds : kLogLineSeconds) && done_ != total_) return;
   last_draw_ = now;
+  drawn_done_ = done_;
   double rate = itemsPerSecond();
   double eta = rate > 0 ? (total_ - done_) / rate : -1;
   double fraction = total_ > 0 ? static_cast<double>(done_) / total_ : 0;

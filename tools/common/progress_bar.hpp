@@ -23,6 +23,7 @@ class ProgressBar {
   int64_t total_;
   int64_t done_ = 0;
   int64_t start_done_ = -1;
+  int64_t drawn_done_ = -1;  // count shown by the last draw
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

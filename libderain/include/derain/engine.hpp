@@ -82,8 +82,9 @@ bool cpuHasNativeBf16();
 // Intra-op threads LibTorch uses right now (the Engine sets this from EngineOptions::threads).
 int runtimeThreads();
 
-// Path of the installed default model; the DERAIN_MODEL environment variable overrides it.
-// Empty string when neither exists.
+// Path of the default model "default.derain": $DERAIN_MODEL if set, else the installed copy
+// (<prefix>/share/libderain/models), else the source tree's models/ (uninstalled builds).
+// Empty string when none exists.
 std::string defaultModelPath();
 
 }  // namespace derain
