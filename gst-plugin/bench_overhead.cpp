@@ -2,8 +2,9 @@
 //
 // For each frame size, the same frames go (a) straight through derain::Engine::derain and
 // (b) through `appsrc ! derain ! appsink`, one frame at a time (push, wait for the output), with the
-// same model file and thread count. Rounds of (a) and (b) alternate so that load from other
-// processes hits both alike. Prints the median ms/frame of each and the element's overhead in %.
+// same model file and thread count. (a) and (b) alternate frame by frame (in swapped order every
+// other frame) so that load from other processes hits both alike. Prints the median ms/frame of
+// each and the element's overhead in %.
 // The model is an untrained `lite` one: its weights do not matter for the cost.
 
 #include <algorithm>
@@ -24,9 +25,8 @@
 
 namespace {
 
-// Frames per round and rounds per method; the median of all frames is reported.
+// Frames timed per method; the median is reported.
 constexpr int kDefaultFrames = 40;
-constexpr int kRounds = 4;
 // How long to wait for one output frame before giving up (a failed pipeline never delivers).
 constexpr GstClockTime kFrameTimeout = 60 * GST_SECOND;
 // Frames run before timing (first inferences allocate and pick kernels).
@@ -43,12 +43,12 @@ void usage(FILE* out, const char* program) {
       "Usage: %s [--frames N] [--threads T] [--size WxH]...\n"
       "Cost per frame of the derain GStreamer element vs derain::Engine::derain on the same frames\n"
       "(untrained lite model, RGB frames, one frame at a time).\n"
-      "  --frames N   frames timed per method (default %d), split over %d alternating rounds\n"
+      "  --frames N   frames timed per method (default %d)\n"
       "  --threads T  network threads for both (default 0 = every core)\n"
       "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
       "  --help       this text\n"
       "The plugin is looked up in GST_PLUGIN_PATH, else in the build dir it was built in.\n",
-      program, kDefaultFrames, kRounds);
+      program, kDefaultFrames);
 }
 
 bool parseArgs(int argc, char** argv, Options& options) {
@@ -61,7 +61,7 @@ bool parseArgs(int argc, char** argv, Options& options) {
       std::exit(0);
     } else if (arg == "--frames" && has_value) {
       options.frames = std::atoi(argv[++i]);
-      if (options.frames < kRounds) return false;
+      if (options.frames < 1) return false;
     } else if (arg == "--threads" && has_value) {
       options.threads = std::atoi(argv[++i]);
       if (options.threads < 0) return false;
@@ -139,7 +139,7 @@ class ElementPath {
 };
 
 void benchSize(const std::string& model, cv::Size size, const Options& options) {
-  std::vector<cv::Mat> frames(static_cast<size_t>(options.frames / kRounds));
+  std::vector<cv::Mat> frames(static_cast<size_t>(options.frames));
   cv::RNG rng(static_cast<uint64_t>(size.area()));
   for (auto& frame : frames) {
     frame.create(size, CV_8UC3);
@@ -158,16 +158,23 @@ void benchSize(const std::string& model, cv::Size size, const Options& options) 
   }
 
   std::vector<double> direct_ms, element_ms;
-  for (int round = 0; round < kRounds; ++round) {
-    for (const auto& frame : frames) {
-      const double begin = nowMs();
-      engine.derain(frame, out, derain::ColorOrder::RGB);
-      direct_ms.push_back(nowMs() - begin);
-    }
-    for (const auto& frame : frames) {
-      const double begin = nowMs();
-      element.process(frame);
-      element_ms.push_back(nowMs() - begin);
+  auto timeDirect = [&](const cv::Mat& frame) {
+    const double begin = nowMs();
+    engine.derain(frame, out, derain::ColorOrder::RGB);
+    direct_ms.push_back(nowMs() - begin);
+  };
+  auto timeElement = [&](const cv::Mat& frame) {
+    const double begin = nowMs();
+    element.process(frame);
+    element_ms.push_back(nowMs() - begin);
+  };
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (i % 2 == 0) {
+      timeDirect(frames[i]);
+      timeElement(frames[i]);
+    } else {
+      timeElement(frames[i]);
+      timeDirect(frames[i]);
     }
   }
 
@@ -198,7 +205,7 @@ int main(int argc, char** argv) {
     engine_options.threads = options.threads;
     derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
     std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), median of %d frames\n",
-                options.threads, (options.frames / kRounds) * kRounds);
+                options.threads, options.frames);
     for (const auto& size : options.sizes) benchSize(model, size, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "derain-gst-bench: %s\n", e.what());

@@ -274,9 +274,13 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
   }
+  const gboolean started = GST_STATE(self) > GST_STATE_READY;
   GST_OBJECT_UNLOCK(self);
 
-  if (prop_id == PROP_STRENGTH) gst_derain_update_passthrough(self);
+  if (prop_id == PROP_STRENGTH)
+    gst_derain_update_passthrough(self);
+  else if (started)
+    GST_WARNING_OBJECT(self, "'%s' takes effect at the next change from READY to PAUSED", pspec->name);
 }
 
 static void gst_derain_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {

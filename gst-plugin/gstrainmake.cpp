@@ -271,7 +271,11 @@ static void gst_rainmake_set_property(GObject* object, guint prop_id, const GVal
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
   }
+  const gboolean started = GST_STATE(self) > GST_STATE_READY;
   GST_OBJECT_UNLOCK(self);
+
+  if (started && (prop_id == PROP_MODE || prop_id == PROP_MODEL))
+    GST_WARNING_OBJECT(self, "'%s' takes effect at the next change from READY to PAUSED", pspec->name);
 }
 
 static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
