@@ -324,6 +324,8 @@ TEST_F(DnnDerainTest, BadImagesAreRejected) {
   EXPECT_CV_ERROR(net_->rainmake(Mat(20, 24, CV_16UC3, cv::Scalar(1)), out), "depth CV_16U");
   EXPECT_CV_ERROR(net_->rainmake(Mat(20, 24, CV_8UC2, cv::Scalar(1)), out), "2 channels");
   EXPECT_CV_ERROR(net_->attention(Mat(), out), "empty");
+  // Checked by libderain itself: its derain::Error arrives as a cv::Exception.
+  EXPECT_CV_ERROR(net_->rainmake(randomImage(24, 20, CV_8UC3, 32), out, -1.f), "mask noise must be >= 0");
   const int sizes[] = {2, 3, 4};
   EXPECT_CV_ERROR(net_->derain(Mat(3, sizes, CV_8UC3, cv::Scalar(1)), out), "3 dimensions");
   EXPECT_TRUE(out.empty());
