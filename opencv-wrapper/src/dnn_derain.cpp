@@ -218,7 +218,7 @@ void DnnDerainImpl::setPreferableTarget(int targetId) {
     if (!derain::cudaAvailable())
       CV_Error(Error::GpuNotSupported, "CUDA target requested, but no CUDA GPU is available");
   }
-  if (impl_->engine)
+  if (impl_->engine && targetId != impl_->target)
     impl_->load(impl_->model_path, targetId, impl_->threads, CV_Func);
   impl_->target = targetId;
 }
