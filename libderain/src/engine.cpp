@@ -70,8 +70,10 @@ struct Engine::Impl {
     const auto target = detail::torchDevice(device);
     const auto dtype = detail::torchDtype(precision);
     return detail::processTiled(image, tileSize(width, height), options.tile_overlap, [&](const at::Tensor& piece) {
-      auto x = piece.to(target, dtype).contiguous(at::MemoryFormat::ChannelsLast);
-      auto padded = detail::padToMultiple(x, config.sizeMultiple()).contiguous(at::MemoryFormat::ChannelsLast);
+      // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
+      auto padded = detail::padToMultiple(piece, config.sizeMultiple())
+                        .to(target, dtype)
+                        .contiguous(at::MemoryFormat::ChannelsLast);
       auto out = forward(padded);
       return out.narrow(2, 0, piece.size(2)).narrow(3, 0, piece.size(3)).to(torch::kCPU, torch::kFloat32);
     });
