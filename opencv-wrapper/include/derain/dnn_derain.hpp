@@ -1,7 +1,7 @@
 // OpenCV-style front end of libderain, shaped like cv::dnn_superres::DnnSuperResImpl:
 //
 //   auto net = cv::dnn_derain::DnnDerainImpl::create();
-//   net->readModel("derain.dcgm");
+//   net->readModel("model.derain");
 //   net->setPreferableTarget(cv::dnn_derain::TARGET_CPU);
 //   net->derain(rainy, clean);                 // any CV_8U / CV_32F image with 1, 3 or 4 channels
 //
