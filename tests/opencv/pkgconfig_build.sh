@@ -22,7 +22,10 @@ trap 'rm -rf "$stage"' EXIT
   { cat "$stage/install.log"; echo "FAIL: meson install"; exit 1; }
 
 staged_prefix=$stage/root$prefix
-staged_libdir=$staged_prefix/$libdir
+case $libdir in
+  /*) staged_libdir=$stage/root$libdir ;;   # configured with an absolute libdir
+  *) staged_libdir=$staged_prefix/$libdir ;;
+esac
 pc=$staged_libdir/pkgconfig/derain.pc
 [ -f "$pc" ] || { echo "FAIL: no derain.pc at $pc"; exit 1; }
 echo "--- $pc"; cat "$pc"
