@@ -20,6 +20,7 @@ USAGE
 
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 command=$1 input=$2
+case "$command" in derain|compare|augment|show) ;; *) usage >&2; exit 2 ;; esac
 [ -r "$input" ] || { echo "$(basename "$0"): cannot read $input" >&2; exit 1; }
 threads=${THREADS:-0}
 

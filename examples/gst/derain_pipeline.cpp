@@ -58,31 +58,43 @@ bool parseArgs(int argc, char** argv, Options& options) {
   int positional = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    const char* next = i + 1 < argc ? argv[i + 1] : nullptr;
-    double number = 0;
+    // The value of a numeric option, checked against its range; complains and fails otherwise.
+    auto number = [&](double min, double max, double& value) {
+      if (i + 1 < argc && parseDouble(argv[i + 1], min, max, value)) {
+        ++i;
+        return true;
+      }
+      std::fprintf(stderr, "%s: %s needs a number in [%g, %g]\n", argv[0], arg.c_str(), min, max);
+      return false;
+    };
+    double value = 0;
     if (arg == "--help" || arg == "-h") {
       usage(stdout, argv[0]);
       std::exit(0);
     } else if (arg == "--compare") {
       options.compare = true;
-    } else if (arg == "--model" && next != nullptr) {
+    } else if (arg == "--model") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s: --model needs a path\n", argv[0]);
+        return false;
+      }
       options.model = argv[++i];
-    } else if (arg == "--rain" && next != nullptr && parseDouble(next, 0.0, 1.0, number)) {
-      options.rain_density = number;
-      ++i;
-    } else if (arg == "--seed" && next != nullptr && parseDouble(next, 0.0, 9.0e15, number)) {
-      options.seed = static_cast<guint64>(number);
-      ++i;
-    } else if (arg == "--strength" && next != nullptr && parseDouble(next, 0.0, 1.0, number)) {
-      options.strength = number;
-      ++i;
-    } else if (arg == "--threads" && next != nullptr && parseDouble(next, 0.0, 1024.0, number)) {
-      options.threads = static_cast<int>(number);
-      ++i;
+    } else if (arg == "--rain") {
+      if (!number(0.0, 1.0, value)) return false;
+      options.rain_density = value;
+    } else if (arg == "--seed") {
+      if (!number(0.0, 9.0e15, value)) return false;
+      options.seed = static_cast<guint64>(value);
+    } else if (arg == "--strength") {
+      if (!number(0.0, 1.0, value)) return false;
+      options.strength = value;
+    } else if (arg == "--threads") {
+      if (!number(0.0, 1024.0, value)) return false;
+      options.threads = static_cast<int>(value);
     } else if (!arg.empty() && arg[0] != '-' && positional < 2) {
       (positional++ == 0 ? options.input : options.output) = arg;
     } else {
-      std::fprintf(stderr, "%s: bad argument '%s'\n", argv[0], arg.c_str());
+      std::fprintf(stderr, "%s: unknown or extra argument '%s'\n", argv[0], arg.c_str());
       return false;
     }
   }

@@ -65,7 +65,7 @@ TEST_P(DerainFormats, OutputIsTheEnginesOutputAndTheFourthByteSurvives) {
 
 INSTANTIATE_TEST_SUITE_P(AllFormatsTinyAndOddSizes, DerainFormats,
     ::testing::Combine(::testing::ValuesIn(gst_test::allFormats()),
-                       ::testing::Values(cv::Size(8, 6), cv::Size(13, 7), cv::Size(37, 29))),
+                       ::testing::Values(cv::Size(1, 1), cv::Size(8, 6), cv::Size(13, 7), cv::Size(37, 29))),
     gst_test::formatSizeName);
 
 class DerainPassthrough : public ::testing::TestWithParam<Format> {};

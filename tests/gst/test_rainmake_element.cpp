@@ -72,7 +72,7 @@ TEST_P(RainmakeFormats, ProceduralOutputIsAddRainWithSeedPlusFrameIndex) {
 
 INSTANTIATE_TEST_SUITE_P(AllFormatsTinyAndOddSizes, RainmakeFormats,
     ::testing::Combine(::testing::ValuesIn(gst_test::allFormats()),
-                       ::testing::Values(cv::Size(8, 6), cv::Size(13, 7), cv::Size(37, 29))),
+                       ::testing::Values(cv::Size(1, 1), cv::Size(8, 6), cv::Size(13, 7), cv::Size(37, 29))),
     gst_test::formatSizeName);
 
 TEST(RainmakeSeed, SameSeedSameStreamOtherSeedOtherStream) {
