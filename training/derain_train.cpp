@@ -27,6 +27,7 @@ extern "C" void onSignal(int signo) { g_signal = signo; }
 void installSignalHandlers() {
   struct sigaction action {};
   action.sa_handler = onSignal;
+  action.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once (the last checkpoint stays intact)
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
@@ -66,9 +67,9 @@ once the run completes, model.derain (load it with derain::Engine, derain-rainma
 elements...).
 
 Interrupting (Ctrl-C / SIGTERM) finishes the current iteration, writes the checkpoint and exits with
-status 130 (SIGINT) or 143 (SIGTERM). --resume continues from OUT/checkpoint.derain with the settings
+status 130 (SIGINT) or 143 (SIGTERM); a second Ctrl-C kills at once (the last checkpoint stays intact). --resume continues from OUT/checkpoint.derain with the settings
 stored there (model, training options, seed) and reproduces an uninterrupted run's losses exactly on
-the same device and thread count; only --iters/--epochs (to extend the run), --vgg-weights (a moved
+the CPU with the same thread count (on CUDA closely, GPU kernels are not bitwise deterministic); only --iters/--epochs (to extend the run), --vgg-weights (a moved
 file), device, threads and the intervals may be given again.
 
 Exit status: 0 done (or stopped by --stop-after), 1 error, 2 usage error, 130/143 interrupted.

@@ -28,7 +28,7 @@ cv::Mat makeSampleGrid(const StepImages& images) {
   if (!images.rainy.defined()) throw Error("sample grid: no training step has run yet");
   const at::Tensor* tiles[2][3] = {{&images.rainy, &images.att_rainy, &images.derained},
                                    {&images.clean, &images.att_clean, &images.rainmade}};
-  const char* labels[2][3] = {{"r", "Att(r)", "n_r = G_N(r)"}, {"n", "Att(n)", "r_n = G_R(n)"}};
+  const char* labels[2][3] = {{"r", "Att(r)", "n_r"}, {"n", "Att(n)", "r_n"}};
   const int h = static_cast<int>(images.rainy.size(2)), w = static_cast<int>(images.rainy.size(3));
   cv::Mat grid(2 * (h + kLabelHeight), 3 * w, CV_8UC3, cv::Scalar(255, 255, 255));
   for (int row = 0; row < 2; ++row)
