@@ -147,6 +147,30 @@ TEST(DerainStrength, RaisingStrengthWhilePlayingLeavesPassthrough) {
   gst_harness_teardown(h);
 }
 
+TEST(DerainOptions, TilingPropertiesReachTheEngine) {
+  const Format format = gst_test::allFormats()[0];  // RGB
+  const cv::Size size(37, 29);
+  const std::string caps = gst_test::capsString(format, size.width, size.height);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties({"tile-size=16", "tile-overlap=4"}), caps);
+  const cv::Mat input = gst_test::testImage(size.width, size.height, 3, 21);
+  GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, 0));
+  ASSERT_NE(out, nullptr);
+  const cv::Mat output = gst_test::imageFromBuffer(out, caps);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+
+  derain::EngineOptions options;
+  options.threads = 1;
+  options.device = derain::Device::CPU;
+  options.tile_size = 16;
+  options.tile_overlap = 4;
+  cv::Mat tiled, whole;
+  derain::Engine(gst_test::liteModelPath(), options).derain(input, tiled, format.order);
+  referenceEngine().derain(input, whole, format.order);
+  EXPECT_EQ(gst_test::differingValues(output, tiled), 0);
+  EXPECT_GT(gst_test::differingValues(tiled, whole), 0) << "tiling must make a difference for this check to mean much";
+}
+
 TEST(DerainLatency, ProcessingTimeIsAddedToUpstreamLatency) {
   const Format format = gst_test::allFormats()[0];
   const std::string caps = gst_test::capsString(format, 64, 48);
