@@ -29,8 +29,8 @@
  * QoS is on: frames that would arrive too late at a synchronising sink are dropped before the
  * network runs, so a live source does not pile up latency when the CPU cannot keep up. The element
  * reports its processing time as latency: one frame through the network, timed on a blank frame
- * of the negotiated size when caps are set (which also warms the engine up), and raised with a
- * latency message if frames later take more than 1.5 times that on average.
+ * of the negotiated size when caps are set (after a first one that warms the engine up), and raised
+ * with a latency message if frames later take more than 1.5 times that on average.
  *
  * Only #GstDerain:strength takes effect while playing; the other properties are read when the
  * element goes from READY to PAUSED.
@@ -387,14 +387,16 @@ static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoIn
   GstDerain* self = GST_DERAIN(filter);
   if (self->stream == nullptr) return FALSE;
 
-  // One blank frame through the network: the first inference of an engine is slower than the rest
-  // (allocations, kernel selection), and its time is the latency to report.
+  // Two blank frames through the network: the first inference at a size is slower than the rest
+  // (allocations, kernel selection) and is better paid now than on a live frame; the second one's
+  // time is the latency to report.
   try {
     const cv::Mat blank(GST_VIDEO_INFO_HEIGHT(in_info), GST_VIDEO_INFO_WIDTH(in_info), CV_8UC3,
                         cv::Scalar::all(128));
+    const derain::ColorOrder order = derain_gst::colorOrder(GST_VIDEO_INFO_FORMAT(in_info));
+    self->stream->engine->derain(blank, self->stream->derained, order);
     const gint64 begin = g_get_monotonic_time();
-    self->stream->engine->derain(blank, self->stream->derained,
-                                 derain_gst::colorOrder(GST_VIDEO_INFO_FORMAT(in_info)));
+    self->stream->engine->derain(blank, self->stream->derained, order);
     const gint64 frame_ns = (g_get_monotonic_time() - begin) * GST_USECOND;
     GST_INFO_OBJECT(self, "warm-up frame %dx%d took %" GST_TIME_FORMAT, GST_VIDEO_INFO_WIDTH(in_info),
                     GST_VIDEO_INFO_HEIGHT(in_info), GST_TIME_ARGS(frame_ns));
