@@ -18,7 +18,13 @@ std::string resolveModelPath(const char* model) {
 
 std::unique_ptr<derain::Engine> openEngine(GstElement* element, const char* model,
                                            const derain::EngineOptions& options) {
-  const std::string path = resolveModelPath(model);
+  std::string path;
+  try {
+    path = resolveModelPath(model);
+  } catch (const std::exception& e) {  // only bad_alloc can get here
+    GST_ELEMENT_ERROR(element, LIBRARY, INIT, ("Cannot start libderain."), ("%s", e.what()));
+    return nullptr;
+  }
   if (path.empty()) {
     GST_ELEMENT_ERROR(element, RESOURCE, NOT_FOUND, ("No derain model to load."),
         ("Set the 'model' property to a libderain model file (e.g. model=/path/to/lite.derain), or the "

@@ -342,7 +342,11 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
   g_free(model);
 
   delete self->stream;
-  self->stream = new RainmakeStream();
+  self->stream = new (std::nothrow) RainmakeStream();
+  if (self->stream == nullptr) {
+    GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("Out of memory."), (nullptr));
+    return FALSE;
+  }
   self->stream->engine = std::move(engine);
   return TRUE;
 }
