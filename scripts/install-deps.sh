@@ -9,6 +9,7 @@ PACKAGES=(
   libopencv-dev                            # images, video I/O, the dnn-style wrapper
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-libav                       # H.264 decoding (most .mp4 files and IP cameras)
   libgtest-dev libgmock-dev                # test suites
 )
 
