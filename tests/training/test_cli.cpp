@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "derain/engine.hpp"
 #include "training_test_support.h"
 
 using derain::training_test::TempDir;
@@ -114,7 +115,9 @@ TEST_F(TrainCli, BadArgumentsAreUsageErrors) {
       {with({"--no-such-option"}), "unknown option"},
       {{"--rainy", dir.file("nowhere"), "--clean", dir.file("clean"), "--out", dir.file("out")}, "nowhere"},
   };
-  for (const auto& c : cases) {
+  std::vector<Case> all = cases;
+  if (!derain::cudaAvailable()) all.push_back({with({"--device", "cuda"}), "CUDA"});  // this build/machine lacks it
+  for (const auto& c : all) {
     Result r = run(c.args, dir);
     EXPECT_EQ(r.code, 2) << r.output;
     EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;

@@ -391,6 +391,27 @@ TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   cv::Mat expected = tensorToImage(mine, CV_32FC3, ColorOrder::BGR);
   ASSERT_EQ(out.size(), expected.size());
   EXPECT_LT(cv::norm(out, expected, cv::NORM_INF), 1e-4);
+
+  // The checkpoint is loadable by the engine too, with the same result.
+  Engine from_checkpoint(result.checkpoint_path, cpu);
+  cv::Mat out2;
+  from_checkpoint.derain(scene_f, out2, ColorOrder::BGR);
+  EXPECT_EQ(cv::norm(out, out2, cv::NORM_INF), 0.0);
+}
+
+TEST(Trainer, BatchesOfSeveralImages) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.batch = 3;
+  o.pool_size = 2;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);
+  torch::manual_seed(8);
+  at::Tensor r = torch::rand({3, 3, 32, 32}) * 2 - 1, n = torch::rand({3, 3, 32, 32}) * 2 - 1;
+  StepLosses l = trainer.step(r, n, 1e-4);
+  for (double v : l.values()) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_EQ(trainer.poolClean().images().size(), 2u);  // capped at its capacity
+  EXPECT_EQ(trainer.iteration(), 1);
+  EXPECT_EQ(trainer.lastImages().rainy.size(0), 1);   // the sample grid shows the first of the batch
+  EXPECT_THROW(trainer.step(r, n.narrow(0, 0, 2), 1e-4), Error);  // mismatched batches
 }
 
 TEST(LossPlot, DrawsOneColouredLinePerTermAndALegend) {
