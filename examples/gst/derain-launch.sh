@@ -34,7 +34,7 @@ case "$command" in
     [ $# -eq 3 ] || { usage >&2; exit 2; }
     w=${WIDTH:-320} h=${HEIGHT:-240}
     exec gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! videoscale ! \
-      video/x-raw,width="$w",height="$h" ! tee name=split \
+      video/x-raw,width="$w",height="$h",pixel-aspect-ratio=1/1 ! tee name=split \
       split. ! queue ! videoconvert ! side.sink_0 \
       split. ! queue ! derain threads="$threads" ! videoconvert ! side.sink_1 \
       compositor name=side sink_1::xpos="$w" ! videoconvert ! vp8enc deadline=1 ! webmmux ! \

@@ -1,10 +1,10 @@
 #include "gst_test_support.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
-#include <glib/gstdio.h>
 #include <opencv2/imgproc.hpp>
 
 #include <derain/engine.hpp>
@@ -22,17 +22,13 @@ class TempDir {
     g_free(dir);
   }
   ~TempDir() {
-    for (const auto& file : files_) g_unlink(file.c_str());
-    g_rmdir(path_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
   }
-  std::string file(const std::string& name) {
-    files_.push_back(path_ + "/" + name);
-    return files_.back();
-  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
-  std::vector<std::string> files_;
 };
 
 TempDir& tempDir() {
@@ -82,6 +78,8 @@ const std::string& corruptModelPath() {
 }
 
 std::string missingModelPath() { return tempDir().file("does-not-exist.derain"); }
+
+std::string tempPath(const std::string& name) { return tempDir().file(name); }
 
 std::string capsString(const Format& format, int width, int height, int fps) {
   return "video/x-raw,format=" + std::string(format.name) + ",width=" + std::to_string(width) +
@@ -166,6 +164,58 @@ int differingValues(const cv::Mat& a, const cv::Mat& b) {
   cv::Mat diff;
   cv::compare(a.reshape(1), b.reshape(1), diff, cv::CMP_NE);
   return cv::countNonZero(diff);
+}
+
+namespace {
+void countBuffer(GstElement*, GstBuffer*, GstPad*, gpointer count) { ++*static_cast<int*>(count); }
+}  // namespace
+
+RunResult runToEnd(const std::string& launch) {
+  RunResult result;
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(launch.c_str(), &error);
+  if (pipeline == nullptr) {
+    result.error = error != nullptr ? error->message : "parse failed";
+    g_clear_error(&error);
+    return result;
+  }
+  if (GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink")) {
+    g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+    g_signal_connect(sink, "handoff", G_CALLBACK(countBuffer), &result.buffers);
+    gst_object_unref(sink);
+  }
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, kPipelineTimeout,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (message == nullptr) {
+    result.error = "timed out (hung?)";
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+    result.eos = true;
+  } else {
+    GError* gerror = nullptr;
+    gst_message_parse_error(message, &gerror, nullptr);
+    result.error = gerror->message;
+    g_error_free(gerror);
+  }
+  if (message != nullptr) gst_message_unref(message);
+  gst_object_unref(bus);
+  if (GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink")) {
+    GstSample* last = nullptr;
+    g_object_get(sink, "last-sample", &last, nullptr);
+    if (last != nullptr) {
+      if (GstCaps* caps = gst_sample_get_caps(last)) {
+        const GstStructure* structure = gst_caps_get_structure(caps, 0);
+        gst_structure_get_int(structure, "width", &result.width);
+        gst_structure_get_int(structure, "height", &result.height);
+      }
+      gst_sample_unref(last);
+    }
+    gst_object_unref(sink);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return result;
 }
 
 }  // namespace gst_test

@@ -27,10 +27,11 @@ const std::vector<Format>& allFormats();
 // How GoogleTest prints a Format parameter: its name.
 void PrintTo(const Format& format, std::ostream* out);
 
-// Files made once per test program in a temporary directory (removed at exit).
+// Files made once per test program in a temporary directory (removed with its contents at exit).
 const std::string& liteModelPath();     // untrained lite model, derain::Engine::untrained(lite, 1)
 const std::string& corruptModelPath();  // bytes that are no model file
 std::string missingModelPath();         // a path in that directory that does not exist
+std::string tempPath(const std::string& name);  // a path in that directory, for a test's own files
 
 // "video/x-raw,format=F,width=W,height=H,framerate=N/1".
 std::string capsString(const Format& format, int width, int height, int fps = 30);
@@ -53,6 +54,19 @@ GstHarness* harnessFor(const char* factory, const std::vector<std::string>& prop
 
 // Test name suffix "RGBx_13x7" for parameterised tests over (format, size).
 std::string formatSizeName(const ::testing::TestParamInfo<std::tuple<Format, cv::Size>>& info);
+
+// Longest a tiny pipeline may take before a test calls it hung (2 slow CI cores, generous).
+constexpr GstClockTime kPipelineTimeout = 120 * GST_SECOND;
+
+struct RunResult {
+  bool eos = false;
+  std::string error;  // message of the first error, if any
+  int buffers = 0;    // buffers that reached the fakesink named "sink"
+  int width = 0;      // size of the last video frame there, from its caps
+  int height = 0;
+};
+// Plays a launch line until EOS, an error or kPipelineTimeout.
+RunResult runToEnd(const std::string& launch);
 
 // Number of pixels (over every channel) where a and b differ.
 int differingValues(const cv::Mat& a, const cv::Mat& b);

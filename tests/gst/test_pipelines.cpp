@@ -9,51 +9,8 @@
 
 namespace {
 
-// Longest a tiny pipeline may take before the test calls it hung (2 slow CI cores, generous).
-constexpr GstClockTime kPipelineTimeout = 120 * GST_SECOND;
-
-struct RunResult {
-  bool eos = false;
-  std::string error;  // message of the first error, if any
-  int buffers = 0;    // buffers that reached the fakesink named "sink"
-};
-
-void countBuffer(GstElement*, GstBuffer*, GstPad*, gpointer count) { ++*static_cast<int*>(count); }
-
-RunResult runToEnd(const std::string& launch) {
-  RunResult result;
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch(launch.c_str(), &error);
-  if (pipeline == nullptr) {
-    result.error = error != nullptr ? error->message : "parse failed";
-    g_clear_error(&error);
-    return result;
-  }
-  if (GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink")) {
-    g_object_set(sink, "signal-handoffs", TRUE, nullptr);
-    g_signal_connect(sink, "handoff", G_CALLBACK(countBuffer), &result.buffers);
-    gst_object_unref(sink);
-  }
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message = gst_bus_timed_pop_filtered(bus, kPipelineTimeout,
-      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  if (message == nullptr) {
-    result.error = "timed out (hung?)";
-  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
-    result.eos = true;
-  } else {
-    GError* gerror = nullptr;
-    gst_message_parse_error(message, &gerror, nullptr);
-    result.error = gerror->message;
-    g_error_free(gerror);
-  }
-  if (message != nullptr) gst_message_unref(message);
-  gst_object_unref(bus);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
-  return result;
-}
+using gst_test::RunResult;
+using gst_test::runToEnd;
 
 TEST(Pipelines, VideotestsrcDerainFakesinkReachesEos) {
   const RunResult result = runToEnd(
