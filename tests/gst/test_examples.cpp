@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+
 #include <glib.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -30,10 +32,11 @@ Exit spawn(const std::vector<std::string>& args, const std::vector<std::string>&
     envp = g_environ_setenv(envp, setting.substr(0, eq).c_str(), setting.substr(eq + 1).c_str(), TRUE);
   }
   Exit result;
+  gchar* out = nullptr;  // gst-launch's chatter, not needed
   gchar* err = nullptr;
   gint wait_status = 0;
   GError* error = nullptr;
-  if (g_spawn_sync(nullptr, argv.data(), envp, G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, &err, &wait_status,
+  if (g_spawn_sync(nullptr, argv.data(), envp, G_SPAWN_SEARCH_PATH, nullptr, nullptr, &out, &err, &wait_status,
                    &error)) {
     if (WIFEXITED(wait_status)) result.status = WEXITSTATUS(wait_status);
     result.err = err != nullptr ? err : "";
@@ -41,6 +44,7 @@ Exit spawn(const std::vector<std::string>& args, const std::vector<std::string>&
     result.err = error->message;
     g_clear_error(&error);
   }
+  g_free(out);
   g_free(err);
   g_strfreev(envp);
   return result;
