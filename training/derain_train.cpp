@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   args.option("device", "DEV", "cpu, cuda or auto (CUDA when available)", "auto");
   args.option("threads", "N", "LibTorch intra-op threads, 0 = every core", "0");
   args.option("loader-threads", "N", "image decoding threads", "2");
+  args.option("cache-mb", "MB", "decoded images kept in memory per folder; the rest are re-read", "1024");
   args.option("sample-every", "N", "write a sample grid every N iterations (0 = at the end only)", "500");
   args.option("plot-every", "N", "redraw loss_plot.png every N iterations (0 = at the end only)", "100");
   args.option("checkpoint-every", "N", "write the checkpoint every N iterations (0 = at the end only)", "1000");
@@ -186,6 +187,7 @@ int main(int argc, char** argv) {
 
   run.out_dir = args.get("out");
   run.loader_threads = positive("loader-threads");
+  run.image_cache_bytes = static_cast<size_t>(nonNegative("cache-mb")) << 20;
   run.sample_every = nonNegative("sample-every");
   run.plot_every = nonNegative("plot-every");
   run.checkpoint_every = nonNegative("checkpoint-every");

@@ -366,6 +366,41 @@ TEST(TrainingRun, ResumeNeedsACheckpoint) {
   EXPECT_THROW(runTraining(run), ModelFileError);
 }
 
+TEST(TrainingRun, ImageVanishingMidRunStopsWithACheckpointAndAClearError) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 40);
+  run.image_cache_bytes = 0;  // re-read every image from disk
+  const std::string victim = run.rainy_files[2];
+  run.progress = [&](int64_t done, int64_t, const StepLosses&) {
+    if (done == 3) std::filesystem::remove(victim);
+  };
+  try {
+    runTraining(run);
+    FAIL() << "expected derain::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(victim), std::string::npos) << e.what();
+  }
+  CheckpointInfo info = readCheckpoint(data.file("out/checkpoint.derain"));
+  EXPECT_GE(info.iteration, 3);
+  EXPECT_LT(info.iteration, 40);
+}
+
+TEST(TrainingRun, ResumeOnOtherDataWarns) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 4);
+  run.stop_after = 2;
+  runTraining(run);
+  std::vector<std::string> messages;
+  run.message = [&](const std::string& m) { messages.push_back(m); };
+  run.resume = true;
+  run.stop_after = 0;
+  run.rainy_files.pop_back();
+  EXPECT_TRUE(runTraining(run).completed);
+  bool warned = false;
+  for (const auto& m : messages) warned |= m.find("differ from the checkpoint") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   TempDir data;
   TrainingRunOptions run = tinyRun(data, data.file("out"), 2);

@@ -86,7 +86,8 @@ void restorePool(HistoryPool& pool, const std::string& prefix, const ContainerFi
 }
 }  // namespace
 
-void saveCheckpoint(Trainer& trainer, const std::string& path) {
+void saveCheckpoint(Trainer& trainer, const std::string& path,
+                    const std::vector<std::pair<std::string, std::string>>& extra_meta) {
   ContainerFile file;
   file.kind = FileKind::Checkpoint;
   file.setMeta("config", trainer.config().toText());
@@ -96,6 +97,7 @@ void saveCheckpoint(Trainer& trainer, const std::string& path) {
   rng << trainer.poolRng();
   file.setMeta("pool_rng", rng.str());
   file.setMeta("gmm.initialised", trainer.gmm().initialised() ? "1" : "0");
+  for (const auto& [key, value] : extra_meta) file.setMeta(key, value);
 
   storeParameters(*trainer.model(), file, kAllNetworkPrefixes);
   storeAdam(trainer.generatorOptimizer(), *trainer.model(), "opt_g.", file);

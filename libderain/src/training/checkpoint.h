@@ -3,7 +3,8 @@
 // A checkpoint is a libderain container of kind Checkpoint holding everything the rest of a run
 // depends on, so that a resumed run reproduces an uninterrupted one bit for bit:
 //   meta    "config" (ModelConfig text), "training" (TrainingOptions text), "iteration",
-//           "pool_rng" (std::mt19937_64 state as text), "gmm.initialised" (0/1)
+//           "pool_rng" (std::mt19937_64 state as text), "gmm.initialised" (0/1), plus the caller's
+//           extra entries (the training run adds "data", a fingerprint of the usable image files)
 //   tensors every parameter of U-ARSE, G_N, G_R, D_N, D_R under their model names ("att.", ...);
 //           "opt_g.<param>.exp_avg|exp_avg_sq|step", the same under "opt_d." (Adam states);
 //           "pool_n.<i>", "pool_r.<i>" (history pools); "gmm.weights", "gmm.variances";
@@ -14,6 +15,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "derain/config.hpp"
 #include "model_file.h"
@@ -22,8 +25,9 @@
 
 namespace derain::detail {
 
-// Writes `trainer`'s full state to `path` atomically (temp file + rename).
-void saveCheckpoint(Trainer& trainer, const std::string& path);
+// Writes `trainer`'s full state to `path` atomically (temp file + rename), with `extra_meta` entries.
+void saveCheckpoint(Trainer& trainer, const std::string& path,
+                    const std::vector<std::pair<std::string, std::string>>& extra_meta = {});
 
 // What a checkpoint says about its run, to build the Trainer before restoring it.
 struct CheckpointInfo {

@@ -31,6 +31,21 @@ std::string samplePath(const std::string& out_dir, int64_t iteration) {
 }
 
 bool due(int64_t done, int64_t every) { return every > 0 && done % every == 0; }
+
+// Identifies the usable training images (count and FNV-1a hash of their paths and sizes): the
+// batch plan depends on them, so a resume on other data cannot reproduce the original run.
+std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto add = [&](const std::string& text) {
+    for (unsigned char ch : text) hash = (hash ^ ch) * 0x100000001b3ULL;
+  };
+  for (const ImageDomain* d : {&rainy, &clean})
+    for (size_t i = 0; i < d->size(); ++i)
+      add(d->path(i) + "|" + std::to_string(d->imageSize(i).width) + "x" + std::to_string(d->imageSize(i).height) + "\n");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return "rainy " + std::to_string(rainy.size()) + ", clean " + std::to_string(clean.size()) + ", " + hex;
+}
 }  // namespace
 
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
@@ -68,13 +83,22 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   config.validate();
   training.validate(config);
 
-  ImageDomain rainy("rainy", options.rainy_files, training.crop, options.loader_threads, message);
-  ImageDomain clean("clean", options.clean_files, training.crop, options.loader_threads, message);
+  ImageDomain rainy("rainy", options.rainy_files, training.crop, options.loader_threads, message,
+                    options.image_cache_bytes);
+  ImageDomain clean("clean", options.clean_files, training.crop, options.loader_threads, message,
+                    options.image_cache_bytes);
   result.skipped_rainy = rainy.skipped();
   result.skipped_clean = clean.skipped();
   if (training.iterations == 0)
     training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch);
   result.total_iterations = training.iterations;
+  const std::vector<std::pair<std::string, std::string>> data_meta{{"data", dataFingerprint(rainy, clean)}};
+  if (checkpoint) {
+    const std::string* saved = checkpoint->file.findMeta("data");
+    if (saved && *saved != data_meta[0].second)
+      message("warning: the usable training images differ from the checkpoint's (" + *saved + " then, " +
+              data_meta[0].second + " now); the run continues but cannot reproduce an uninterrupted one");
+  }
 
   VGG16Features vgg = nullptr;
   if (training.vgg_weights.empty())
@@ -105,7 +129,14 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
                            options.loader_threads, options.prefetch);
     while (trainer.iteration() < end) {
-      TrainingBatch batch = loader.next();
+      TrainingBatch batch;
+      try {
+        batch = loader.next();
+      } catch (...) {
+        // A file that vanished or broke mid-run: keep the progress so far, then report.
+        if (trainer.iteration() > result.first_iteration) saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+        throw;
+      }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
       const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr);
       const int64_t done = trainer.iteration();
@@ -113,7 +144,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
       if (options.progress) options.progress(done, training.iterations, losses);
       if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
       if (due(done, options.plot_every)) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
-      if (due(done, options.checkpoint_every)) saveCheckpoint(trainer, result.checkpoint_path);
+      if (due(done, options.checkpoint_every)) saveCheckpoint(trainer, result.checkpoint_path, data_meta);
       if (done < end && options.stop_requested && options.stop_requested()) {
         stopped = true;
         break;
@@ -121,7 +152,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     }
   }
   result.iterations_done = trainer.iteration();
-  saveCheckpoint(trainer, result.checkpoint_path);
+  saveCheckpoint(trainer, result.checkpoint_path, data_meta);
   if (!log.rows().empty()) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
   if (trainer.lastImages().rainy.defined())
     writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, result.iterations_done));

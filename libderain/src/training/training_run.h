@@ -35,6 +35,7 @@ struct TrainingRunOptions {
   c10::Device device = c10::kCPU;
   int loader_threads = 2;
   int prefetch = 4;                // batches loaded ahead
+  size_t image_cache_bytes = size_t{1} << 30;  // decoded images kept in memory per domain
   int64_t sample_every = 500;      // 0 = only at the end
   int64_t plot_every = 100;        // 0 = only at the end
   int64_t checkpoint_every = 1000; // 0 = only at the end / on interruption
