@@ -1,18 +1,20 @@
 // derain-gst-bench: what the GStreamer element costs on top of libderain.
 //
-// For each frame size, the same frames go (a) straight through derain::Engine::derain and
-// (b) through `appsrc ! derain ! appsink`, one frame at a time (push, wait for the output), with the
-// same model file and thread count. (a) and (b) alternate in short blocks (in swapped order every
-// other block) so that load from other processes hits both alike, while each path keeps its
-// calling thread (and thread pool) warm for a few frames. Prints the median and the minimum
-// ms/frame of each and the element's overhead in % (the minimum is the figure least disturbed by
-// other processes on a busy machine).
+// For each frame size, the same frames go, one at a time, with the same model file and thread count:
+//   engine:   straight through derain::Engine::derain;
+//   pipeline: through `appsrc ! derain ! appsink` (push, wait for the output): what an application
+//             sees, streaming-thread hand-offs included;
+//   harness:  through the element alone (GstHarness, in the calling thread): the element's own cost.
+// The paths take turns in short blocks (rotating who goes first) so that load from other processes
+// hits all alike, while each keeps its calling thread (and thread pool) warm for a few frames.
+// Prints the median and the minimum ms/frame of each and the overhead over the engine in %.
 // The model is an untrained `lite` one: its weights do not matter for the cost.
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <opencv2/core.hpp>
 
@@ -29,7 +32,7 @@ namespace {
 
 // Frames timed per method; the median and minimum are reported.
 constexpr int kDefaultFrames = 40;
-// Frames per block of one path before switching to the other.
+// Frames per block of one path before the next path's turn.
 constexpr size_t kBlock = 5;
 // How long to wait for one output frame before giving up (a failed pipeline never delivers).
 constexpr GstClockTime kFrameTimeout = 60 * GST_SECOND;
@@ -45,9 +48,10 @@ struct Options {
 void usage(FILE* out, const char* program) {
   std::fprintf(out,
       "Usage: %s [--frames N] [--threads T] [--size WxH]...\n"
-      "Cost per frame of the derain GStreamer element vs derain::Engine::derain on the same frames\n"
-      "(untrained lite model, RGB frames, one frame at a time).\n"
-      "  --frames N   frames timed per method (default %d)\n"
+      "Cost per frame of the derain GStreamer element (in appsrc ! derain ! appsink, and alone in a\n"
+      "GstHarness) vs derain::Engine::derain on the same frames (untrained lite model, RGB frames, one\n"
+      "frame at a time).\n"
+      "  --frames N   frames timed per path (default %d)\n"
       "  --threads T  network threads for both (default 0 = every core)\n"
       "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
       "  --help       this text\n"
@@ -142,6 +146,46 @@ class ElementPath {
   GstClockTime next_pts_ = 0;
 };
 
+// The derain element alone in a GstHarness: buffers are pushed and pulled in the calling thread.
+class HarnessPath {
+ public:
+  HarnessPath(const std::string& model, cv::Size size, int threads) {
+    GstElement* derain = gst_element_factory_make("derain", nullptr);
+    if (derain == nullptr) throw std::runtime_error("no derain element (is the plugin in GST_PLUGIN_PATH?)");
+    gst_object_ref_sink(derain);
+    g_object_set(derain, "model", model.c_str(), "threads", threads, nullptr);
+    harness_ = gst_harness_new_with_element(derain, "sink", "src");
+    gst_object_unref(derain);
+    gchar* caps = g_strdup_printf("video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", size.width,
+                                  size.height);
+    gst_harness_set_src_caps_str(harness_, caps);
+    g_free(caps);
+  }
+  ~HarnessPath() { gst_harness_teardown(harness_); }
+
+  void process(const cv::Mat& frame) {
+    GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frame.data,
+        frame.total() * frame.elemSize(), 0, frame.total() * frame.elemSize(), nullptr, nullptr);
+    GST_BUFFER_PTS(buffer) = next_pts_;
+    GST_BUFFER_DURATION(buffer) = GST_SECOND / 30;
+    next_pts_ += GST_SECOND / 30;
+    GstBuffer* out = gst_harness_push_and_pull(harness_, buffer);
+    if (out == nullptr) throw std::runtime_error("no output frame from the harness");
+    gst_buffer_unref(out);
+  }
+
+ private:
+  GstHarness* harness_ = nullptr;
+  GstClockTime next_pts_ = 0;
+};
+
+// One way of deraining a frame, and the times it took.
+struct Path {
+  const char* name;
+  std::function<void(const cv::Mat&)> process;
+  std::vector<double> ms;
+};
+
 void benchSize(const std::string& model, cv::Size size, const Options& options) {
   std::vector<cv::Mat> frames(static_cast<size_t>(options.frames));
   cv::RNG rng(static_cast<uint64_t>(size.area()));
@@ -153,40 +197,38 @@ void benchSize(const std::string& model, cv::Size size, const Options& options) 
   derain::EngineOptions engine_options;
   engine_options.threads = options.threads;
   derain::Engine engine(model, engine_options);
-  ElementPath element(model, size, options.threads);
-
+  ElementPath pipeline(model, size, options.threads);
+  HarnessPath harness(model, size, options.threads);
   cv::Mat out;
-  for (int i = 0; i < kWarmupFrames; ++i) {
-    engine.derain(frames[0], out, derain::ColorOrder::RGB);
-    element.process(frames[0]);
-  }
+  std::vector<Path> paths{
+      {"engine", [&](const cv::Mat& frame) { engine.derain(frame, out, derain::ColorOrder::RGB); }, {}},
+      {"pipeline", [&](const cv::Mat& frame) { pipeline.process(frame); }, {}},
+      {"harness", [&](const cv::Mat& frame) { harness.process(frame); }, {}},
+  };
 
-  std::vector<double> direct_ms, element_ms;
-  auto timeDirect = [&](const cv::Mat& frame) {
-    const double begin = nowMs();
-    engine.derain(frame, out, derain::ColorOrder::RGB);
-    direct_ms.push_back(nowMs() - begin);
-  };
-  auto timeElement = [&](const cv::Mat& frame) {
-    const double begin = nowMs();
-    element.process(frame);
-    element_ms.push_back(nowMs() - begin);
-  };
+  for (auto& path : paths)
+    for (int i = 0; i < kWarmupFrames; ++i) path.process(frames[0]);
+
   for (size_t block = 0; block * kBlock < frames.size(); ++block) {
     const size_t begin = block * kBlock, end = std::min(frames.size(), begin + kBlock);
-    for (int pass = 0; pass < 2; ++pass) {
-      const bool direct_now = (pass == 0) == (block % 2 == 0);
-      for (size_t i = begin; i < end; ++i) direct_now ? timeDirect(frames[i]) : timeElement(frames[i]);
+    for (size_t turn = 0; turn < paths.size(); ++turn) {
+      Path& path = paths[(block + turn) % paths.size()];
+      for (size_t i = begin; i < end; ++i) {
+        const double start = nowMs();
+        path.process(frames[i]);
+        path.ms.push_back(nowMs() - start);
+      }
     }
   }
 
-  const double direct = median(direct_ms), through = median(element_ms);
-  const double direct_min = *std::min_element(direct_ms.begin(), direct_ms.end());
-  const double through_min = *std::min_element(element_ms.begin(), element_ms.end());
-  std::printf("%4dx%-4d  median: engine %7.2f  element %7.2f ms/frame  overhead %+6.2f %%   |   "
-              "min: engine %7.2f  element %7.2f ms/frame  overhead %+6.2f %%\n",
-              size.width, size.height, direct, through, 100.0 * (through - direct) / direct, direct_min,
-              through_min, 100.0 * (through_min - direct_min) / direct_min);
+  const double engine_median = median(paths[0].ms);
+  const double engine_min = *std::min_element(paths[0].ms.begin(), paths[0].ms.end());
+  for (const auto& path : paths) {
+    const double path_median = median(path.ms), path_min = *std::min_element(path.ms.begin(), path.ms.end());
+    std::printf("%4dx%-4d %-8s  median %7.2f ms/frame (%+6.2f %%)   min %7.2f ms/frame (%+6.2f %%)\n", size.width,
+                size.height, path.name, path_median, 100.0 * (path_median - engine_median) / engine_median, path_min,
+                100.0 * (path_min - engine_min) / engine_min);
+  }
   std::fflush(stdout);
 }
 
@@ -210,8 +252,8 @@ int main(int argc, char** argv) {
     derain::EngineOptions engine_options;
     engine_options.threads = options.threads;
     derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
-    std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), median of %d frames\n",
-                options.threads, options.frames);
+    std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), %d frames per path; "
+                "%% = overhead over the engine\n", options.threads, options.frames);
     for (const auto& size : options.sizes) benchSize(model, size, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "derain-gst-bench: %s\n", e.what());
