@@ -21,4 +21,4 @@ static gboolean plugin_init(GstPlugin* plugin) {
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, derain,
     "Rain removal and rain synthesis for video with libderain (DerainCycleGAN)", plugin_init,
-    DERAIN_VERSION, "MIT", "libderain", "libderain")
+    DERAIN_VERSION, "MIT/X11", "libderain", "libderain")  // GStreamer's name for MIT

@@ -33,6 +33,7 @@ TEST_P(Registration, ElementComesFromThePluginInTheBuildDir) {
   GstPlugin* plugin = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(factory));
   ASSERT_NE(plugin, nullptr);
   EXPECT_STREQ(gst_plugin_get_name(plugin), "derain");
+  EXPECT_STREQ(gst_plugin_get_license(plugin), "MIT/X11");  // one GStreamer knows, or it warns on load
   const char* build_dir = g_getenv("GST_PLUGIN_PATH");
   if (build_dir != nullptr) {  // not some installed copy
     EXPECT_TRUE(g_str_has_prefix(gst_plugin_get_filename(plugin), build_dir)) << gst_plugin_get_filename(plugin);
