@@ -44,6 +44,8 @@ ModelConfig ModelConfig::lite() {
   c.generator.post_convs = 1;
   // Space-to-depth by 2: every generator layer runs at a quarter of the pixels; no full-res convs.
   c.generator.unshuffle = 2;
+  // Residual output: a short CPU training run starts from the identity instead of a grey image.
+  c.generator.residual = true;
   c.discriminator.channels = 32;
   return c;
 }
@@ -82,6 +84,7 @@ std::string ModelConfig::toText() const {
   out << "\n"
       << "generator.post_convs = " << generator.post_convs << "\n"
       << "generator.unshuffle = " << generator.unshuffle << "\n"
+      << "generator.residual = " << (generator.residual ? "true" : "false") << "\n"
       << "discriminator.scales = " << discriminator.scales << "\n"
       << "discriminator.channels = " << discriminator.channels << "\n"
       << "discriminator.layers = " << discriminator.layers << "\n";
@@ -113,6 +116,7 @@ ModelConfig ModelConfig::fromText(const std::string& text) {
     else if (k == "generator.dilations") c.generator.dilations = detail::parseIntList(kv);
     else if (k == "generator.post_convs") c.generator.post_convs = detail::parseIntValue(kv);
     else if (k == "generator.unshuffle") c.generator.unshuffle = detail::parseIntValue(kv);
+    else if (k == "generator.residual") c.generator.residual = detail::parseBoolValue(kv);
     else if (k == "discriminator.scales") c.discriminator.scales = detail::parseIntValue(kv);
     else if (k == "discriminator.channels") c.discriminator.channels = detail::parseIntValue(kv);
     else if (k == "discriminator.layers") c.discriminator.layers = detail::parseIntValue(kv);

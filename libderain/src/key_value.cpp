@@ -59,6 +59,12 @@ double parseDoubleValue(const KeyValueLine& kv) {
   badValue(kv, "a number");
 }
 
+bool parseBoolValue(const KeyValueLine& kv) {
+  if (kv.value == "true" || kv.value == "1" || kv.value == "yes") return true;
+  if (kv.value == "false" || kv.value == "0" || kv.value == "no") return false;
+  badValue(kv, "true or false");
+}
+
 std::vector<int> parseIntList(const KeyValueLine& kv) {
   std::vector<int> out;
   std::istringstream in(kv.value);

@@ -20,5 +20,6 @@ std::vector<KeyValueLine> parseKeyValues(const std::string& text);
 int parseIntValue(const KeyValueLine& kv);
 double parseDoubleValue(const KeyValueLine& kv);
 std::vector<int> parseIntList(const KeyValueLine& kv);  // "2, 4, 8" (may be empty)
+bool parseBoolValue(const KeyValueLine& kv);            // true/false, 1/0, yes/no
 
 }  // namespace derain::detail

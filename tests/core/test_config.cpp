@@ -51,6 +51,7 @@ TEST(ModelConfig, TextRoundTripsEveryPresetAndCustom) {
   }
   ModelConfig custom = ModelConfig::lite();
   custom.generator.dilations = {3, 5};
+  custom.generator.residual = false;
   custom.attention.block = derain::FeatureBlock::Hybrid;
   custom.preset = "custom";
   ModelConfig back = ModelConfig::fromText(custom.toText());

@@ -69,6 +69,24 @@ TEST(Networks, InitIsNormalWithStd002AndZeroBias) {
   }
 }
 
+TEST(Networks, ResidualGeneratorStartsNearTheIdentity) {
+  torch::NoGradGuard no_grad;
+  auto config = derain::test::tinyConfig();
+  config.generator.residual = true;
+  DerainCycleGAN net(config, false);
+  derain::detail::initWeights(*net, 3);
+  auto x = randomImage(1, 32, 32, 5);
+  auto out = net->derain(x);
+  // N(0, 0.02) weights and zero biases make G's own output tiny: the result is the input plus a
+  // small correction, while a non-residual G returns a nearly constant (grey) image.
+  EXPECT_LT((out - x).abs().max().item<float>(), 0.05f);
+  EXPECT_GT((out - x).abs().max().item<float>(), 0.0f);
+  config.generator.residual = false;
+  DerainCycleGAN plain(config, false);
+  derain::detail::initWeights(*plain, 3);
+  EXPECT_GT((plain->derain(x) - x).abs().mean().item<float>(), 0.3f);
+}
+
 TEST(Networks, GeneratorSeesTheMask) {
   torch::NoGradGuard no_grad;
   DerainCycleGAN net(derain::test::tinyConfig(), false);

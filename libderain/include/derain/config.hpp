@@ -30,6 +30,8 @@ struct GeneratorConfig {
   int unshuffle = 1;                           // space-to-depth factor f (FFDNet-style): the whole
                                                // generator runs at 1/f res on f*f*4 channels and its
                                                // f*f*3 outputs are pixel-shuffled back; 1 = paper
+  bool residual = false;                       // output = image + G(...): identity at initialisation,
+                                               // G only learns the (negative) rain layer; false = paper
 };
 
 struct DiscriminatorConfig {

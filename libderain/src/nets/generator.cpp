@@ -46,7 +46,8 @@ torch::Tensor UpsampleImpl::smooth(const torch::Tensor& y) {
   return F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)).relu_();
 }
 
-GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) : unshuffle_(config.unshuffle) {
+GeneratorImpl::GeneratorImpl(const GeneratorConfig& config)
+    : unshuffle_(config.unshuffle), residual_(config.residual) {
   const int c = config.channels;
   const int f2 = config.unshuffle * config.unshuffle;
   encode_full_ = register_module("encode_full",
@@ -84,7 +85,8 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
   x = decode_half_->forward(x);
   x = up_full_->forward(x) + skip1;
   x = decode_full_->forward(x);
-  return unshuffle_ > 1 ? torch::pixel_shuffle(x, unshuffle_) : x;
+  if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);
+  return residual_ ? image + x : x;
 }
 
 }  // namespace derain::detail

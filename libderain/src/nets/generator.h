@@ -32,6 +32,7 @@ class GeneratorImpl : public torch::nn::Module {
 
  private:
   int unshuffle_ = 1;
+  bool residual_ = false;
   torch::nn::Sequential encode_full_{nullptr};  // -> skip1 (full res)
   torch::nn::Sequential encode_half_{nullptr};  // -> skip2 (1/2 res)
   torch::nn::Sequential body_{nullptr};         // 1/4 res: down, plain, dilated, plain convs
