@@ -7,12 +7,15 @@
 //   harness:  through the element alone (GstHarness, in the calling thread): the element's own cost.
 // The paths take turns in short blocks (rotating who goes first) so that load from other processes
 // hits all alike, while each keeps its calling thread (and thread pool) warm for a few frames.
-// Prints the median and the minimum ms/frame of each and the overhead over the engine in %.
+// Prints, for each, the median and minimum wall-clock ms/frame and the median CPU ms/frame of the
+// whole process (all its threads), with the overhead over the engine in %. On a machine shared with
+// other work the CPU time is the steadiest figure: other processes' load barely changes it.
 // The model is an untrained `lite` one: its weights do not matter for the cost.
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <functional>
 #include <stdexcept>
@@ -93,6 +96,13 @@ double median(std::vector<double> values) {
 }
 
 double nowMs() { return static_cast<double>(g_get_monotonic_time()) / 1000.0; }
+
+// CPU time used so far by every thread of this process, in ms.
+double cpuMs() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1000.0 + static_cast<double>(now.tv_nsec) / 1.0e6;
+}
 
 // appsrc ! derain ! appsink, playing, for frames of one size.
 class ElementPath {
@@ -183,7 +193,8 @@ class HarnessPath {
 struct Path {
   const char* name;
   std::function<void(const cv::Mat&)> process;
-  std::vector<double> ms;
+  std::vector<double> ms;      // wall clock
+  std::vector<double> cpu_ms;  // CPU time of the process
 };
 
 void benchSize(const std::string& model, cv::Size size, const Options& options) {
@@ -201,9 +212,9 @@ void benchSize(const std::string& model, cv::Size size, const Options& options) 
   HarnessPath harness(model, size, options.threads);
   cv::Mat out;
   std::vector<Path> paths{
-      {"engine", [&](const cv::Mat& frame) { engine.derain(frame, out, derain::ColorOrder::RGB); }, {}},
-      {"pipeline", [&](const cv::Mat& frame) { pipeline.process(frame); }, {}},
-      {"harness", [&](const cv::Mat& frame) { harness.process(frame); }, {}},
+      {"engine", [&](const cv::Mat& frame) { engine.derain(frame, out, derain::ColorOrder::RGB); }, {}, {}},
+      {"pipeline", [&](const cv::Mat& frame) { pipeline.process(frame); }, {}, {}},
+      {"harness", [&](const cv::Mat& frame) { harness.process(frame); }, {}, {}},
   };
 
   for (auto& path : paths)
@@ -214,20 +225,24 @@ void benchSize(const std::string& model, cv::Size size, const Options& options) 
     for (size_t turn = 0; turn < paths.size(); ++turn) {
       Path& path = paths[(block + turn) % paths.size()];
       for (size_t i = begin; i < end; ++i) {
-        const double start = nowMs();
+        const double start = nowMs(), cpu_start = cpuMs();
         path.process(frames[i]);
+        path.cpu_ms.push_back(cpuMs() - cpu_start);
         path.ms.push_back(nowMs() - start);
       }
     }
   }
 
-  const double engine_median = median(paths[0].ms);
+  const double engine_median = median(paths[0].ms), engine_cpu = median(paths[0].cpu_ms);
   const double engine_min = *std::min_element(paths[0].ms.begin(), paths[0].ms.end());
+  auto percent = [](double value, double reference) { return 100.0 * (value - reference) / reference; };
   for (const auto& path : paths) {
-    const double path_median = median(path.ms), path_min = *std::min_element(path.ms.begin(), path.ms.end());
-    std::printf("%4dx%-4d %-8s  median %7.2f ms/frame (%+6.2f %%)   min %7.2f ms/frame (%+6.2f %%)\n", size.width,
-                size.height, path.name, path_median, 100.0 * (path_median - engine_median) / engine_median, path_min,
-                100.0 * (path_min - engine_min) / engine_min);
+    const double path_median = median(path.ms), path_cpu = median(path.cpu_ms);
+    const double path_min = *std::min_element(path.ms.begin(), path.ms.end());
+    std::printf("%4dx%-4d %-8s  wall median %7.2f ms (%+6.2f %%)  wall min %7.2f ms (%+6.2f %%)  "
+                "cpu median %7.2f ms (%+6.2f %%)\n",
+                size.width, size.height, path.name, path_median, percent(path_median, engine_median), path_min,
+                percent(path_min, engine_min), path_cpu, percent(path_cpu, engine_cpu));
   }
   std::fflush(stdout);
 }
