@@ -16,6 +16,7 @@
 #include "cli_args.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "engine_args.hpp"
 #include "derain/metrics.hpp"
 #include "paired_folders.hpp"
 #include "progress_bar.hpp"
@@ -64,17 +65,7 @@ int run(const derain::cli::ArgParser& args) {
 
   std::unique_ptr<derain::Engine> engine;
   if (args.has("model")) {
-    derain::EngineOptions options;
-    try {
-      options.device = derain::parseDevice(args.get("device"));
-      options.precision = derain::parsePrecision(args.get("precision"));
-    } catch (const derain::Error& e) {
-      args.fail(e.what());
-    }
-    options.threads = args.getInt("threads");
-    options.tile_size = args.getInt("tile");
-    if (options.threads < 0) args.fail("--threads must be >= 0");
-    if (options.tile_size < 0) args.fail("--tile must be >= 0");
+    const derain::EngineOptions options = derain::cli::engineOptionsFrom(args);
     // Inference is the slow part: find size mismatches and unreadable files before spending it.
     for (const auto& pair : pairs) checkSameSize(pair, readColour(pair.rainy), readColour(pair.clean));
     engine = std::make_unique<derain::Engine>(args.get("model"), options);
@@ -149,10 +140,7 @@ int main(int argc, char** argv) {
   args.option("out", "DIR", "write side-by-side PNGs here (rainy | derained | clean)");
   args.option("derained", "DIR", "write the derained images here as PNG (needs --model)");
   args.option("csv", "FILE", "write per-image scores here: name,psnr,ssim");
-  args.option("device", "WHICH", "auto, cpu or cuda (with --model)", "auto");
-  args.option("precision", "P", "fp32, bf16 or auto (with --model)", "fp32");
-  args.option("threads", "N", "inference threads, 0 = all cores (with --model)", "0");
-  args.option("tile", "PIXELS", "inference tile side, 0 = automatic (with --model)", "0");
+  derain::cli::addEngineOptions(args);  // used with --model
   args.epilog(
       "Pairing: a rainy image matches the clean image of the same file name, else of the same name\n"
       "without extension, else without a rain-/norain- prefix (Rain100L/H naming). Every image on\n"

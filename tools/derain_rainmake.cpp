@@ -19,6 +19,7 @@
 #include "cli_args.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "engine_args.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
 
@@ -177,17 +178,7 @@ int run(const derain::cli::ArgParser& args) {
   } catch (const std::exception&) {
     args.fail("option '--seed' needs a non-negative integer, got '" + seed_text + "'");
   }
-  derain::EngineOptions options;
-  try {
-    options.device = derain::parseDevice(args.get("device"));
-    options.precision = derain::parsePrecision(args.get("precision"));
-  } catch (const derain::Error& e) {
-    args.fail(e.what());
-  }
-  options.threads = args.getInt("threads");
-  options.tile_size = args.getInt("tile");
-  if (options.threads < 0) args.fail("--threads must be >= 0");
-  if (options.tile_size < 0) args.fail("--tile must be >= 0");
+  const derain::EngineOptions options = derain::cli::engineOptionsFrom(args);
 
   std::string model = args.get("model");
   if (model.empty()) model = derain::defaultModelPath();
@@ -218,10 +209,7 @@ int main(int argc, char** argv) {
   args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
   args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
   args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
-  args.option("device", "WHICH", "auto, cpu or cuda", "auto");
-  args.option("precision", "P", "fp32, bf16 or auto", "fp32");
-  args.option("threads", "N", "inference threads, 0 = all cores", "0");
-  args.option("tile", "PIXELS", "inference tile side, 0 = automatic", "0");
+  derain::cli::addEngineOptions(args);
   args.epilog(
       "Dataset mode writes both sides as lossless PNG named after the input's stem; unreadable inputs are\n"
       "skipped with a warning and counted. A video keeps its size and frame rate (no audio).\n"

@@ -17,6 +17,7 @@
 #include "derain/error.hpp"
 #include "derain/metrics.hpp"
 #include "derain/rain.hpp"
+#include "engine_args.hpp"
 #include "progress_bar.hpp"
 
 namespace fs = std::filesystem;
@@ -147,11 +148,7 @@ int main(int argc, char** argv) {
   args.option("output", "FILE", "where to write the result (same kind as the input)");
   args.option("demo", "DIR", "instead of --input: derain a generated rainy scene, write before/after PNGs to DIR");
   args.option("model", "FILE", "model file (default: $DERAIN_MODEL, else the installed default model)");
-  args.option("device", "NAME", "auto, cpu or cuda", "auto");
-  args.option("precision", "NAME", "fp32, bf16 or auto", "fp32");
-  args.option("threads", "N", "CPU threads (0 = every core)", "0");
-  args.option("tile-size", "N", "process large frames in tiles of N pixels (0 = auto)", "0");
-  args.option("tile-overlap", "N", "pixels shared by neighbouring tiles", "32");
+  derain::cli::addEngineOptions(args);
   args.flag("side-by-side", "write input and result next to each other");
   args.epilog("Examples:\n"
               "  derain-run --demo out/\n"
@@ -162,12 +159,7 @@ int main(int argc, char** argv) {
   if (args.has("input") && !args.has("output")) args.fail("--input needs --output");
 
   try {
-    derain::EngineOptions options;
-    options.device = derain::parseDevice(args.get("device"));
-    options.precision = derain::parsePrecision(args.get("precision"));
-    options.threads = args.getInt("threads");
-    options.tile_size = args.getInt("tile-size");
-    options.tile_overlap = args.getInt("tile-overlap");
+    const derain::EngineOptions options = derain::cli::engineOptionsFrom(args);
     derain::Engine engine = openEngine(args, options);
     if (args.has("demo")) return runDemo(engine, args.get("demo"));
     const std::string input = args.get("input"), output = args.get("output");
