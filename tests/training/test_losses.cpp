@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -192,4 +194,31 @@ TEST(PerceptualLoss, BadWeightsFilesAreRejectedNamingTheFile) {
     EXPECT_NE(std::string(e.what()).find("features.5.weight"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("bad.derain"), std::string::npos) << e.what();
   }
+}
+
+TEST(PerceptualLoss, FileWrittenByTheDocumentedPythonScriptLoads) {
+  // training/make_vgg16_features.py's writer, fed a known pattern instead of torchvision's weights.
+  const char* script = std::getenv("DERAIN_VGG_SCRIPT");
+  if (!script || std::system("python3 -c pass >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 or script path missing";
+  training_test::TempDir dir;
+  const std::string out = dir.file("vgg.derain");
+  std::ofstream(dir.file("driver.py"))
+      << "import struct, sys, importlib.util\n"
+         "spec = importlib.util.spec_from_file_location('m', sys.argv[1])\n"
+         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+         "layout = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256), (14, 256, 256)]\n"
+         "tensors = []\n"
+         "for i, cin, cout in layout:\n"
+         "    n = cout * cin * 9\n"
+         "    tensors.append(('features.%d.weight' % i, (cout, cin, 3, 3), struct.pack('<%df' % n, *[(k % 7) * 0.25 for k in range(n)])))\n"
+         "    tensors.append(('features.%d.bias' % i, (cout,), struct.pack('<%df' % cout, *[i + k * 0.5 for k in range(cout)])))\n"
+         "m.write_features(sys.argv[2], tensors)\n";
+  const std::string command = "python3 " + dir.file("driver.py") + " " + script + " " + out;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  VGG16Features vgg = loadVGG16Features(out);
+  auto params = vgg->named_parameters();
+  EXPECT_EQ(params["features.0.weight"].sizes(), (std::vector<int64_t>{64, 3, 3, 3}));
+  EXPECT_EQ(params["features.0.weight"].flatten()[9].item<float>(), (9 % 7) * 0.25f);
+  EXPECT_EQ(params["features.14.bias"][3].item<float>(), 14 + 3 * 0.5f);
+  EXPECT_EQ(params["features.7.weight"].flatten()[12345].item<float>(), (12345 % 7) * 0.25f);
 }
