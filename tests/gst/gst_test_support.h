@@ -28,7 +28,7 @@ const std::vector<Format>& allFormats();
 void PrintTo(const Format& format, std::ostream* out);
 
 // Files made once per test program in a temporary directory (removed with its contents at exit).
-const std::string& liteModelPath();     // untrained lite model, derain::Engine::untrained(lite, 1)
+const std::string& liteModelPath();     // untrained lite model, non-residual generators (not the identity)
 const std::string& corruptModelPath();  // bytes that are no model file
 std::string missingModelPath();         // a path in that directory that does not exist
 std::string tempPath(const std::string& name);  // a path in that directory, for a test's own files
