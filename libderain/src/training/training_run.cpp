@@ -9,6 +9,7 @@
 
 #include "derain/error.hpp"
 #include "losses/vgg16_features.h"
+#include "runtime.h"
 #include "training/batch_plan.h"
 #include "training/batch_prefetcher.h"
 #include "training/checkpoint.h"
@@ -50,6 +51,7 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
 
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
   auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  tuneAllocator();  // training allocates even more short-lived buffers per step than inference
   const fs::path out(options.out_dir);
   std::error_code ec;
   fs::create_directories(out / "samples", ec);
