@@ -23,6 +23,9 @@
  * use device=auto to take the GPU only when there is one. A failure while processing a frame posts
  * STREAM/FAILED and stops the stream.
  *
+ * Frames are packed 8-bit RGB, BGR, RGBA, BGRA, RGBx or BGRx of any size (odd ones too); the
+ * network sees the three colour channels and a 4th byte (alpha or padding) passes through unchanged.
+ *
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
  *
