@@ -17,6 +17,7 @@
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "engine_args.hpp"
+#include "image_files.hpp"
 #include "derain/metrics.hpp"
 #include "paired_folders.hpp"
 #include "progress_bar.hpp"
@@ -41,22 +42,6 @@ void checkSameSize(const derain::cli::ImagePair& pair, const cv::Mat& rainy, con
                         " but clean '" + pair.clean + "' is " + sizeText(clean));
 }
 
-void makeFolder(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw derain::Error("cannot create folder '" + dir + "': " + ec.message());
-}
-
-void writeImage(const std::string& path, const cv::Mat& img) {
-  bool ok = false;
-  try {
-    ok = cv::imwrite(path, img);
-  } catch (const cv::Exception& e) {
-    throw derain::Error("cannot write '" + path + "': " + e.what());
-  }
-  if (!ok) throw derain::Error("cannot write '" + path + "'");
-}
-
 std::string pngName(const std::string& name) { return fs::path(name).stem().string() + ".png"; }
 
 int run(const derain::cli::ArgParser& args) {
@@ -73,10 +58,10 @@ int run(const derain::cli::ArgParser& args) {
   }
 
   const std::string out_dir = args.get("out"), derained_dir = args.get("derained");
-  if (!out_dir.empty()) makeFolder(out_dir);
+  if (!out_dir.empty()) derain::cli::makeFolder(out_dir);
   if (!derained_dir.empty()) {
     if (!engine) args.fail("--derained needs --model (there is nothing derained to save)");
-    makeFolder(derained_dir);
+    derain::cli::makeFolder(derained_dir);
   }
   std::ofstream csv;
   if (args.has("csv")) {
@@ -94,7 +79,7 @@ int run(const derain::cli::ArgParser& args) {
     cv::Mat result = rainy;
     if (engine) {
       engine->derain(rainy, result, derain::ColorOrder::BGR);
-      if (!derained_dir.empty()) writeImage((fs::path(derained_dir) / pngName(pair.name)).string(), result);
+      if (!derained_dir.empty()) derain::cli::writeImage((fs::path(derained_dir) / pngName(pair.name)).string(), result);
     }
     const derain::Quality q = derain::qualityY(result, clean, derain::ColorOrder::BGR);
     psnr_sum += q.psnr;
@@ -111,7 +96,7 @@ int run(const derain::cli::ArgParser& args) {
       row.push_back(clean);
       cv::Mat side;
       cv::hconcat(row, side);
-      writeImage((fs::path(out_dir) / pngName(pair.name)).string(), side);
+      derain::cli::writeImage((fs::path(out_dir) / pngName(pair.name)).string(), side);
     }
     char status[96];
     std::snprintf(status, sizeof status, "%s %.2f dB", pair.name.c_str(), q.psnr);

@@ -20,6 +20,7 @@
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "engine_args.hpp"
+#include "image_files.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
 
@@ -30,33 +31,11 @@ namespace {
 constexpr int kDataExit = 1;
 constexpr double kFallbackFps = 25.0;  // when a video does not say its frame rate
 
-std::string lowerExtension(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
+using derain::cli::isVideoPath;
+using derain::cli::lowerExtension;
+using derain::cli::makeFolder;
 
-bool isVideoPath(const std::string& path) {
-  static const std::vector<std::string> kVideo{".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
-                                               ".mpg", ".mpeg", ".wmv", ".flv", ".ts"};
-  return std::find(kVideo.begin(), kVideo.end(), lowerExtension(path)) != kVideo.end();
-}
-
-void makeFolder(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw derain::Error("cannot create folder '" + dir.string() + "': " + ec.message());
-}
-
-void writeImage(const fs::path& path, const cv::Mat& img) {
-  bool ok = false;
-  try {
-    ok = cv::imwrite(path.string(), img);
-  } catch (const cv::Exception& e) {
-    throw derain::Error("cannot write '" + path.string() + "': " + e.what());
-  }
-  if (!ok) throw derain::Error("cannot write '" + path.string() + "' (unknown image extension?)");
-}
+void writeImage(const fs::path& path, const cv::Mat& image) { derain::cli::writeImage(path.string(), image); }
 
 cv::Mat tryRead(const std::string& path) {
   try {

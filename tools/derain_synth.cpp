@@ -16,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_args.hpp"
+#include "image_files.hpp"
 #include "derain/error.hpp"
 #include "derain/rain.hpp"
 #include "file_list.hpp"
@@ -82,21 +83,9 @@ std::mt19937_64 imageRng(uint64_t seed, uint64_t index) {
   return std::mt19937_64(seq);
 }
 
-void makeFolder(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw derain::Error("cannot create folder '" + dir.string() + "': " + ec.message());
-}
+void makeFolder(const fs::path& dir) { derain::cli::makeFolder(dir.string()); }
 
-void writePng(const fs::path& path, const cv::Mat& img) {
-  bool ok = false;
-  try {
-    ok = cv::imwrite(path.string(), img);
-  } catch (const cv::Exception& e) {
-    throw derain::Error("cannot write '" + path.string() + "': " + e.what());
-  }
-  if (!ok) throw derain::Error("cannot write '" + path.string() + "'");
-}
+void writePng(const fs::path& path, const cv::Mat& img) { derain::cli::writeImage(path.string(), img); }
 
 bool sameFolder(const fs::path& a, const fs::path& b) {
   std::error_code ec;

@@ -1,7 +1,6 @@
 // derain-run: the main job. Derains an image or a video file with a model (the installed default
 // unless --model is given), or, with --demo, a generated rainy street scene that needs no input files.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "derain/metrics.hpp"
 #include "derain/rain.hpp"
 #include "engine_args.hpp"
+#include "image_files.hpp"
 #include "progress_bar.hpp"
 
 namespace fs = std::filesystem;
@@ -27,12 +27,6 @@ namespace {
 constexpr int kDemoWidth = 640;   // demo frame: the size the lite preset is tuned for
 constexpr int kDemoHeight = 360;
 constexpr uint64_t kUntrainedSeed = 1;
-
-bool isVideo(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".mp4" || ext == ".avi" || ext == ".mkv" || ext == ".mov" || ext == ".webm" || ext == ".mjpg";
-}
 
 // Labelled side-by-side: before on the left, after on the right.
 cv::Mat sideBySide(const cv::Mat& before, const cv::Mat& after) {
@@ -65,14 +59,8 @@ derain::Engine openEngine(const derain::cli::ArgParser& args, const derain::Engi
   return engine;
 }
 
-void write(const std::string& path, const cv::Mat& image) {
-  if (!cv::imwrite(path, image)) throw derain::Error("cannot write '" + path + "'");
-}
-
 int runDemo(derain::Engine& engine, const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw derain::Error("cannot create folder '" + dir + "': " + ec.message());
+  derain::cli::makeFolder(dir);
   const cv::Mat clean = derain::makeDemoScene({kDemoWidth, kDemoHeight}, 7);
   derain::RainParams rain;
   rain.density = 0.06;
@@ -87,10 +75,10 @@ int runDemo(derain::Engine& engine, const std::string& dir) {
   const std::string rainy_path = (fs::path(dir) / "demo-rainy.png").string();
   const std::string out_path = (fs::path(dir) / "demo-derained.png").string();
   const std::string pair_path = (fs::path(dir) / "demo-before-after.png").string();
-  write((fs::path(dir) / "demo-clean.png").string(), clean);
-  write(rainy_path, rainy);
-  write(out_path, derained);
-  write(pair_path, sideBySide(rainy, derained));
+  derain::cli::writeImage((fs::path(dir) / "demo-clean.png").string(), clean);
+  derain::cli::writeImage(rainy_path, rainy);
+  derain::cli::writeImage(out_path, derained);
+  derain::cli::writeImage(pair_path, sideBySide(rainy, derained));
   std::printf("demo: generated %dx%d street scene with procedural rain\n", kDemoWidth, kDemoHeight);
   std::printf("demo: rainy input  PSNR %.2f dB SSIM %.4f (against the clean scene)\n", before.psnr, before.ssim);
   std::printf("demo: derained     PSNR %.2f dB SSIM %.4f\n", after.psnr, after.ssim);
@@ -106,7 +94,7 @@ int runImage(derain::Engine& engine, const std::string& input, const std::string
   if (image.empty()) throw derain::Error("cannot read image '" + input + "'");
   cv::Mat derained;
   engine.derain(image, derained);
-  write(output, side ? sideBySide(image, derained) : derained);
+  derain::cli::writeImage(output, side ? sideBySide(image, derained) : derained);
   std::printf("wrote %s\n", output.c_str());
   return 0;
 }
@@ -163,7 +151,7 @@ int main(int argc, char** argv) {
     derain::Engine engine = openEngine(args, options);
     if (args.has("demo")) return runDemo(engine, args.get("demo"));
     const std::string input = args.get("input"), output = args.get("output");
-    return isVideo(input) ? runVideo(engine, input, output, args.flagSet("side-by-side"))
+    return derain::cli::isVideoPath(input) ? runVideo(engine, input, output, args.flagSet("side-by-side"))
                           : runImage(engine, input, output, args.flagSet("side-by-side"));
   } catch (const derain::Error& e) {
     std::cerr << "derain-run: " << e.what() << "\n";
