@@ -82,6 +82,7 @@ class Cli : public ::testing::Test {
   Result eval(const std::vector<std::string>& args) { return run("DERAIN_EVAL_BIN", args); }
   Result synth(const std::vector<std::string>& args) { return run("DERAIN_SYNTH_BIN", args); }
   Result rainmake(const std::vector<std::string>& args) { return run("DERAIN_RAINMAKE_BIN", args); }
+  Result derainRun(const std::vector<std::string>& args) { return run("DERAIN_RUN_BIN", args); }
 
   fs::path dir(const std::string& name) {
     fs::create_directories(root_ / name);
@@ -276,6 +277,74 @@ TEST_F(Cli, EvalWithModelDerainsFirst) {
   const Result bad = eval({"--rainy", path("rainy"), "--clean", path("clean"), "--model", path("missing.derain")});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("missing.derain"), std::string::npos) << bad.err;
+}
+
+// --- derain-run (the main job) -----------------------------------------------------------------
+
+TEST_F(Cli, RunDemoWritesTheScenesAndReportsTheirScores) {
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model);
+  const Result r = derainRun({"--demo", path("demo"), "--model", model, "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cv::Mat clean = cv::imread(path("demo/demo-clean.png")), rainy = cv::imread(path("demo/demo-rainy.png"));
+  const cv::Mat derained = cv::imread(path("demo/demo-derained.png"));
+  const cv::Mat pair = cv::imread(path("demo/demo-before-after.png"));
+  ASSERT_FALSE(clean.empty() || rainy.empty() || derained.empty() || pair.empty());
+  EXPECT_EQ(derained.size(), clean.size());
+  EXPECT_EQ(pair.cols, 2 * clean.cols);
+  EXPECT_GT(cv::norm(rainy, clean, cv::NORM_L1), 0.0);  // it really rained on the scene
+  // The printed scores are those of the written files.
+  char expected[128];
+  std::snprintf(expected, sizeof expected, "demo: rainy input  PSNR %.2f dB",
+                reference::psnr(reference::lumaOfBgr8(rainy), reference::lumaOfBgr8(clean)));
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+  std::snprintf(expected, sizeof expected, "demo: derained     PSNR %.2f dB",
+                reference::psnr(reference::lumaOfBgr8(derained), reference::lumaOfBgr8(clean)));
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, RunWithoutAnyModelSaysItIsUntrained) {
+  ::setenv("DERAIN_MODEL", "", 1);  // empty: fall back to the installed default, if any
+  const Result r = derainRun({"--demo", path("demo"), "--threads", "1"});
+  ::unsetenv("DERAIN_MODEL");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (!derain::defaultModelPath().empty()) GTEST_SKIP() << "a default model is installed";
+  EXPECT_NE(r.err.find("UNTRAINED"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("untrained model"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, RunDerainsAnImageLikeTheEngine) {
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 4).save(model);
+  const cv::Mat rainy = testimg::scene(45, 31, 5);
+  ASSERT_TRUE(cv::imwrite(path("in.png"), rainy));
+  const Result r = derainRun({"--input", path("in.png"), "--output", path("out.png"), "--model", model,
+                              "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  derain::EngineOptions options;
+  options.threads = 1;
+  derain::Engine engine(model, options);
+  cv::Mat expected;
+  engine.derain(rainy, expected);
+  EXPECT_TRUE(samePixels(expected, cv::imread(path("out.png"))));
+}
+
+TEST_F(Cli, RunBadInputsAreClearErrors) {
+  EXPECT_EQ(derainRun({"--demo", path("d"), "--input", path("x.png"), "--output", path("y.png")}).exit_code, 2);
+  EXPECT_EQ(derainRun({"--input", path("x.png")}).exit_code, 2);
+  EXPECT_EQ(derainRun({"--demo", path("d"), "--threads", "-1"}).exit_code, 2);
+  const Result missing_model = derainRun({"--demo", path("d"), "--model", path("none.derain")});
+  EXPECT_EQ(missing_model.exit_code, 1);
+  EXPECT_NE(missing_model.err.find("none.derain"), std::string::npos) << missing_model.err;
+  std::ofstream(path("broken.derain")) << "not a model";
+  const Result corrupt = derainRun({"--demo", path("d"), "--model", path("broken.derain")});
+  EXPECT_EQ(corrupt.exit_code, 1);
+  EXPECT_NE(corrupt.err.find("not a libderain model file"), std::string::npos) << corrupt.err;
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model);
+  const Result unreadable = derainRun({"--input", path("missing.png"), "--output", path("o.png"), "--model", model});
+  EXPECT_EQ(unreadable.exit_code, 1);
+  EXPECT_NE(unreadable.err.find("cannot read image"), std::string::npos) << unreadable.err;
 }
 
 // --- derain-synth ----------------------------------------------------------------------------
