@@ -36,23 +36,31 @@ struct Engine::Impl {
   int threads = 1;
   bool trained = false;
   detail::DerainCycleGAN net{nullptr};
-  detail::ContainerFile weights;  // fp32 CPU copy of the inference weights: save() is bit-exact
+  // fp32 CPU copy of the weights, kept only when the network itself is converted to bf16, so that
+  // save() still writes the exact weights; otherwise save() reads them from the network.
+  detail::ContainerFile bf16_master;
 
   void prepare() {
-    validateOptions(options);
     detail::tuneAllocator();
     device = detail::resolveDevice(options.device);
     precision = detail::resolvePrecision(options.precision, device);
     threads = detail::resolveThreads(options.threads);
     detail::applyThreads(threads);
-    weights.kind = detail::FileKind::Model;
-    weights.meta = {{"config", config.toText()}};
-    weights.tensors.clear();
-    for (const auto& item : net->named_parameters())
-      weights.tensors.emplace_back(item.key(), item.value().detach().to(torch::kCPU, torch::kFloat32).clone());
+    if (precision == Precision::BF16) bf16_master = inferenceFile();
     net->eval();
     net->to(detail::torchDevice(device), detail::torchDtype(precision));
     detail::toChannelsLast(*net);
+  }
+
+  // The inference model file of this engine: config plus U-ARSE / G_N / G_R weights in fp32.
+  detail::ContainerFile inferenceFile() const {
+    if (!bf16_master.tensors.empty()) return bf16_master;
+    detail::ContainerFile file;
+    file.kind = detail::FileKind::Model;
+    file.setMeta("config", config.toText());
+    for (const auto& item : net->named_parameters())
+      file.tensors.emplace_back(item.key(), item.value().detach().to(torch::kCPU, torch::kFloat32).clone());
+    return file;
   }
 
   int tileSize(int width, int height) const {
@@ -141,7 +149,7 @@ void Engine::attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order) {
   mask = detail::tensorToImage(out, CV_32FC1, order);
 }
 
-void Engine::save(const std::string& path) const { detail::writeContainer(path, impl_->weights); }
+void Engine::save(const std::string& path) const { detail::writeContainer(path, impl_->inferenceFile()); }
 
 const ModelConfig& Engine::config() const { return impl_->config; }
 const EngineOptions& Engine::options() const { return impl_->options; }
