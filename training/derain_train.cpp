@@ -42,9 +42,9 @@ std::string readFile(const std::string& path) {
 }
 
 std::string shortLosses(const dt::StepLosses& l) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "G %.3f (adv %.3f cyc %.3f att %.3f gmm %.3f) D_N %.3f D_R %.3f", l.generator,
-                l.adversarial, l.cycle, l.attention_r + l.attention_n, l.gmm, l.d_n, l.d_r);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "G %.3f (adv %.3f cyc %.3f att %.3f gmm %.3f syn %.3f) D_N %.3f D_R %.3f",
+                l.generator, l.adversarial, l.cycle, l.attention_r + l.attention_n, l.gmm, l.synthetic, l.d_n, l.d_r);
   return buf;
 }
 
@@ -56,9 +56,11 @@ Settings are applied in this order: --preset, then --config FILE, then the optio
 holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...) and training lines:
   train.iterations  train.epochs  train.decay_start  train.lr  train.beta1  train.beta2
   train.weight_decay  train.crop  train.batch  train.pool_size  train.gmm.components
-  train.gmm.em_iterations  train.seed  train.vgg_weights  train.weight.adversarial
+  train.gmm.em_iterations  train.seed  train.init  train.vgg_weights  train.weight.adversarial
   train.weight.attention  train.weight.cycle  train.weight.perceptual  train.weight.gmm
-  train.weight.reconstruction
+  train.weight.reconstruction  train.weight.identity  train.weight.synthetic
+  train.synthetic.{density,angle,angle_jitter,length,width,intensity,haze} = MIN:MAX
+    (the procedural rain of the synthetic-pair term, as derain-synth's options)
 OUT/training.conf of any run is a complete example.
 
 Output folder: checkpoint.derain (latest checkpoint), losses.csv (every loss term of every iteration),
@@ -101,8 +103,11 @@ int main(int argc, char** argv) {
   args.option("w-perceptual", "X", "weight of the perceptual loss [default: 0.01]");
   args.option("w-gmm", "X", "weight of the GMM loss [default: 10]");
   args.option("w-rec", "X", "weight of the reconstruction loss [default: 10]");
+  args.option("w-identity", "X", "weight of the identity term, not in the paper [default: 0 = off]");
+  args.option("w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]");
   args.option("gmm-components", "K", "Gaussian components of the GMM loss [default: 3]");
   args.option("pool-size", "N", "history pool of generated images per domain [default: 50]");
+  args.option("init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]");
   args.option("seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]");
   args.option("device", "DEV", "cpu, cuda or auto (CUDA when available)", "auto");
   args.option("threads", "N", "LibTorch intra-op threads, 0 = every core", "0");
@@ -164,8 +169,11 @@ int main(int argc, char** argv) {
     if (args.has("w-perceptual")) training.weights.perceptual = args.getDouble("w-perceptual");
     if (args.has("w-gmm")) training.weights.gmm = args.getDouble("w-gmm");
     if (args.has("w-rec")) training.weights.reconstruction = args.getDouble("w-rec");
+    if (args.has("w-identity")) training.weights.identity = args.getDouble("w-identity");
+    if (args.has("w-synthetic")) training.weights.synthetic = args.getDouble("w-synthetic");
     if (args.has("gmm-components")) training.gmm_components = positive("gmm-components");
     if (args.has("pool-size")) training.pool_size = nonNegative("pool-size");
+    if (args.has("init")) training.init = args.get("init");
     if (args.has("seed")) training.seed = static_cast<uint64_t>(nonNegative("seed"));
     if (!args.flagSet("resume")) training.validate(config);  // a bad setting is a usage error, before any work
 
@@ -177,7 +185,7 @@ int main(int argc, char** argv) {
       if (args.has("epochs")) args.fail("--epochs cannot be combined with --resume; give --iters");
       run.resume_vgg_weights = args.get("vgg-weights");
       for (const char* fixed : {"preset", "config", "crop", "batch", "lr", "decay-start", "w-adv", "w-att", "w-cycle",
-                                "w-perceptual", "w-gmm", "w-rec", "gmm-components", "pool-size", "seed"})
+                                "w-perceptual", "w-gmm", "w-rec", "w-identity", "w-synthetic", "gmm-components", "pool-size", "init", "seed"})
         if (args.has(fixed))
           args.fail(std::string("--") + fixed + " cannot change on --resume (the checkpoint holds the run's settings)");
     }

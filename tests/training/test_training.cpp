@@ -26,6 +26,7 @@
 #include "training/trainer.h"
 #include "training/training_options.h"
 #include "training/training_run.h"
+#include "training/weight_init.h"
 #include "training_test_support.h"
 
 using namespace derain;
@@ -112,6 +113,29 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   bad_crop.crop = 30;  // not a multiple of 4
   EXPECT_THROW(bad_crop.validate(ModelConfig::paper()), Error);
 
+  EXPECT_EQ(defaults.weights.identity, 0.0);   // beyond the paper: off unless asked for
+  EXPECT_EQ(defaults.weights.synthetic, 0.0);
+
+  // The synthetic term's rain ranges: "min:max" or one number, validated like derain-synth's.
+  TrainingOptions rain;
+  rain.applyText("train.synthetic.density = 0.01 : 0.2\ntrain.synthetic.width = 1.5\ntrain.weight.synthetic = 4\n");
+  EXPECT_EQ(rain.synthetic_rain.density.min, 0.01);
+  EXPECT_EQ(rain.synthetic_rain.density.max, 0.2);
+  EXPECT_EQ(rain.synthetic_rain.width.min, 1.5);
+  EXPECT_EQ(rain.synthetic_rain.width.max, 1.5);
+  EXPECT_EQ(rain.weights.synthetic, 4.0);
+  TrainingOptions rain_back;
+  rain_back.applyText(rain.toText());
+  EXPECT_EQ(rain_back.toText(), rain.toText());
+  EXPECT_THROW(rain.applyText("train.synthetic.length = 10:\n"), Error);
+  EXPECT_THROW(rain.applyText("train.synthetic.wind = 1:2\n"), Error);
+  TrainingOptions reversed;
+  reversed.applyText("train.synthetic.density = 0.3:0.1\n");
+  EXPECT_THROW(reversed.validate(ModelConfig::paper()), Error);
+  TrainingOptions too_wide;
+  too_wide.applyText("train.synthetic.width = 1:20\n");
+  EXPECT_THROW(too_wide.validate(ModelConfig::paper()), Error);
+
   auto split = splitTrainerConfig("preset = lite\n  train.lr = 2e-4\nattention.stages = 3\n");
   EXPECT_EQ(split.model_text, "preset = lite\n\nattention.stages = 3\n");
   EXPECT_EQ(split.training_text, "\n  train.lr = 2e-4\n\n");
@@ -192,6 +216,119 @@ TEST(Trainer, GeneratorTotalIsTheWeightedSumOfTheTerms) {
   EXPECT_NEAR(l.generator, expected, 1e-4 * std::abs(expected) + 1e-5);
 }
 
+TEST(Trainer, WeightedSumIncludesTheTermsBeyondThePaper) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights.identity = 3;
+  o.weights.synthetic = 7;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);
+  StepLosses l = trainer.generatorStep(randomBatch(3), randomBatch(4), 1e-4, randomBatch(8));
+  const LossWeights& w = o.weights;
+  EXPECT_GT(l.identity, 0.0);
+  EXPECT_GT(l.synthetic, 0.0);
+  const double expected = w.adversarial * l.adversarial + w.attention * (l.attention_r + l.attention_n) +
+                          w.cycle * l.cycle + w.gmm * l.gmm + w.reconstruction * l.reconstruction +
+                          3 * l.identity + 7 * l.synthetic;
+  EXPECT_NEAR(l.generator, expected, 1e-4 * std::abs(expected) + 1e-5);
+}
+
+// Only one term weighted: its value is what the networks give before the step, and the gradient
+// reaches exactly the networks that the term involves.
+struct SingleTerm {
+  StepLosses losses;
+  double expected = 0;
+  double grad_att = 0, grad_g_n = 0, grad_g_r = 0;
+};
+
+SingleTerm stepWithOnly(double identity, double synthetic) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights = LossWeights{};
+  o.weights.adversarial = o.weights.attention = o.weights.cycle = o.weights.perceptual = 0;
+  o.weights.gmm = o.weights.reconstruction = 0;
+  o.weights.identity = identity;
+  o.weights.synthetic = synthetic;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);
+  DerainCycleGANImpl& m = *trainer.model();
+  const at::Tensor r = randomBatch(11), n = randomBatch(12), s = randomBatch(13);
+  SingleTerm out;
+  {
+    torch::NoGradGuard no_grad;
+    auto meanSquare = [](const at::Tensor& a, const at::Tensor& b) { return (a - b).pow(2).mean().item<double>(); };
+    if (identity > 0)
+      out.expected = meanSquare(m.g_n->forward(n, m.att->forward(n)), n) +
+                     meanSquare(m.g_r->forward(r, m.att->forward(r)), r);
+    else
+      out.expected = meanSquare(m.g_n->forward(s, m.att->forward(s)), n);
+  }
+  out.losses = trainer.generatorStep(r, n, 1e-4, s);
+  auto gradSum = [](torch::nn::Module& module) {
+    double sum = 0;
+    for (const auto& p : module.parameters())
+      if (p.grad().defined()) sum += p.grad().abs().sum().item<double>();
+    return sum;
+  };
+  out.grad_att = gradSum(*m.att);
+  out.grad_g_n = gradSum(*m.g_n);
+  out.grad_g_r = gradSum(*m.g_r);
+  return out;
+}
+
+TEST(Trainer, IdentityTermKeepsEachDomainUnchanged) {
+  SingleTerm t = stepWithOnly(1.0, 0.0);
+  EXPECT_NEAR(t.losses.identity, t.expected, 1e-6);
+  EXPECT_NEAR(t.losses.generator, t.expected, 1e-6);
+  EXPECT_EQ(t.losses.synthetic, 0.0);
+  EXPECT_GT(t.grad_g_n, 0.0);
+  EXPECT_GT(t.grad_g_r, 0.0);
+  EXPECT_GT(t.grad_att, 0.0);
+}
+
+TEST(Trainer, SyntheticTermDerainsProceduralRainBackToTheCleanCrop) {
+  SingleTerm t = stepWithOnly(0.0, 2.0);
+  EXPECT_NEAR(t.losses.synthetic, t.expected, 1e-6);
+  EXPECT_NEAR(t.losses.generator, 2.0 * t.expected, 2e-6);
+  EXPECT_EQ(t.losses.identity, 0.0);
+  EXPECT_GT(t.grad_g_n, 0.0);
+  EXPECT_GT(t.grad_att, 0.0);
+  EXPECT_EQ(t.grad_g_r, 0.0);  // G_R plays no part in it
+
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights.synthetic = 1;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);
+  EXPECT_THROW(trainer.generatorStep(randomBatch(1), randomBatch(2), 1e-4), Error);  // no rained batch
+}
+
+TEST(WeightInit, HeStartsResidualGeneratorsAtTheIdentityWithHeScaledConvs) {
+  ModelConfig config = training_test::tinyConfig();
+  config.generator.residual = true;
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.init = "he";
+  Trainer trainer(config, o, torch::kCPU);
+  DerainCycleGANImpl& m = *trainer.model();
+  const at::Tensor x = randomBatch(21);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(m.g_n->forward(x, m.att->forward(x)), x));
+  EXPECT_TRUE(torch::equal(m.g_r->forward(x, m.att->forward(x)), x));
+  // A wide conv's weights have the He std sqrt(2 / fan_in) (fan_in = in channels x kernel area).
+  int checked = 0;
+  for (const auto& item : m.named_parameters()) {
+    const at::Tensor& p = item.value();
+    if (p.dim() == 4 && p.numel() >= 4000 && item.key().rfind("d_n.", 0) == 0) {
+      const double fan_in = static_cast<double>(p.size(1) * p.size(2) * p.size(3));
+      EXPECT_NEAR(p.std().item<double>(), std::sqrt(2.0 / fan_in), 0.1 * std::sqrt(2.0 / fan_in)) << item.key();
+      ++checked;
+    }
+    if (p.dim() == 1) EXPECT_EQ(p.abs().max().item<double>(), 0.0) << item.key();  // biases start at 0
+  }
+  EXPECT_GT(checked, 0);
+  // The paper's init: every conv N(0, 0.02), so the generators are not the identity.
+  Trainer paper(config, training_test::tinyTrainingOptions(10), torch::kCPU);
+  EXPECT_FALSE(torch::equal(paper.model()->g_n->forward(x, paper.model()->att->forward(x)), x));
+  EXPECT_THROW(parseWeightInit("xavier"), Error);
+  o.init = "xavier";
+  EXPECT_THROW(o.validate(config), Error);
+  EXPECT_THROW(o.applyText("train.init = xavier\n"), Error);
+}
+
 TEST(Trainer, PerceptualGradientReachesTheDerainingGenerator) {
   TempDir dir;
   torch::manual_seed(5);
@@ -265,6 +402,49 @@ TEST(TrainingData, BatchesArePureFunctionsOfSeedAndIteration) {
     EXPECT_TRUE(torch::equal(got.clean, want.clean));
   }
   EXPECT_THROW(loader.next(), Error);
+}
+
+TEST(TrainingData, SyntheticRainIsDrawnOverTheCleanCrops) {
+  TempDir dir;
+  ImageDomain rainy("rainy", training_test::writeDomain(dir.file("r"), 3, 48, true, 1), 32, 1, nullptr);
+  ImageDomain clean("clean", training_test::writeDomain(dir.file("c"), 3, 48, false, 2), 32, 1, nullptr);
+  RainParamRanges ranges;
+  ranges.density = {0.1, 0.15};
+  const BatchPlan plain = planBatch(4, 6, 2, 32, rainy, clean);
+  const BatchPlan plan = planBatch(4, 6, 2, 32, rainy, clean, &ranges);
+  EXPECT_TRUE(plain.synthetic_rain.empty());
+  ASSERT_EQ(plan.synthetic_rain.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {  // the rain has a stream of its own: crops are those of a plain run
+    EXPECT_EQ(plan.clean[i].index, plain.clean[i].index);
+    EXPECT_EQ(plan.clean[i].x, plain.clean[i].x);
+    EXPECT_EQ(plan.clean[i].flip, plain.clean[i].flip);
+    EXPECT_EQ(plan.rainy[i].index, plain.rainy[i].index);
+    EXPECT_GE(plan.synthetic_rain[i].density, 0.1);
+    EXPECT_LE(plan.synthetic_rain[i].density, 0.15);
+  }
+  EXPECT_NE(plan.synthetic_rain[0].seed, plan.synthetic_rain[1].seed);
+  EXPECT_EQ(planBatch(4, 6, 2, 32, rainy, clean, &ranges).synthetic_rain[1].seed, plan.synthetic_rain[1].seed);
+
+  const TrainingBatch b = loadBatch(plan, 6, 32, rainy, clean);
+  EXPECT_FALSE(loadBatch(plain, 6, 32, rainy, clean).synthetic.defined());
+  ASSERT_TRUE(b.synthetic.defined());
+  ASSERT_EQ(b.synthetic.sizes(), b.clean.sizes());
+  // Second image: the crop by hand, flipped as planned, rained with its parameters.
+  const CropSpec& spec = plan.clean[1];
+  cv::Mat patch = clean.load(spec.index)(cv::Rect(spec.x, spec.y, 32, 32)).clone(), rained;
+  if (spec.flip) cv::flip(patch, patch, 1);
+  addRain(patch, rained, plan.synthetic_rain[1]);
+  double max_error = 0;
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 32; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const double want = rained.at<cv::Vec3b>(y, x)[c] / 127.5 - 1;
+        max_error = std::max(max_error, std::abs(b.synthetic[1][c][y][x].item<double>() - want));
+      }
+  EXPECT_LT(max_error, 1e-6);
+  // Additive rain without a veil only brightens, and at this density it shows.
+  EXPECT_GE((b.synthetic - b.clean).min().item<double>(), 0.0);
+  EXPECT_GT((b.synthetic - b.clean).mean().item<double>(), 0.005);
 }
 
 TEST(TrainingData, CropFlipAndScaling) {
@@ -354,6 +534,30 @@ TEST(TrainingRun, ResumeReproducesTheUninterruptedRunBitwise) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "row " << i;
   EXPECT_EQ(training_test::readBytes(data.file("full/model.derain")),
             training_test::readBytes(data.file("split/model.derain")));
+}
+
+TEST(TrainingRun, SyntheticTermFallsWhileTraining) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 100);
+  run.training.lr = 2e-3;
+  run.training.weights = LossWeights{};
+  run.training.weights.synthetic = 10;
+  run.training.synthetic_rain.density = {0.08, 0.12};
+  TrainingRunResult result = runTraining(run);
+  ASSERT_TRUE(result.completed);
+  auto lines = csvLines(result.log_path);
+  ASSERT_EQ(lines.size(), 101u);
+  auto syntheticAt = [&](size_t row) {  // column 10: ..., reconstruction, identity, synthetic
+    std::stringstream s(lines[row]);
+    std::string cell;
+    for (int i = 0; i < 11; ++i) std::getline(s, cell, ',');
+    return std::stod(cell);
+  };
+  double first = 0, last = 0;
+  for (size_t i = 1; i <= 10; ++i) first += syntheticAt(i) / 10;
+  for (size_t i = 91; i <= 100; ++i) last += syntheticAt(i) / 10;
+  EXPECT_GT(first, 0.0);
+  EXPECT_LT(last, 0.7 * first) << "synthetic loss " << first << " -> " << last;
 }
 
 TEST(TrainingRun, ResumeNeedsACheckpoint) {

@@ -10,6 +10,7 @@ namespace {
 // Stream tags keep the random streams of different purposes independent.
 constexpr uint64_t kShuffleTag = 0x53485546464c45ULL;
 constexpr uint64_t kSampleTag = 0x53414d504c45ULL;
+constexpr uint64_t kRainTag = 0x5241494eULL;
 
 // SplitMix64 finaliser: turns (seed, counter) pairs into well-spread seeds.
 uint64_t mix(uint64_t a, uint64_t b) {
@@ -47,7 +48,7 @@ int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch) 
 }
 
 BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
-                    const ImageDomain& clean) {
+                    const ImageDomain& clean, const RainParamRanges* synthetic_rain) {
   const bool rainy_leads = rainy.size() >= clean.size();
   const ImageDomain& lead = rainy_leads ? rainy : clean;
   const ImageDomain& other = rainy_leads ? clean : rainy;
@@ -69,6 +70,10 @@ BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const
     CropSpec other_crop = cropOf(below(rng, other.size()), other, crop, rng);
     (rainy_leads ? plan.rainy : plan.clean).push_back(lead_crop);
     (rainy_leads ? plan.clean : plan.rainy).push_back(other_crop);
+  }
+  if (synthetic_rain) {
+    std::mt19937_64 rain_rng(mix(mix(seed, kRainTag), static_cast<uint64_t>(iteration)));
+    for (int b = 0; b < batch; ++b) plan.synthetic_rain.push_back(synthetic_rain->sample(rain_rng));
   }
   return plan;
 }

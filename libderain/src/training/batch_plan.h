@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "derain/rain.hpp"
 #include "training/image_domain.h"
 
 namespace derain::detail {
@@ -19,13 +20,15 @@ struct CropSpec {
 
 struct BatchPlan {
   std::vector<CropSpec> rainy, clean;
+  std::vector<RainParams> synthetic_rain;  // per clean crop, when the synthetic loss is on; else empty
 };
 
 // Unpaired sampling: an epoch is one pass over the larger domain in a per-epoch shuffled order; the
 // smaller domain is drawn uniformly at random (with replacement) for each sample. Crops are uniform
-// over the valid positions; flips have probability 1/2.
+// over the valid positions; flips have probability 1/2. With `synthetic_rain`, each clean crop also
+// gets rain parameters drawn from it (from a stream of its own: the crops do not change).
 BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
-                    const ImageDomain& clean);
+                    const ImageDomain& clean, const RainParamRanges* synthetic_rain = nullptr);
 
 // Iterations of one epoch: ceil(max(|rainy|, |clean|) / batch).
 int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch);

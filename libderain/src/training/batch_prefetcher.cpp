@@ -12,11 +12,16 @@ namespace derain::detail {
 namespace {
 // Crops, flips and writes one image into `out` (3 x crop x crop float, [-1, 1]) with OpenCV only:
 // LibTorch ops here would start OpenMP teams from the loader threads and fight the training step.
-void cropInto(const cv::Mat& rgb, const CropSpec& spec, int crop, float* out) {
-  cv::Mat patch = rgb(cv::Rect(spec.x, spec.y, crop, crop)), flipped, scaled;
+// With `rain`, procedural rain is drawn over the (flipped) crop first, in 8 bits like derain-synth's files.
+void cropInto(const cv::Mat& rgb, const CropSpec& spec, int crop, float* out, const RainParams* rain = nullptr) {
+  cv::Mat patch = rgb(cv::Rect(spec.x, spec.y, crop, crop)), flipped, rained, scaled;
   if (spec.flip) {
     cv::flip(patch, flipped, 1);
     patch = flipped;
+  }
+  if (rain) {
+    addRain(patch, rained, *rain);
+    patch = rained;
   }
   patch.convertTo(scaled, CV_32FC3, 1.0 / 127.5, -1.0);
   std::vector<cv::Mat> planes;
@@ -24,22 +29,27 @@ void cropInto(const cv::Mat& rgb, const CropSpec& spec, int crop, float* out) {
   cv::split(scaled, planes);  // writes into the tensor's memory, planes keep their data pointers
 }
 
-at::Tensor loadDomain(const std::vector<CropSpec>& specs, const ImageDomain& domain, int crop) {
+at::Tensor loadDomain(const std::vector<CropSpec>& specs, const ImageDomain& domain, int crop,
+                      const std::vector<RainParams>* rain = nullptr) {
   auto t = torch::empty({static_cast<int64_t>(specs.size()), 3, crop, crop}, torch::kFloat32);
   for (size_t i = 0; i < specs.size(); ++i)
-    cropInto(domain.load(specs[i].index), specs[i], crop, t.data_ptr<float>() + i * 3 * crop * crop);
+    cropInto(domain.load(specs[i].index), specs[i], crop, t.data_ptr<float>() + i * 3 * crop * crop,
+             rain ? &rain->at(i) : nullptr);
   return t;
 }
 }  // namespace
 
 TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, const ImageDomain& rainy,
                         const ImageDomain& clean) {
-  return TrainingBatch{iteration, loadDomain(plan.rainy, rainy, crop), loadDomain(plan.clean, clean, crop)};
+  TrainingBatch batch{iteration, loadDomain(plan.rainy, rainy, crop), loadDomain(plan.clean, clean, crop), {}};
+  if (!plan.synthetic_rain.empty()) batch.synthetic = loadDomain(plan.clean, clean, crop, &plan.synthetic_rain);
+  return batch;
 }
 
 BatchPrefetcher::BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch,
-                                 int crop, int64_t first, int64_t end, int threads, int depth)
-    : rainy_(rainy), clean_(clean), seed_(seed), batch_(batch), crop_(crop), end_(end),
+                                 int crop, int64_t first, int64_t end, int threads, int depth,
+                                 std::optional<RainParamRanges> synthetic_rain)
+    : rainy_(rainy), clean_(clean), seed_(seed), batch_(batch), crop_(crop), synthetic_rain_(std::move(synthetic_rain)), end_(end),
       depth_(std::max(1, depth)), next_to_claim_(first), next_to_return_(first) {
   for (int t = 0; t < std::max(1, threads); ++t) threads_.emplace_back([this] { work(); });
 }
@@ -67,7 +77,8 @@ void BatchPrefetcher::work() {
     TrainingBatch made;
     std::exception_ptr error;
     try {
-      made = loadBatch(planBatch(seed_, iteration, batch_, crop_, rainy_, clean_), iteration, crop_, rainy_, clean_);
+      const RainParamRanges* rain = synthetic_rain_ ? &*synthetic_rain_ : nullptr;
+      made = loadBatch(planBatch(seed_, iteration, batch_, crop_, rainy_, clean_, rain), iteration, crop_, rainy_, clean_);
     } catch (...) {
       error = std::current_exception();
     }

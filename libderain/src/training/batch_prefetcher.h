@@ -8,6 +8,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct TrainingBatch {
   int64_t iteration = 0;
   at::Tensor rainy;  // B x 3 x crop x crop, float32 RGB in [-1, 1], CPU
   at::Tensor clean;
+  at::Tensor synthetic;  // the clean crops with the plan's procedural rain; undefined without it
 };
 
 // Builds one batch synchronously (what the prefetcher's threads run).
@@ -31,9 +33,11 @@ TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, cons
 class BatchPrefetcher {
  public:
   // Produces iterations [first, end) with `threads` threads, at most `depth` batches ahead of the
-  // consumer. The domains must outlive the prefetcher.
+  // consumer. The domains must outlive the prefetcher. With `synthetic_rain`, batches also carry
+  // rained copies of their clean crops.
   BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch, int crop,
-                  int64_t first, int64_t end, int threads, int depth);
+                  int64_t first, int64_t end, int threads, int depth,
+                  std::optional<RainParamRanges> synthetic_rain = std::nullopt);
   ~BatchPrefetcher();
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
@@ -48,6 +52,7 @@ class BatchPrefetcher {
   const ImageDomain& clean_;
   uint64_t seed_;
   int batch_, crop_;
+  std::optional<RainParamRanges> synthetic_rain_;
   int64_t end_, depth_;
   int64_t next_to_claim_;   // next iteration a worker starts on
   int64_t next_to_return_;  // next iteration next() hands out

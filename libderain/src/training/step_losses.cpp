@@ -5,12 +5,12 @@ namespace derain::detail {
 const std::array<const char*, StepLosses::kCount>& StepLosses::names() {
   static const std::array<const char*, kCount> kNames = {
       "adversarial", "attention_r", "attention_n", "cycle", "perceptual",
-      "gmm",         "reconstruction", "generator", "d_n",   "d_r"};
+      "gmm",         "reconstruction", "identity", "synthetic", "generator", "d_n", "d_r"};
   return kNames;
 }
 
 std::array<double, StepLosses::kCount> StepLosses::values() const {
-  return {adversarial, attention_r, attention_n, cycle, perceptual, gmm, reconstruction, generator, d_n, d_r};
+  return {adversarial, attention_r, attention_n, cycle, perceptual, gmm, reconstruction, identity, synthetic, generator, d_n, d_r};
 }
 
 }  // namespace derain::detail

@@ -14,11 +14,13 @@ struct StepLosses {
   double perceptual = 0;     // L_p (0 when off)
   double gmm = 0;            // L_gmm
   double reconstruction = 0; // L_r
+  double identity = 0;       // identity term (not in the paper; 0 when off)
+  double synthetic = 0;      // synthetic-pair term (not in the paper; 0 when off)
   double generator = 0;      // weighted sum minimised by the G step
   double d_n = 0;            // D_N step loss: 0.5 (real + fake)
   double d_r = 0;            // D_R step loss
 
-  static constexpr size_t kCount = 10;
+  static constexpr size_t kCount = 12;
   static const std::array<const char*, kCount>& names();  // CSV column names
   std::array<double, kCount> values() const;
 };

@@ -8,6 +8,7 @@
 #include "losses/attention_loss.h"
 #include "losses/cycle_loss.h"
 #include "losses/reconstruction_loss.h"
+#include "training/weight_init.h"
 
 namespace derain::detail {
 
@@ -47,7 +48,7 @@ Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10:
       prior_gen_(at::make_generator<at::CPUGeneratorImpl>(options.seed ^ kPriorStream)) {
   options_.validate(config_);
   model_ = DerainCycleGAN(config_, /*with_discriminators=*/true);
-  initWeights(*model_, options_.seed);
+  initTrainingWeights(*model_, parseWeightInit(options_.init), options_.seed);
   model_->to(device_);
   model_->train();
   if (!perceptual.is_empty()) {
@@ -63,19 +64,22 @@ void Trainer::setDiscriminatorsTrainable(bool trainable) {
   for (auto& p : model_->d_r->parameters()) p.set_requires_grad(trainable);
 }
 
-StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr) {
-  StepLosses losses = generatorStep(rainy, clean, lr);
+StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic) {
+  StepLosses losses = generatorStep(rainy, clean, lr, synthetic);
   discriminatorStep(losses, lr);
   ++iteration_;
   return losses;
 }
 
-StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr) {
+StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr,
+                                  const at::Tensor& synthetic) {
   if (rainy.dim() != 4 || rainy.size(1) != 3 || rainy.sizes() != clean.sizes())
     throw Error("trainer: rainy and clean batches must both be B x 3 x H x W of the same size");
+  const LossWeights& w = options_.weights;
+  if (w.synthetic > 0 && (!synthetic.defined() || synthetic.sizes() != clean.sizes()))
+    throw Error("trainer: the synthetic loss needs the clean batch with procedural rain, of the same size");
   const at::Tensor r = rainy.to(device_, torch::kFloat32), n = clean.to(device_, torch::kFloat32);
   DerainCycleGANImpl& m = *model_;
-  const LossWeights& w = options_.weights;
 
   // D only scores G's output here: its parameters stay out of this backward pass.
   setDiscriminatorsTrainable(false);
@@ -99,10 +103,23 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
   const at::Tensor gmm = gmm_.negativeLogLikelihood(rain_layer);
   const at::Tensor reconstruction = reconstructionLoss(att_r, n_r, r);
+  // The two terms beyond the paper cost extra generator passes, so they run only when weighted.
+  // Squared errors, not L1: a generator that starts as the identity is exactly right on the ~95% of
+  // pixels without streaks, and L1's constant pull towards zero there outweighs the sparse streak
+  // pixels, so an L1 term keeps G_N at the identity (measured: no change in 500 iterations).
+  at::Tensor identity = torch::zeros({}, r.options()), synthetic_pair = torch::zeros({}, r.options());
+  if (w.identity > 0)
+    identity = torch::mse_loss(m.g_n->forward(n, att_n), n) + torch::mse_loss(m.g_r->forward(r, att_r), r);
+  if (w.synthetic > 0) {
+    const at::Tensor s = synthetic.to(device_, torch::kFloat32);
+    synthetic_pair = torch::mse_loss(m.g_n->forward(s, m.att->forward(s)), n);
+  }
 
   at::Tensor total = w.adversarial * adversarial + w.attention * (attention_r + attention_n) + w.cycle * cycle +
                      w.gmm * gmm + w.reconstruction * reconstruction;
   if (perceptual_) total = total + w.perceptual * perceptual;
+  if (w.identity > 0) total = total + w.identity * identity;
+  if (w.synthetic > 0) total = total + w.synthetic * synthetic_pair;
   total.backward();
   setLearningRate(*opt_g_, lr);
   opt_g_->step();
@@ -122,6 +139,8 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   out.perceptual = perceptual.item<double>();
   out.gmm = gmm.item<double>();
   out.reconstruction = reconstruction.item<double>();
+  out.identity = identity.item<double>();
+  out.synthetic = synthetic_pair.item<double>();
   out.generator = total.item<double>();
   return out;
 }

@@ -38,11 +38,13 @@ class Trainer {
           VGG16Features perceptual = nullptr);
 
   // One iteration at learning rate `lr`: generatorStep then discriminatorStep. rainy, clean:
-  // B x 3 x crop x crop in [-1, 1] (any device; moved to the trainer's).
-  StepLosses step(const at::Tensor& rainy, const at::Tensor& clean, double lr);
+  // B x 3 x crop x crop in [-1, 1] (any device; moved to the trainer's). `synthetic`: `clean` with
+  // procedural rain drawn over it, needed when the synthetic loss weight is > 0 (ignored otherwise).
+  StepLosses step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic = {});
 
   // The halves of step(), public so that tests can check what each one updates.
-  StepLosses generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr);
+  StepLosses generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr,
+                           const at::Tensor& synthetic = {});
   // Uses the images of the preceding generatorStep; adds d_n / d_r to `losses`.
   void discriminatorStep(StepLosses& losses, double lr);
 

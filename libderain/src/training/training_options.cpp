@@ -1,10 +1,13 @@
 #include "training/training_options.h"
 
+#include <array>
 #include <cstdio>
+#include <utility>
 #include <sstream>
 
 #include "derain/error.hpp"
 #include "key_value.h"
+#include "training/weight_init.h"
 
 namespace derain::detail {
 
@@ -32,6 +35,44 @@ uint64_t parseUnsigned(const KeyValueLine& kv) {
   throw Error("line " + std::to_string(kv.line) + ": '" + kv.key + "' needs a non-negative integer, got '" +
               kv.value + "'");
 }
+
+// The rain fields the synthetic term draws from, by their config-key names.
+const std::array<std::pair<const char*, ParamRange RainParamRanges::*>, 7> kRainFields{{
+    {"density", &RainParamRanges::density},
+    {"angle", &RainParamRanges::angle},
+    {"angle_jitter", &RainParamRanges::angle_jitter},
+    {"length", &RainParamRanges::length},
+    {"width", &RainParamRanges::width},
+    {"intensity", &RainParamRanges::intensity},
+    {"haze", &RainParamRanges::haze},
+}};
+
+// "min:max", or one number for a fixed value.
+ParamRange parseRange(const KeyValueLine& kv) {
+  auto number = [&](std::string text) {
+    const auto first = text.find_first_not_of(" \t"), last = text.find_last_not_of(" \t");
+    KeyValueLine part = kv;
+    part.value = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+    if (part.value.empty()) throw Error("line " + std::to_string(kv.line) + ": '" + kv.key +
+                                        "' needs min:max or one number, got '" + kv.value + "'");
+    return parseDoubleValue(part);
+  };
+  const auto colon = kv.value.find(':');
+  if (colon == std::string::npos) {
+    const double v = number(kv.value);
+    return ParamRange{v, v};
+  }
+  return ParamRange{number(kv.value.substr(0, colon)), number(kv.value.substr(colon + 1))};
+}
+
+bool applyRainField(const KeyValueLine& kv, const std::string& key, RainParamRanges& ranges) {
+  for (const auto& [name, field] : kRainFields)
+    if (key == std::string("synthetic.") + name) {
+      ranges.*field = parseRange(kv);
+      return true;
+    }
+  return false;
+}
 }  // namespace
 
 void TrainingOptions::applyText(const std::string& text) {
@@ -52,12 +93,16 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "gmm.em_iterations") gmm_em_iterations = parseIntValue(kv);
     else if (k == "seed") seed = parseUnsigned(kv);
     else if (k == "vgg_weights") vgg_weights = kv.value;
+    else if (k == "init") init = toString(parseWeightInit(kv.value));
     else if (k == "weight.adversarial") weights.adversarial = parseDoubleValue(kv);
     else if (k == "weight.attention") weights.attention = parseDoubleValue(kv);
     else if (k == "weight.cycle") weights.cycle = parseDoubleValue(kv);
     else if (k == "weight.perceptual") weights.perceptual = parseDoubleValue(kv);
     else if (k == "weight.gmm") weights.gmm = parseDoubleValue(kv);
     else if (k == "weight.reconstruction") weights.reconstruction = parseDoubleValue(kv);
+    else if (k == "weight.identity") weights.identity = parseDoubleValue(kv);
+    else if (k == "weight.synthetic") weights.synthetic = parseDoubleValue(kv);
+    else if (applyRainField(kv, k, synthetic_rain)) continue;
     else throw Error("line " + std::to_string(kv.line) + ": unknown training key '" + kv.key + "'");
   }
 }
@@ -78,12 +123,18 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
       << kPrefix << "seed = " << seed << "\n"
       << kPrefix << "vgg_weights = " << vgg_weights << "\n"
+      << kPrefix << "init = " << init << "\n"
       << kPrefix << "weight.adversarial = " << exactText(weights.adversarial) << "\n"
       << kPrefix << "weight.attention = " << exactText(weights.attention) << "\n"
       << kPrefix << "weight.cycle = " << exactText(weights.cycle) << "\n"
       << kPrefix << "weight.perceptual = " << exactText(weights.perceptual) << "\n"
       << kPrefix << "weight.gmm = " << exactText(weights.gmm) << "\n"
-      << kPrefix << "weight.reconstruction = " << exactText(weights.reconstruction) << "\n";
+      << kPrefix << "weight.reconstruction = " << exactText(weights.reconstruction) << "\n"
+      << kPrefix << "weight.identity = " << exactText(weights.identity) << "\n"
+      << kPrefix << "weight.synthetic = " << exactText(weights.synthetic) << "\n";
+  for (const auto& [name, field] : kRainFields)
+    out << kPrefix << "synthetic." << name << " = " << exactText((synthetic_rain.*field).min) << ":"
+        << exactText((synthetic_rain.*field).max) << "\n";
   return out.str();
 }
 
@@ -94,6 +145,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(lr > 0.0 && lr < 1.0, "lr must be in (0, 1)");
   require(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, "beta1 and beta2 must be in [0, 1)");
   require(weight_decay >= 0.0, "weight_decay must be >= 0");
+  require(init == "paper" || init == "he", "init must be paper or he, got '" + init + "'");
   const int m = model.sizeMultiple();
   require(crop >= 16 && crop <= 4096 && crop % m == 0,
           "crop must be 16..4096 and a multiple of " + std::to_string(m) + " for this model, got " +
@@ -104,8 +156,13 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(gmm_em_iterations >= 1 && gmm_em_iterations <= 100, "gmm.em_iterations must be 1..100");
   const LossWeights& w = weights;
   require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
-              w.reconstruction >= 0,
+              w.reconstruction >= 0 && w.identity >= 0 && w.synthetic >= 0,
           "loss weights must be >= 0");
+  try {
+    synthetic_rain.validate();
+  } catch (const Error& e) {
+    throw Error(std::string("training options: train.synthetic.*: ") + e.what());
+  }
 }
 
 TrainerConfigText splitTrainerConfig(const std::string& text) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "derain/config.hpp"
+#include "derain/rain.hpp"
 
 namespace derain::detail {
 
@@ -17,6 +18,9 @@ struct LossWeights {
   double perceptual = 0.01;     // lambda_p: VGG16 features (only with a weights file)
   double gmm = 10.0;            // lambda_gmm: NLL of the rain layer under the EM-fitted mixture
   double reconstruction = 10.0; // lambda_r: ||Att(r) + n_r - r||^2
+  // Not in the paper, off by default; see training/README.md ("Beyond the paper").
+  double identity = 0.0;        // identity term: mean (G_N(Att(n), n) - n)^2 + mean (G_R(Att(r), r) - r)^2
+  double synthetic = 0.0;       // mean (G_N(Att(s), s) - n)^2, s = procedural rain drawn over the clean crop n
 };
 
 struct TrainingOptions {
@@ -33,8 +37,11 @@ struct TrainingOptions {
   int gmm_components = 3;       // K of the GMM loss
   int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
   uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
+  std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
   LossWeights weights;
+  // Rain drawn over clean crops for the synthetic term ("train.synthetic.<field> = min:max").
+  RainParamRanges synthetic_rain;
 
   // Parses "train.<key> = value" lines (the prefix included); unknown train.* keys, bad values and
   // out-of-range settings throw derain::Error naming the line. Non-"train." lines are ignored.

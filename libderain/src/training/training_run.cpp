@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -128,8 +129,10 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   if (options.stop_after > 0) end = std::min(end, options.stop_after);
   bool stopped = false;
   if (trainer.iteration() < end) {
+    std::optional<RainParamRanges> synthetic_rain;
+    if (training.weights.synthetic > 0) synthetic_rain = training.synthetic_rain;
     BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
-                           options.loader_threads, options.prefetch);
+                           options.loader_threads, options.prefetch, synthetic_rain);
     while (trainer.iteration() < end) {
       TrainingBatch batch;
       try {
@@ -140,7 +143,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
         throw;
       }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
-      const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr);
+      const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic);
       const int64_t done = trainer.iteration();
       log.append(done, lr, losses);
       if (options.progress) options.progress(done, training.iterations, losses);
