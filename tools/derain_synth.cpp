@@ -56,21 +56,12 @@ std::string rangeText(const derain::ParamRange& r) {
 // "0.02" -> [0.02, 0.02]; "0.01:0.05" -> [0.01, 0.05]. Usage error otherwise.
 derain::ParamRange parseRange(const derain::cli::ArgParser& args, const std::string& name) {
   const std::string text = args.get(name);
-  auto number = [&](const std::string& part) {
-    try {
-      size_t used = 0;
-      double v = std::stod(part, &used);
-      if (used == part.size()) return v;
-    } catch (const std::exception&) {
-    }
+  derain::ParamRange r;
+  try {
+    r = derain::parseParamRange(text);
+  } catch (const derain::Error&) {
     args.fail("option '--" + name + "' needs a number or a range MIN:MAX, got '" + text + "'");
-  };
-  const auto colon = text.find(':');
-  if (colon == std::string::npos) {
-    const double v = number(text);
-    return {v, v};
   }
-  derain::ParamRange r{number(text.substr(0, colon)), number(text.substr(colon + 1))};
   if (r.min > r.max) args.fail("option '--" + name + "': range '" + text + "' has MIN > MAX");
   return r;
 }

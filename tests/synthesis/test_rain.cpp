@@ -215,6 +215,20 @@ TEST(Rain, RangesSampleDeterministicallyWithinBounds) {
   EXPECT_THROW(outside.validate(), derain::Error);
 }
 
+TEST(Rain, ParamRangeParsesOneNumberOrMinMax) {
+  const derain::ParamRange fixed = derain::parseParamRange("0.02");
+  EXPECT_EQ(fixed.min, 0.02);
+  EXPECT_EQ(fixed.max, 0.02);
+  const derain::ParamRange range = derain::parseParamRange(" -15 : 20.5 ");
+  EXPECT_EQ(range.min, -15.0);
+  EXPECT_EQ(range.max, 20.5);
+  const derain::ParamRange reversed = derain::parseParamRange("0.3:0.1");  // order is validate()'s job
+  EXPECT_EQ(reversed.min, 0.3);
+  EXPECT_EQ(reversed.max, 0.1);
+  for (const char* bad : {"", "a", "1:", ":2", "1:2:3", "1x", "0.1;0.2"})
+    EXPECT_THROW(derain::parseParamRange(bad), derain::Error) << "'" << bad << "'";
+}
+
 TEST(Rain, UniformIsPortableMapping) {
   // uniform01 is (draw >> 11) * 2^-53: the first mt19937_64 output for the default seed is fixed by the
   // standard (the 10000th is 9981545732273789042), so the mapping pins the value.

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 
 #include <opencv2/core.hpp>
 
@@ -54,6 +55,10 @@ struct ParamRange {
   double min = 0.0;
   double max = 0.0;
 };
+
+// "0.02" -> [0.02, 0.02]; "0.01:0.05" -> [0.01, 0.05] (spaces around the numbers allowed). Throws
+// derain::Error for anything else. The order of the ends is not checked here (RainParamRanges::validate).
+ParamRange parseParamRange(const std::string& text);
 
 // Ranges for dataset generation: sample() draws one RainParams. Defaults: light-to-moderate rain in the
 // style of Rain100L (mostly near-vertical, thin, fairly bright streaks, no veil).

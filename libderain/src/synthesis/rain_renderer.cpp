@@ -184,6 +184,28 @@ void addRain(const cv::Mat& src, cv::Mat& dst, const RainParams& p) {
   }
 }
 
+ParamRange parseParamRange(const std::string& text) {
+  auto number = [&](const std::string& part) {
+    const auto first = part.find_first_not_of(" \t"), last = part.find_last_not_of(" \t");
+    if (first != std::string::npos) {
+      const std::string trimmed = part.substr(first, last - first + 1);
+      try {
+        size_t used = 0;
+        const double v = std::stod(trimmed, &used);
+        if (used == trimmed.size()) return v;
+      } catch (const std::exception&) {
+      }
+    }
+    throw Error("'" + text + "' is not a number or a range MIN:MAX");
+  };
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) {
+    const double v = number(text);
+    return {v, v};
+  }
+  return {number(text.substr(0, colon)), number(text.substr(colon + 1))};
+}
+
 void RainParamRanges::validate() const {
   const std::pair<const ParamRange*, FieldRange> fields[] = {
       {&density, kDensity}, {&angle, kAngle},         {&angle_jitter, kAngleJitter}, {&length, kLength},

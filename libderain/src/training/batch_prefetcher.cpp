@@ -10,39 +10,50 @@
 namespace derain::detail {
 
 namespace {
-// Crops, flips and writes one image into `out` (3 x crop x crop float, [-1, 1]) with OpenCV only:
-// LibTorch ops here would start OpenMP teams from the loader threads and fight the training step.
-// With `rain`, procedural rain is drawn over the (flipped) crop first, in 8 bits like derain-synth's files.
-void cropInto(const cv::Mat& rgb, const CropSpec& spec, int crop, float* out, const RainParams* rain = nullptr) {
-  cv::Mat patch = rgb(cv::Rect(spec.x, spec.y, crop, crop)), flipped, rained, scaled;
-  if (spec.flip) {
-    cv::flip(patch, flipped, 1);
-    patch = flipped;
-  }
-  if (rain) {
-    addRain(patch, rained, *rain);
-    patch = rained;
-  }
+// Everything here uses OpenCV only: LibTorch ops would start OpenMP teams from the loader threads
+// and fight the training step.
+
+// The crop of `spec`, flipped when planned (8-bit RGB).
+cv::Mat cropOf(const cv::Mat& rgb, const CropSpec& spec, int crop) {
+  cv::Mat patch = rgb(cv::Rect(spec.x, spec.y, crop, crop)), flipped;
+  if (!spec.flip) return patch;
+  cv::flip(patch, flipped, 1);
+  return flipped;
+}
+
+// Writes an 8-bit crop into `out` (3 x crop x crop float, [-1, 1]).
+void writeScaled(const cv::Mat& patch, float* out) {
+  cv::Mat scaled;
   patch.convertTo(scaled, CV_32FC3, 1.0 / 127.5, -1.0);
   std::vector<cv::Mat> planes;
-  for (int c = 0; c < 3; ++c) planes.emplace_back(crop, crop, CV_32FC1, out + static_cast<size_t>(c) * crop * crop);
+  const size_t plane = static_cast<size_t>(patch.rows) * patch.cols;
+  for (int c = 0; c < 3; ++c) planes.emplace_back(patch.rows, patch.cols, CV_32FC1, out + c * plane);
   cv::split(scaled, planes);  // writes into the tensor's memory, planes keep their data pointers
 }
 
-at::Tensor loadDomain(const std::vector<CropSpec>& specs, const ImageDomain& domain, int crop,
-                      const std::vector<RainParams>* rain = nullptr) {
-  auto t = torch::empty({static_cast<int64_t>(specs.size()), 3, crop, crop}, torch::kFloat32);
-  for (size_t i = 0; i < specs.size(); ++i)
-    cropInto(domain.load(specs[i].index), specs[i], crop, t.data_ptr<float>() + i * 3 * crop * crop,
-             rain ? &rain->at(i) : nullptr);
-  return t;
+at::Tensor emptyBatch(size_t count, int crop) {
+  return torch::empty({static_cast<int64_t>(count), 3, crop, crop}, torch::kFloat32);
 }
 }  // namespace
 
 TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, const ImageDomain& rainy,
                         const ImageDomain& clean) {
-  TrainingBatch batch{iteration, loadDomain(plan.rainy, rainy, crop), loadDomain(plan.clean, clean, crop), {}};
-  if (!plan.synthetic_rain.empty()) batch.synthetic = loadDomain(plan.clean, clean, crop, &plan.synthetic_rain);
+  const size_t image = 3 * static_cast<size_t>(crop) * crop;
+  TrainingBatch batch{iteration, emptyBatch(plan.rainy.size(), crop), emptyBatch(plan.clean.size(), crop), {}};
+  for (size_t i = 0; i < plan.rainy.size(); ++i)
+    writeScaled(cropOf(rainy.load(plan.rainy[i].index), plan.rainy[i], crop), batch.rainy.data_ptr<float>() + i * image);
+  // With synthetic rain, each clean crop is also rained (in 8 bits, like derain-synth's files): one
+  // load and crop serve both tensors.
+  const bool rained = !plan.synthetic_rain.empty();
+  if (rained) batch.synthetic = emptyBatch(plan.clean.size(), crop);
+  for (size_t i = 0; i < plan.clean.size(); ++i) {
+    const cv::Mat patch = cropOf(clean.load(plan.clean[i].index), plan.clean[i], crop);
+    writeScaled(patch, batch.clean.data_ptr<float>() + i * image);
+    if (!rained) continue;
+    cv::Mat with_rain;
+    addRain(patch, with_rain, plan.synthetic_rain.at(i));
+    writeScaled(with_rain, batch.synthetic.data_ptr<float>() + i * image);
+  }
   return batch;
 }
 

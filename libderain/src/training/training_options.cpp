@@ -47,22 +47,12 @@ const std::array<std::pair<const char*, ParamRange RainParamRanges::*>, 7> kRain
     {"haze", &RainParamRanges::haze},
 }};
 
-// "min:max", or one number for a fixed value.
 ParamRange parseRange(const KeyValueLine& kv) {
-  auto number = [&](std::string text) {
-    const auto first = text.find_first_not_of(" \t"), last = text.find_last_not_of(" \t");
-    KeyValueLine part = kv;
-    part.value = first == std::string::npos ? "" : text.substr(first, last - first + 1);
-    if (part.value.empty()) throw Error("line " + std::to_string(kv.line) + ": '" + kv.key +
-                                        "' needs min:max or one number, got '" + kv.value + "'");
-    return parseDoubleValue(part);
-  };
-  const auto colon = kv.value.find(':');
-  if (colon == std::string::npos) {
-    const double v = number(kv.value);
-    return ParamRange{v, v};
+  try {
+    return parseParamRange(kv.value);
+  } catch (const Error& e) {
+    throw Error("line " + std::to_string(kv.line) + ": '" + kv.key + "': " + e.what());
   }
-  return ParamRange{number(kv.value.substr(0, colon)), number(kv.value.substr(colon + 1))};
 }
 
 bool applyRainField(const KeyValueLine& kv, const std::string& key, RainParamRanges& ranges) {
