@@ -105,6 +105,16 @@ double cpuMs() {
 }
 
 // appsrc ! derain ! appsink, playing, for frames of one size.
+// A 30 fps buffer around the frame's memory (wrapped, not copied), stamped at next_pts, which advances.
+GstBuffer* wrapFrame(const cv::Mat& frame, GstClockTime& next_pts) {
+  const size_t bytes = frame.total() * frame.elemSize();
+  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frame.data, bytes, 0, bytes, nullptr, nullptr);
+  GST_BUFFER_PTS(buffer) = next_pts;
+  GST_BUFFER_DURATION(buffer) = GST_SECOND / 30;
+  next_pts += GST_SECOND / 30;
+  return buffer;
+}
+
 class ElementPath {
  public:
   ElementPath(const std::string& model, cv::Size size, int threads) {
@@ -135,13 +145,9 @@ class ElementPath {
     gst_object_unref(pipeline_);
   }
 
-  // One frame in, one frame out; the frame's memory is wrapped, not copied.
+  // One frame in, one frame out.
   void process(const cv::Mat& frame) {
-    GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frame.data,
-        frame.total() * frame.elemSize(), 0, frame.total() * frame.elemSize(), nullptr, nullptr);
-    GST_BUFFER_PTS(buffer) = next_pts_;
-    GST_BUFFER_DURATION(buffer) = GST_SECOND / 30;
-    next_pts_ += GST_SECOND / 30;
+    GstBuffer* buffer = wrapFrame(frame, next_pts_);
     if (gst_app_src_push_buffer(GST_APP_SRC(src_), buffer) != GST_FLOW_OK)
       throw std::runtime_error("appsrc refused a buffer");
     GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink_), kFrameTimeout);
@@ -174,11 +180,7 @@ class HarnessPath {
   ~HarnessPath() { gst_harness_teardown(harness_); }
 
   void process(const cv::Mat& frame) {
-    GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, frame.data,
-        frame.total() * frame.elemSize(), 0, frame.total() * frame.elemSize(), nullptr, nullptr);
-    GST_BUFFER_PTS(buffer) = next_pts_;
-    GST_BUFFER_DURATION(buffer) = GST_SECOND / 30;
-    next_pts_ += GST_SECOND / 30;
+    GstBuffer* buffer = wrapFrame(frame, next_pts_);
     GstBuffer* out = gst_harness_push_and_pull(harness_, buffer);
     if (out == nullptr) throw std::runtime_error("no output frame from the harness");
     gst_buffer_unref(out);
