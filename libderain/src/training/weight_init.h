@@ -3,8 +3,8 @@
 //   he:    He-normal weights, std sqrt(2 / fan_in), biases 0; the output conv of a residual generator
 //          starts at 0, so G_N and G_R begin as the exact identity.
 // Why "he" exists: the lite generators and U-ARSE have no normalisation layers, so with N(0, 0.02)
-// each conv shrinks the signal about 4x; a dozen layers deep, outputs and gradients vanish and a
-// run spends thousands of iterations producing the identity before it learns anything.
+// every conv shrinks the signal (total weight std 0.24-0.48 per output for 16-64 input channels):
+// an untrained lite G_N changes a [0, 1] image by ~0.0003 on average, and gradients shrink alike.
 #pragma once
 
 #include <cstdint>
