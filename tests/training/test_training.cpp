@@ -2,6 +2,7 @@
 // loading and sampling, resuming bit for bit, bad data, and the exported model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -65,6 +66,22 @@ std::vector<std::string> csvLines(const std::string& path) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+// Mean of the losses.csv column named `column` over rows [first, last] (1 = the first iteration).
+double columnMean(const std::vector<std::string>& lines, const std::string& column, size_t first, size_t last) {
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    std::stringstream s(line);
+    for (std::string cell; std::getline(s, cell, ',');) out.push_back(cell);
+    return out;
+  };
+  const auto header = cells(lines.at(0));
+  const size_t index = static_cast<size_t>(std::find(header.begin(), header.end(), column) - header.begin());
+  if (index == header.size()) throw std::runtime_error("no column " + column);
+  double sum = 0;
+  for (size_t row = first; row <= last; ++row) sum += std::stod(cells(lines.at(row)).at(index));
+  return sum / static_cast<double>(last - first + 1);
 }
 
 TrainingRunOptions tinyRun(const TempDir& data, const std::string& out, int64_t iterations) {
@@ -474,15 +491,7 @@ TEST(TrainingRun, ThirtyIterationsLowerTheCycleLoss) {
   auto lines = csvLines(result.log_path);
   ASSERT_EQ(lines.size(), 31u);
   EXPECT_EQ(lines[0], LossLog::header());
-  auto cycleAt = [&](size_t row) {  // column 5: iteration, lr, adversarial, attention_r, attention_n, cycle
-    std::stringstream s(lines[row]);
-    std::string cell;
-    for (int i = 0; i < 6; ++i) std::getline(s, cell, ',');
-    return std::stod(cell);
-  };
-  double first = 0, last = 0;
-  for (size_t i = 1; i <= 5; ++i) first += cycleAt(i) / 5;
-  for (size_t i = 26; i <= 30; ++i) last += cycleAt(i) / 5;
+  const double first = columnMean(lines, "cycle", 1, 5), last = columnMean(lines, "cycle", 26, 30);
   EXPECT_LT(last, 0.9 * first) << "cycle loss " << first << " -> " << last;
   for (const char* f : {"samples/iter_0000010.png", "samples/iter_0000030.png", "loss_plot.png", "model.derain",
                         "checkpoint.derain", "training.conf"})
@@ -543,15 +552,7 @@ TEST(TrainingRun, SyntheticTermFallsWhileTraining) {
   ASSERT_TRUE(result.completed);
   auto lines = csvLines(result.log_path);
   ASSERT_EQ(lines.size(), 101u);
-  auto syntheticAt = [&](size_t row) {  // column 10: ..., reconstruction, identity, synthetic
-    std::stringstream s(lines[row]);
-    std::string cell;
-    for (int i = 0; i < 11; ++i) std::getline(s, cell, ',');
-    return std::stod(cell);
-  };
-  double first = 0, last = 0;
-  for (size_t i = 1; i <= 10; ++i) first += syntheticAt(i) / 10;
-  for (size_t i = 91; i <= 100; ++i) last += syntheticAt(i) / 10;
+  const double first = columnMean(lines, "synthetic", 1, 10), last = columnMean(lines, "synthetic", 91, 100);
   EXPECT_GT(first, 0.0);
   EXPECT_LT(last, 0.7 * first) << "synthetic loss " << first << " -> " << last;
 }
