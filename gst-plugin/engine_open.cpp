@@ -4,6 +4,8 @@
 #include <string>
 
 #include <derain/error.hpp>
+#include <derain/default_model.hpp>
+#include <derain/process.hpp>
 
 namespace derain_gst {
 
@@ -16,7 +18,7 @@ std::string resolveModelPath(const char* model) {
   }
 }
 
-std::unique_ptr<derain::Engine> openEngine(GstElement* element, const char* model,
+std::shared_ptr<derain::SharedEngine> openEngine(GstElement* element, const char* model,
                                            const derain::EngineOptions& options) {
   std::string path;
   try {
@@ -37,7 +39,9 @@ std::unique_ptr<derain::Engine> openEngine(GstElement* element, const char* mode
     return nullptr;
   }
   try {
-    return std::make_unique<derain::Engine>(path, options);
+    auto engine = derain::inferenceLibrary().openShared(path, options);
+    derain::keepFreedBuffersForReuse();  // a pipeline derains frame after frame (process.hpp)
+    return engine;
   } catch (const derain::ModelFileError& e) {
     GST_ELEMENT_ERROR(element, LIBRARY, INIT, ("Cannot load model file '%s'.", path.c_str()), ("%s", e.what()));
   } catch (const derain::DeviceError& e) {

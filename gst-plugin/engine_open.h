@@ -1,12 +1,14 @@
-// Opening a derain::Engine for an element going READY -> PAUSED: resolves the model path and turns
-// every libderain failure into a GStreamer element error that says what to do about it.
+// Opening an engine for an element going READY -> PAUSED: resolves the model path, loads libderain's
+// inference library on first use (so registering the plugin never loads LibTorch), takes the
+// process's shared engine for that model and options (elements with the same settings share one
+// copy of the weights), and turns every failure into a GStreamer element error that says what to do.
 #pragma once
 
 #include <memory>
 
 #include <gst/gst.h>
 
-#include <derain/engine.hpp>
+#include <derain/inference_library.hpp>
 
 namespace derain_gst {
 
@@ -15,7 +17,8 @@ namespace derain_gst {
 //   no model anywhere / file absent   -> RESOURCE NOT_FOUND
 //   unreadable, corrupt, wrong format -> LIBRARY INIT (derain::ModelFileError)
 //   device or precision unavailable   -> LIBRARY INIT (derain::DeviceError)
-std::unique_ptr<derain::Engine> openEngine(GstElement* element, const char* model,
+//   inference library not loadable    -> LIBRARY INIT
+std::shared_ptr<derain::SharedEngine> openEngine(GstElement* element, const char* model,
                                            const derain::EngineOptions& options);
 
 // The model file an element uses: model when set, else derain::defaultModelPath() ("" if none).

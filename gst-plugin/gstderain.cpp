@@ -60,7 +60,8 @@
 
 #include <opencv2/core.hpp>
 
-#include <derain/engine.hpp>
+#include <derain/engine_options.hpp>
+#include <derain/inference_library.hpp>
 
 #include "engine_open.h"
 #include "gstderainenums.h"
@@ -73,14 +74,14 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define DEFAULT_PROP_DEVICE GST_DERAIN_DEVICE_AUTO
 #define DEFAULT_PROP_PRECISION GST_DERAIN_PRECISION_FP32
 #define DEFAULT_PROP_TILE_SIZE 0
-#define DEFAULT_PROP_TILE_OVERLAP 32
+#define DEFAULT_PROP_TILE_OVERLAP derain::kDefaultTileOverlap
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_STRENGTH 1.0
 
-// Largest accepted tile side / overlap / thread count: generous bounds that still catch typos.
-#define MAX_TILE_SIZE 16384
-#define MAX_TILE_OVERLAP 4096
-#define MAX_THREADS 1024
+// Largest accepted tile side / overlap / thread count: libderain's own ranges (engine_options.hpp).
+#define MAX_TILE_SIZE derain::kMaxTileSize
+#define MAX_TILE_OVERLAP derain::kMaxTileOverlap
+#define MAX_THREADS derain::kMaxThreads
 
 // Average frame time (exponential moving average weight of the newest frame) and how far it may
 // exceed the reported latency before the latency is raised.
@@ -101,7 +102,7 @@ enum {
 // What exists between start() and stop(): the engine and per-frame scratch images (reused so the
 // streaming thread does not allocate per frame).
 struct DerainStream {
-  std::unique_ptr<derain::Engine> engine;
+  std::shared_ptr<derain::SharedEngine> engine;
   cv::Mat packed;    // input colour channels when the frame is not already packed 3-channel
   cv::Mat derained;  // network output
   cv::Mat blended;   // output blended with the input (strength < 1)
@@ -332,7 +333,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   options.threads = self->threads;
   GST_OBJECT_UNLOCK(self);
 
-  std::unique_ptr<derain::Engine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
+  std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
   g_free(model);
   if (!engine) return FALSE;  // openEngine posted the error
 

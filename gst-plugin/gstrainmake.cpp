@@ -51,7 +51,8 @@
 
 #include <opencv2/core.hpp>
 
-#include <derain/engine.hpp>
+#include <derain/engine_options.hpp>
+#include <derain/inference_library.hpp>
 #include <derain/rain.hpp>
 
 #include "engine_open.h"
@@ -91,7 +92,7 @@ enum {
 
 // What exists between start() and stop(): the model of learned mode and the learned-mode scratch.
 struct RainmakeStream {
-  std::unique_ptr<derain::Engine> engine;  // learned mode only
+  std::shared_ptr<derain::SharedEngine> engine;  // learned mode only
   cv::Mat packed;                          // input colour channels for the engine
   cv::Mat rainy;                           // engine output
   guint64 frames = 0;                      // frames seen since start(), the last resort frame index
@@ -331,7 +332,7 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
   gchar* model = g_strdup(self->model);
   GST_OBJECT_UNLOCK(self);
 
-  std::unique_ptr<derain::Engine> engine;
+  std::shared_ptr<derain::SharedEngine> engine;
   if (mode == GST_RAINMAKE_MODE_LEARNED) {
     engine = derain_gst::openEngine(GST_ELEMENT(self), model, derain::EngineOptions());
     if (!engine) {  // openEngine posted the error

@@ -10,4 +10,5 @@ build_dir=${DERAIN_BUILD_DIR:-build}
 out_dir=${1:-demo-output}
 echo
 echo "== libderain built in $build_dir; running the main job =="
-"$build_dir/tools/derain-run" --demo "$out_dir"
+# `meson devenv` runs it as an uninstalled build: the source tree's default model ($DERAIN_MODEL_DIR).
+meson devenv -C "$build_dir" -w "$PWD" "$PWD/$build_dir/tools/derain-run" --demo "$out_dir"

@@ -115,6 +115,7 @@ int run(const derain::cli::ArgParser& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   derain::cli::ArgParser args("derain-eval",
                               "Mean PSNR / SSIM of a paired rainy/clean set on the Y channel, with the MATLAB\n"
                               "conventions of the deraining literature (rgb2ycbcr on doubles, psnr peak 1, Wang's\n"

@@ -177,6 +177,7 @@ int run(const derain::cli::ArgParser& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   derain::cli::ArgParser args("derain-rainmake",
                               "Adds learnt rain to clean images with a DerainCycleGAN model's rainmaking branch\n"
                               "r = G_R(Att(n), n); Gaussian noise on the attention mask varies the rain per image\n"

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "cli_args.hpp"
+#include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
@@ -83,6 +84,7 @@ Example:
 }  // namespace
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   using namespace derain;
   cli::ArgParser args("derain-train", "Train a DerainCycleGAN model from unpaired rainy and clean images.");
   args.option("rainy", "DIR", "folder of rainy images", "", true);

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "cli_args.hpp"
+#include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "networks.h"
 #include "runtime.h"
@@ -16,6 +17,7 @@
 namespace dt = derain::detail;  // ("detail" alone is ambiguous with LibTorch's)
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   using namespace derain;
   cli::ArgParser args("derain-train-bench", "Measure DerainCycleGAN training speed (iterations/s) per preset.");
   args.option("presets", "LIST", "comma-separated presets", "lite,paper");

@@ -1,10 +1,15 @@
 // Inference API: sizes, types, channel order, tiling, precision, threads, devices, bad input.
+#include <sys/resource.h>
+
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include <opencv2/imgproc.hpp>
 
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "derain/inference_library.hpp"
 #include "model_file.h"
 #include "test_support.h"
 
@@ -185,6 +190,118 @@ TEST_F(EngineTest, ThreadSettingTakesEffect) {
   EXPECT_NE(single.describe().find("1 thread"), std::string::npos);
 }
 
+TEST_F(EngineTest, ConcurrentEnginesWithDifferentThreadCountsAreBitExact) {
+  EngineOptions one, two;
+  one.threads = 1;
+  two.threads = 2;
+  Engine single = load(one), dual = load(two);
+  const cv::Mat a = derain::test::makeRainyScene(96, 64, 13), b = derain::test::makeRainyScene(96, 64, 14);
+  cv::Mat alone_a, alone_b;
+  single.derain(a, alone_a);
+  dual.derain(b, alone_b);
+  // Both at once, many times over, each in its own thread: each thread keeps its own setting.
+  constexpr int kRounds = 20;
+  int wrong_a = 0, wrong_b = 0, threads_a = 0, threads_b = 0;
+  std::thread ta([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      cv::Mat out;
+      single.derain(a, out);
+      wrong_a += cv::norm(out, alone_a, cv::NORM_INF) != 0.0;
+      threads_a = derain::runtimeThreads();
+    }
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      cv::Mat out;
+      dual.derain(b, out);
+      wrong_b += cv::norm(out, alone_b, cv::NORM_INF) != 0.0;
+      threads_b = derain::runtimeThreads();
+    }
+  });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(wrong_a, 0);
+  EXPECT_EQ(wrong_b, 0);
+  EXPECT_EQ(threads_a, 1);
+  EXPECT_EQ(threads_b, 2);
+}
+
+TEST_F(EngineTest, SetThreadsChangesTheCountInPlace) {
+  Engine engine = load();
+  cv::Mat image = derain::test::makeRainyScene(32, 32, 15), before, after;
+  engine.derain(image, before);
+  engine.setThreads(1);
+  EXPECT_EQ(engine.options().threads, 1);
+  EXPECT_NE(engine.describe().find(", 1 thread(s)"), std::string::npos) << engine.describe();
+  engine.derain(image, after);
+  EXPECT_EQ(derain::runtimeThreads(), 1);
+  EXPECT_EQ(cv::norm(before, after, cv::NORM_INF), 0.0);
+  EXPECT_THROW(engine.setThreads(-1), derain::Error);
+  EXPECT_THROW(engine.setThreads(derain::kMaxThreads + 1), derain::Error);
+  EXPECT_EQ(engine.options().threads, 1);
+}
+
+TEST_F(EngineTest, LibTorchFailuresArriveAsDerainErrors) {
+  // An allocation LibTorch cannot satisfy (a 60000x60000 frame, untiled, with the address space
+  // capped) must surface as derain::Error with a one-line reason, not c10::Error.
+  EngineOptions untiled;
+  untiled.tile_size = derain::kMaxTileSize;
+  Engine engine = load(untiled);
+  rlimit old{};
+  getrlimit(RLIMIT_AS, &old);
+  const cv::Mat huge(8000, 8000, CV_8UC3, cv::Scalar(90, 120, 150));
+  rlimit capped = old;
+  capped.rlim_cur = 3ull << 30;  // 3 GB: the image fits, the network's activations do not
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &capped), 0);
+  std::string message;
+  bool other = false;
+  try {
+    cv::Mat out;
+    engine.derain(huge, out);
+  } catch (const derain::Error& e) {
+    message = e.what();
+  } catch (...) {
+    other = true;
+  }
+  setrlimit(RLIMIT_AS, &old);
+  EXPECT_FALSE(other) << "something other than derain::Error escaped";
+  EXPECT_FALSE(message.empty()) << "no error at all";
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(SharedEngines, SameModelAndOptionsShareOneEngine) {
+  TempDir dir;
+  const std::string path = dir.file("shared.derain");
+  derain::test::writeHeScaledModel(path, derain::ModelConfig::lite(), 22);
+  EngineOptions options;
+  options.device = derain::Device::CPU;
+  auto& library = derain::inferenceLibrary();
+  const int before = library.openEngines();
+  auto first = library.openShared(path, options);
+  auto second = library.openShared(path, options);
+  EXPECT_EQ(first.get(), second.get());
+  EXPECT_EQ(library.holders(path, options), 2);
+  EXPECT_EQ(library.openEngines(), before + 1);
+  EngineOptions other = options;
+  other.threads = 1;
+  auto third = library.openShared(path, other);
+  EXPECT_NE(third.get(), first.get());
+  EXPECT_EQ(library.openEngines(), before + 2);
+
+  const cv::Mat image = derain::test::makeRainyScene(48, 40, 16);
+  cv::Mat shared_out, own_out;
+  first->derain(image, shared_out, ColorOrder::BGR);
+  Engine own(path, options);
+  own.derain(image, own_out);
+  EXPECT_EQ(cv::norm(shared_out, own_out, cv::NORM_INF), 0.0);
+
+  first.reset();
+  second.reset();
+  third.reset();
+  EXPECT_EQ(library.holders(path, options), 0);
+  EXPECT_EQ(library.openEngines(), before);
+}
+
 TEST_F(EngineTest, DefaultThreadsIsEveryCore) {
   Engine engine = load();
   EXPECT_EQ(derain::runtimeThreads(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -238,6 +355,12 @@ TEST_F(EngineTest, BadOptionsAreRejected) {
   bad = {};
   bad.tile_size = 64;
   bad.tile_overlap = 32;
+  EXPECT_THROW(load(bad), derain::Error);
+  bad = {};
+  bad.threads = derain::kMaxThreads + 1;  // threads=1000 would spawn idle threads for nothing
+  EXPECT_THROW(load(bad), derain::Error);
+  bad = {};
+  bad.tile_size = derain::kMaxTileSize + 1;
   EXPECT_THROW(load(bad), derain::Error);
 }
 

@@ -58,6 +58,7 @@ void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   derain::cli::ArgParser args("derain-bench",
                               "Measures inference speed of the model presets on this machine (untrained weights:\n"
                               "speed does not depend on their values).");

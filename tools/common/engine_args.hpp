@@ -4,7 +4,7 @@
 #pragma once
 
 #include "cli_args.hpp"
-#include "derain/engine.hpp"
+#include "derain/engine_options.hpp"
 
 namespace derain::cli {
 

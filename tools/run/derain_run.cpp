@@ -131,6 +131,7 @@ int runVideo(derain::Engine& engine, const std::string& input, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
+  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   derain::cli::ArgParser args("derain-run", "Removes rain from an image or video with a DerainCycleGAN model.");
   args.option("input", "FILE", "rainy image (png, jpg, ...) or video (mp4, avi, mkv, ...)");
   args.option("output", "FILE", "where to write the result (same kind as the input)");

@@ -2,6 +2,8 @@
 // multi-scale discriminators. Stored in every model file, so a file fully describes its networks.
 #pragma once
 
+#include "derain/export.hpp"
+
 #include <string>
 #include <vector>
 
@@ -40,7 +42,7 @@ struct DiscriminatorConfig {
   int layers = 4;                              // stride-2 4x4 convs per scale
 };
 
-struct ModelConfig {
+struct DERAIN_API ModelConfig {
   std::string preset = "paper";                // name it came from ("custom" once edited)
   AttentionConfig attention;
   GeneratorConfig generator;

@@ -2,6 +2,8 @@
 // no downloaded images. Deterministic for a seed.
 #pragma once
 
+#include "derain/export.hpp"
+
 #include <cstdint>
 
 #include <opencv2/core.hpp>
@@ -9,6 +11,6 @@
 namespace derain {
 
 // CV_8UC3 BGR image of `size` (any size >= 1x1).
-cv::Mat makeDemoScene(cv::Size size, uint64_t seed = 0);
+DERAIN_API cv::Mat makeDemoScene(cv::Size size, uint64_t seed = 0);
 
 }  // namespace derain

@@ -1,10 +1,5 @@
-// Umbrella header of libderain's public C++ API.
+// Umbrella header of libderain's public C++ API (link `derain`; core.hpp alone needs only derain-core).
 #pragma once
 
-#include "derain/config.hpp"
-#include "derain/demo_scene.hpp"
+#include "derain/core.hpp"
 #include "derain/engine.hpp"
-#include "derain/error.hpp"
-#include "derain/metrics.hpp"
-#include "derain/rain.hpp"
-#include "derain/types.hpp"

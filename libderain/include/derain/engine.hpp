@@ -9,31 +9,21 @@
 #include <opencv2/core.hpp>
 
 #include "derain/config.hpp"
+#include "derain/default_model.hpp"
+#include "derain/engine_options.hpp"
+#include "derain/export.hpp"
+#include "derain/process.hpp"
 #include "derain/types.hpp"
 
 namespace derain {
 
-struct EngineOptions {
-  Device device = Device::Auto;
-  Precision precision = Precision::FP32;
-  int threads = 0;         // intra-op threads; 0 = every core of the machine
-  int tile_size = 0;       // tile side in pixels; 0 = auto (whole frame up to kAutoTileMaxPixels)
-  int tile_overlap = 32;   // pixels shared by neighbouring tiles, blended linearly
-};
-
-// Frames with more pixels than this are tiled automatically when tile_size is 0 (bounds memory).
-constexpr int64_t kAutoTileMaxPixels = 1920LL * 1088LL;
-// Tile side used by automatic tiling.
-constexpr int kAutoTileSize = 768;
-
-struct RainmakeOptions {
-  float mask_noise = 0.0f;  // std-dev of Gaussian noise added to the attention mask (varies the rain)
-  uint64_t seed = 0;        // seed of that noise
-};
-
-// Note: the first Engine raises glibc's malloc mmap/trim thresholds (process-wide) so tensor buffers
-// are reused between frames instead of page-faulted in anew; set DERAIN_KEEP_MALLOC=1 to prevent it.
-class Engine {
+// Thread-safety: one Engine may be used from one thread at a time; several Engines may run
+// concurrently in different threads (tested bit-exact). Each call runs with the engine's thread
+// count set for the calling thread only (LibTorch's OpenMP backend keeps it per thread), so engines
+// with different `threads` in different threads do not change each other's setting. To share one engine between streams use
+// derain::inferenceLibrary().openShared() (inference_library.hpp), whose engines serialise calls.
+// Errors of LibTorch itself (out of memory, ...) arrive as derain::Error, never as c10::Error.
+class DERAIN_API Engine {
  public:
   // Loads an inference model file (or a training checkpoint). Throws ModelFileError naming the file
   // and the problem for a missing, truncated, corrupt, foreign or wrong-version file, and
@@ -60,6 +50,9 @@ class Engine {
 
   const ModelConfig& config() const;
   const EngineOptions& options() const;
+  // Changes the intra-op thread count (EngineOptions::threads) without reloading the model.
+  // Throws derain::Error when out of range.
+  void setThreads(int threads);
   Device device() const;        // resolved: never Auto
   Precision precision() const;  // resolved: never Auto
   bool trained() const;         // false for untrained(); true for a loaded file
@@ -75,16 +68,14 @@ class Engine {
 };
 
 // Whether this build of libderain can run on CUDA, and whether a GPU is present now.
-bool cudaBuilt();
-bool cudaAvailable();
+DERAIN_API bool cudaBuilt();
+DERAIN_API bool cudaAvailable();
 // Whether the CPU does bf16 natively (avx512_bf16 or AMX).
-bool cpuHasNativeBf16();
-// Intra-op threads LibTorch uses right now (the Engine sets this from EngineOptions::threads).
-int runtimeThreads();
+DERAIN_API bool cpuHasNativeBf16();
+// Intra-op threads LibTorch uses right now in the calling thread (an Engine call sets this from
+// EngineOptions::threads for its calling thread).
+DERAIN_API int runtimeThreads();
 
-// Path of the default model "default.derain": $DERAIN_MODEL if set, else the installed copy
-// (<prefix>/share/libderain/models), else the source tree's models/ (uninstalled builds).
-// Empty string when none exists.
-std::string defaultModelPath();
+
 
 }  // namespace derain

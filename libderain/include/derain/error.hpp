@@ -4,17 +4,23 @@
 #include <stdexcept>
 #include <string>
 
+#include "derain/export.hpp"
+
 namespace derain {
 
 // Base of everything libderain throws on bad input or misuse.
-class Error : public std::runtime_error {
+// Exported, with out-of-line destructors in derain-core, so that every library and plugin shares one
+// type identity and `catch (const derain::ModelFileError&)` works across shared-library boundaries.
+class DERAIN_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  ~Error() override;
 };
 
 // A model or checkpoint file that is missing, truncated, corrupt, foreign or of another version.
-class ModelFileError : public Error {
+class DERAIN_API ModelFileError : public Error {
  public:
+  ~ModelFileError() override;
   ModelFileError(const std::string& path, const std::string& problem)
       : Error("model file '" + path + "': " + problem), path_(path), problem_(problem) {}
   const std::string& path() const { return path_; }
@@ -26,9 +32,10 @@ class ModelFileError : public Error {
 };
 
 // The requested device or precision is not available in this build or on this machine.
-class DeviceError : public Error {
+class DERAIN_API DeviceError : public Error {
  public:
   using Error::Error;
+  ~DeviceError() override;
 };
 
 }  // namespace derain

@@ -9,6 +9,8 @@
 // Torch-free: usable from any face without LibTorch headers.
 #pragma once
 
+#include "derain/export.hpp"
+
 #include <opencv2/core.hpp>
 
 #include "derain/types.hpp"
@@ -26,22 +28,22 @@ struct Quality {
 // image: CV_8UC3 / CV_8UC4 (0..255; alpha ignored) or CV_32FC3 / CV_64FC3 (0..1), channel order as given;
 //        a 1-channel image (CV_8UC1 0..255, or float 0..1) is taken to be luma already and only rescaled.
 // Throws derain::Error for empty images and other types.
-void lumaY(const cv::Mat& image, cv::Mat& y, ColorOrder order = ColorOrder::BGR);
+DERAIN_API void lumaY(const cv::Mat& image, cv::Mat& y, ColorOrder order = ColorOrder::BGR);
 
 // PSNR in dB of two same-size single-channel CV_64F images on the 0..255 scale (peak 255).
 // +infinity when they are identical. Throws derain::Error on size/type mismatch.
-double psnrOfPlanes(const cv::Mat& a, const cv::Mat& b);
+DERAIN_API double psnrOfPlanes(const cv::Mat& a, const cv::Mat& b);
 
 // SSIM of two same-size single-channel CV_64F images on the 0..255 scale, exactly as ssim.m (see top).
 // Images smaller than the 11x11 window (after downsampling) throw derain::Error, as ssim.m refuses them.
-double ssimOfPlanes(const cv::Mat& a, const cv::Mat& b);
+DERAIN_API double ssimOfPlanes(const cv::Mat& a, const cv::Mat& b);
 
 // PSNR / SSIM on Y of two colour images of the same size and type (see lumaY for the accepted types).
 // `result` is the image under test and `reference` the ground truth (the metrics are symmetric).
 // Throws derain::Error naming the sizes on a mismatch.
-double psnrY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
-double ssimY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
+DERAIN_API double psnrY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
+DERAIN_API double ssimY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
 // Both at once (converts to Y once).
-Quality qualityY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
+DERAIN_API Quality qualityY(const cv::Mat& result, const cv::Mat& reference, ColorOrder order = ColorOrder::BGR);
 
 }  // namespace derain

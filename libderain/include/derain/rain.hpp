@@ -14,6 +14,8 @@
 // Torch-free; about 2 ms for a 640x360 8-bit frame at the defaults on one core (4-5 ms at density 0.15).
 #pragma once
 
+#include "derain/export.hpp"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -22,7 +24,7 @@
 
 namespace derain {
 
-struct RainParams {
+struct DERAIN_API RainParams {
   double density = 0.05;      // fraction of the image area covered by streak cores, [0, 1]; 0 = no rain
                               // (Rain100L-like light rain ~0.02-0.06, heavy rain ~0.1-0.2)
   double angle = 0.0;         // degrees from vertical, [-80, 80]; positive tilts the top to the right
@@ -40,7 +42,7 @@ struct RainParams {
 
 // Renders the streak layer S alone: CV_32FC1 of `size`, 0 where there is no rain, the sum of the
 // overlapping streaks elsewhere (unclipped; one streak peaks at most at `intensity`). Haze is not included.
-void renderRainLayer(cv::Size size, cv::Mat& layer, const RainParams& params);
+DERAIN_API void renderRainLayer(cv::Size size, cv::Mat& layer, const RainParams& params);
 
 // Rains on an image: dst = min(1, (1 - haze) src + haze * 0.85 + S), the same S on every colour channel.
 // src: CV_8UC1 / CV_8UC3 / CV_8UC4 (0..255) or CV_32FC1 / CV_32FC3 / CV_32FC4 (0..1); a 4th channel
@@ -48,7 +50,7 @@ void renderRainLayer(cv::Size size, cv::Mat& layer, const RainParams& params);
 // src and dst may be the same Mat (in place). With density == 0 dst is a bit-identical copy of src, whatever
 // the other parameters (no streaks, no veil). Throws derain::Error on an empty image, another type, or
 // invalid parameters.
-void addRain(const cv::Mat& src, cv::Mat& dst, const RainParams& params);
+DERAIN_API void addRain(const cv::Mat& src, cv::Mat& dst, const RainParams& params);
 
 // A closed interval a parameter is drawn from, uniformly. min == max fixes it.
 struct ParamRange {
@@ -58,11 +60,11 @@ struct ParamRange {
 
 // "0.02" -> [0.02, 0.02]; "0.01:0.05" -> [0.01, 0.05] (spaces around the numbers allowed). Throws
 // derain::Error for anything else. The order of the ends is not checked here (RainParamRanges::validate).
-ParamRange parseParamRange(const std::string& text);
+DERAIN_API ParamRange parseParamRange(const std::string& text);
 
 // Ranges for dataset generation: sample() draws one RainParams. Defaults: light-to-moderate rain in the
 // style of Rain100L (mostly near-vertical, thin, fairly bright streaks, no veil).
-struct RainParamRanges {
+struct DERAIN_API RainParamRanges {
   ParamRange density{0.02, 0.08};
   ParamRange angle{-20.0, 20.0};
   ParamRange angle_jitter{2.0, 6.0};

@@ -2,6 +2,8 @@
 // and which channel order an 8-bit image uses.
 #pragma once
 
+#include "derain/export.hpp"
+
 #include <string>
 
 namespace derain {
@@ -18,9 +20,9 @@ enum class ColorOrder { BGR, RGB };
 
 // Parsing and printing ("auto", "cpu", "cuda"; "fp32", "bf16", "auto"; "bgr", "rgb").
 // Parsing an unknown word throws derain::Error naming the accepted words.
-Device parseDevice(const std::string& word);
-Precision parsePrecision(const std::string& word);
-std::string toString(Device device);
-std::string toString(Precision precision);
+DERAIN_API Device parseDevice(const std::string& word);
+DERAIN_API Precision parsePrecision(const std::string& word);
+DERAIN_API std::string toString(Device device);
+DERAIN_API std::string toString(Precision precision);
 
 }  // namespace derain

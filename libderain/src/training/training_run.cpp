@@ -52,7 +52,6 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
 
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
   auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
-  tuneAllocator();  // training allocates even more short-lived buffers per step than inference
   const fs::path out(options.out_dir);
   std::error_code ec;
   fs::create_directories(out / "samples", ec);

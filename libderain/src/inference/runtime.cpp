@@ -1,7 +1,5 @@
 #include "runtime.h"
 
-#include <malloc.h>
-
 #include <cstdlib>
 #include <mutex>
 #include <filesystem>
@@ -16,19 +14,7 @@
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 
-#ifndef DERAIN_MODELS_DIR
-#define DERAIN_MODELS_DIR ""
-#endif
-#ifndef DERAIN_SOURCE_MODELS_DIR
-#define DERAIN_SOURCE_MODELS_DIR ""
-#endif
-
 namespace derain {
-
-namespace {
-constexpr const char* kDefaultModelName = "default.derain";  // file name of the shipped model
-constexpr const char* kModelEnv = "DERAIN_MODEL";             // overrides the default model path
-}  // namespace
 
 bool cudaBuilt() { return at::hasCUDA(); }
 
@@ -48,18 +34,6 @@ bool cpuHasNativeBf16() {
 }
 
 int runtimeThreads() { return at::get_num_threads(); }
-
-std::string defaultModelPath() {
-  if (const char* env = std::getenv(kModelEnv); env && *env) return env;
-  // Installed copy first; then the source tree's models/ so an uninstalled build works as well.
-  for (const char* dir : {DERAIN_MODELS_DIR, DERAIN_SOURCE_MODELS_DIR}) {
-    if (!*dir) continue;
-    std::error_code ec;
-    const std::filesystem::path candidate = std::filesystem::path(dir) / kDefaultModelName;
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
-  }
-  return "";
-}
 
 namespace detail {
 
@@ -95,17 +69,6 @@ int resolveThreads(int requested) {
   if (requested > 0) return requested;
   unsigned cores = std::thread::hardware_concurrency();
   return cores > 0 ? static_cast<int>(cores) : 1;
-}
-
-void tuneAllocator() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (std::getenv("DERAIN_KEEP_MALLOC")) return;
-    constexpr int kMmapThreshold = 512 << 20;  // buffers below 512 MB come from the reusable heap
-    constexpr int kTrimThreshold = 1 << 30;    // keep up to 1 GB of free heap instead of trimming
-    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
-    mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
-  });
 }
 
 void applyThreads(int threads) {

@@ -14,17 +14,17 @@
 namespace derain {
 
 namespace {
-constexpr int kMinTileSize = 16;  // below this a tile holds mostly padding and overlap
-
-void validateOptions(const EngineOptions& o) {
-  if (o.threads < 0) throw Error("threads must be >= 0 (0 = every core), got " + std::to_string(o.threads));
-  if (o.tile_overlap < 0) throw Error("tile-overlap must be >= 0, got " + std::to_string(o.tile_overlap));
-  if (o.tile_size != 0 && o.tile_size < kMinTileSize)
-    throw Error("tile-size must be 0 (auto) or >= " + std::to_string(kMinTileSize) + ", got " +
-                std::to_string(o.tile_size));
-  if (o.tile_size != 0 && 2 * o.tile_overlap >= o.tile_size)
-    throw Error("tile-overlap (" + std::to_string(o.tile_overlap) + ") must be less than half of tile-size (" +
-                std::to_string(o.tile_size) + ")");
+// LibTorch reports its own failures (out of memory above all) as c10::Error, whose message carries a
+// C++ backtrace. The public API promises derain::Error: keep the first line, the reason.
+template <typename Call>
+auto translated(Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const c10::Error& e) {
+    std::string reason = e.what_without_backtrace();
+    if (auto newline = reason.find('\n'); newline != std::string::npos) reason.resize(newline);
+    throw Error("LibTorch: " + reason);
+  }
 }
 }  // namespace
 
@@ -41,7 +41,6 @@ struct Engine::Impl {
   detail::ContainerFile bf16_master;
 
   void prepare() {
-    detail::tuneAllocator();
     device = detail::resolveDevice(options.device);
     precision = detail::resolvePrecision(options.precision, device);
     threads = detail::resolveThreads(options.threads);
@@ -91,24 +90,26 @@ struct Engine::Impl {
 Engine::Engine() : impl_(std::make_unique<Impl>()) {}
 
 Engine::Engine(const std::string& model_path, const EngineOptions& options) : Engine() {
-  validateOptions(options);
-  auto file = detail::readContainer(model_path);
-  impl_->config = detail::configOf(file, model_path);
-  impl_->net = detail::DerainCycleGAN(impl_->config, false);
-  detail::loadParameters(*impl_->net, file, model_path, detail::kInferencePrefixes);
-  impl_->options = options;
-  impl_->trained = true;
-  impl_->prepare();
+  options.validate();
+  translated([&] {
+    auto file = detail::readContainer(model_path);
+    impl_->config = detail::configOf(file, model_path);
+    impl_->net = detail::DerainCycleGAN(impl_->config, false);
+    detail::loadParameters(*impl_->net, file, model_path, detail::kInferencePrefixes);
+    impl_->options = options;
+    impl_->trained = true;
+    impl_->prepare();
+  });
 }
 
 Engine Engine::untrained(const ModelConfig& config, uint64_t seed, const EngineOptions& options) {
-  validateOptions(options);
+  options.validate();
   Engine engine;
   engine.impl_->config = config;
   engine.impl_->net = detail::DerainCycleGAN(config, false);
   detail::initWeights(*engine.impl_->net, seed);
   engine.impl_->options = options;
-  engine.impl_->prepare();
+  translated([&] { engine.impl_->prepare(); });
   return engine;
 }
 
@@ -117,15 +118,18 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
 void Engine::derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) {
-  const int type = src.type();
-  auto image = detail::imageToTensor(src, order);
-  auto& net = impl_->net;
-  auto out = impl_->run(image, [&](const at::Tensor& x) { return net->derain(x); });
-  dst = detail::tensorToImage(out, type, order);
+  translated([&] {
+    const int type = src.type();
+    auto image = detail::imageToTensor(src, order);
+    auto& net = impl_->net;
+    auto out = impl_->run(image, [&](const at::Tensor& x) { return net->derain(x); });
+    dst = detail::tensorToImage(out, type, order);
+  });
 }
 
 void Engine::rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const RainmakeOptions& rain) {
   if (rain.mask_noise < 0) throw Error("mask noise must be >= 0");
+  translated([&] {
   const int type = src.type();
   auto image = detail::imageToTensor(src, order);
   auto& net = impl_->net;
@@ -140,19 +144,32 @@ void Engine::rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const 
     return net->g_r->forward(x, mask);
   });
   dst = detail::tensorToImage(out, type, order);
+  });
 }
 
 void Engine::attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order) {
-  auto image = detail::imageToTensor(src, order);
-  auto& net = impl_->net;
-  auto out = impl_->run(image, [&](const at::Tensor& x) { return net->att->forward(x); });
-  mask = detail::tensorToImage(out, CV_32FC1, order);
+  translated([&] {
+    auto image = detail::imageToTensor(src, order);
+    auto& net = impl_->net;
+    auto out = impl_->run(image, [&](const at::Tensor& x) { return net->att->forward(x); });
+    mask = detail::tensorToImage(out, CV_32FC1, order);
+  });
 }
 
-void Engine::save(const std::string& path) const { detail::writeContainer(path, impl_->inferenceFile()); }
+void Engine::save(const std::string& path) const {
+  translated([&] { detail::writeContainer(path, impl_->inferenceFile()); });
+}
 
 const ModelConfig& Engine::config() const { return impl_->config; }
 const EngineOptions& Engine::options() const { return impl_->options; }
+
+void Engine::setThreads(int threads) {
+  EngineOptions changed = impl_->options;
+  changed.threads = threads;
+  changed.validate();
+  impl_->options = changed;
+  impl_->threads = detail::resolveThreads(threads);
+}
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }
 bool Engine::trained() const { return impl_->trained; }

@@ -18,14 +18,8 @@ c10::ScalarType torchDtype(Precision resolved);
 
 // 0 -> every core; negative -> DeviceError.
 int resolveThreads(int requested);
-// glibc returns every large tensor buffer to the kernel on free and page-faults it back in on the next
-// allocation; LibTorch has no CPU caching allocator, so per-frame inference spent most of its time
-// zeroing fresh pages (measured: lite U-ARSE 540 -> 82 ms at 640x360). Raising the mmap and trim
-// thresholds keeps freed buffers in the heap for reuse. Process-wide, done once; skipped when the
-// environment variable DERAIN_KEEP_MALLOC is set (for applications that tune malloc themselves).
-void tuneAllocator();
 
-// LibTorch's intra-op thread count is process-wide: set it before each call when it differs.
+// Sets LibTorch's intra-op thread count for the calling thread when it differs (OpenMP keeps it per thread).
 void applyThreads(int threads);
 
 }  // namespace derain::detail

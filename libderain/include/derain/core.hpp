@@ -1,0 +1,13 @@
+// Umbrella header of derain-core: everything usable without LibTorch (link `derain-core` alone).
+#pragma once
+
+#include "derain/config.hpp"
+#include "derain/default_model.hpp"
+#include "derain/demo_scene.hpp"
+#include "derain/engine_options.hpp"
+#include "derain/error.hpp"
+#include "derain/inference_library.hpp"
+#include "derain/metrics.hpp"
+#include "derain/process.hpp"
+#include "derain/rain.hpp"
+#include "derain/types.hpp"

@@ -1,0 +1,43 @@
+// How an inference engine runs: device, precision, threads, tiling. Plain values with their defaults
+// and valid ranges defined here once; the CLIs, the GStreamer elements and the OpenCV wrapper build
+// their options, property specs and checks from these. Torch-free (part of derain-core).
+#pragma once
+
+#include <cstdint>
+
+#include "derain/export.hpp"
+#include "derain/types.hpp"
+
+namespace derain {
+
+// Valid ranges. Above kMaxThreads a typo (threads=1000) would only spawn idle threads for nothing.
+constexpr int kMaxThreads = 256;
+constexpr int kMinTileSize = 16;      // below this a tile holds mostly padding and overlap
+constexpr int kMaxTileSize = 16384;
+constexpr int kMaxTileOverlap = 4096;
+constexpr int kDefaultTileOverlap = 32;
+
+// Frames with more pixels than this are tiled automatically when tile_size is 0 (bounds memory).
+constexpr int64_t kAutoTileMaxPixels = 1920LL * 1088LL;
+// Tile side used by automatic tiling.
+constexpr int kAutoTileSize = 768;
+
+struct DERAIN_API EngineOptions {
+  Device device = Device::Auto;
+  Precision precision = Precision::FP32;
+  int threads = 0;         // intra-op threads, [0, kMaxThreads]; 0 = every core of the machine
+  int tile_size = 0;       // tile side in pixels, 0 (auto) or [kMinTileSize, kMaxTileSize]
+  int tile_overlap = kDefaultTileOverlap;  // pixels shared by neighbouring tiles, blended linearly
+
+  // Throws derain::Error naming the first field out of range.
+  void validate() const;
+  bool operator==(const EngineOptions& other) const;
+  bool operator!=(const EngineOptions& other) const { return !(*this == other); }
+};
+
+struct RainmakeOptions {
+  float mask_noise = 0.0f;  // std-dev of Gaussian noise added to the attention mask (varies the rain)
+  uint64_t seed = 0;        // seed of that noise
+};
+
+}  // namespace derain

@@ -1,0 +1,92 @@
+// Engines shared within a process (inference_library.hpp): one per (model file, options), handed to
+// every caller that asks for the same pair, and the entry point the lazy loader in derain-core finds.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "derain/engine.hpp"
+#include "derain/export.hpp"
+#include "derain/inference_library.hpp"
+
+namespace derain {
+
+namespace {
+
+class LockedEngine final : public SharedEngine {
+ public:
+  explicit LockedEngine(Engine engine) : engine_(std::move(engine)) {}
+  void derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    engine_.derain(src, dst, order);
+  }
+  void rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const RainmakeOptions& rain) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    engine_.rainmake(src, dst, order, rain);
+  }
+  void attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    engine_.attention(src, mask, order);
+  }
+  const ModelConfig& config() const override { return engine_.config(); }
+  std::string describe() const override { return engine_.describe(); }
+  bool trained() const override { return engine_.trained(); }
+
+ private:
+  std::mutex mutex_;  // one frame at a time: streams share the engine's threads instead of fighting
+  Engine engine_;
+};
+
+// (canonical model path, options) identifies an engine.
+using Key = std::tuple<std::string, int, int, int, int, int>;
+
+Key keyOf(const std::string& model_path, const EngineOptions& o) {
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(model_path, ec);
+  return {ec ? model_path : canonical.string(), static_cast<int>(o.device), static_cast<int>(o.precision), o.threads,
+          o.tile_size, o.tile_overlap};
+}
+
+class SharedEngines final : public InferenceLibrary {
+ public:
+  std::shared_ptr<SharedEngine> openShared(const std::string& model_path, const EngineOptions& options) override {
+    options.validate();
+    const Key key = keyOf(model_path, options);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto existing = engines_[key].lock()) return existing;
+    // Loaded under the lock: two elements starting together load the file once.
+    auto engine = std::make_shared<LockedEngine>(Engine(model_path, options));
+    engines_[key] = engine;
+    return engine;
+  }
+
+  int openEngines() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int count = 0;
+    for (const auto& item : engines_) count += item.second.expired() ? 0 : 1;
+    return count;
+  }
+
+  long holders(const std::string& model_path, const EngineOptions& options) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = engines_.find(keyOf(model_path, options));
+    return found == engines_.end() ? 0 : found->second.use_count();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<Key, std::weak_ptr<LockedEngine>> engines_;
+};
+
+}  // namespace
+
+}  // namespace derain
+
+// Found with dlsym by derain::inferenceLibrary() (derain-core). Linking derain and calling it
+// directly works too.
+extern "C" DERAIN_API derain::InferenceLibrary* derain_inference_library_v1() {
+  static derain::SharedEngines library;
+  return &library;
+}
