@@ -18,7 +18,8 @@ namespace dnn_derain {
 namespace {
 
 const char* const kTargetNames =
-    "TARGET_AUTO (0), TARGET_CPU (1), TARGET_CUDA (2), TARGET_CPU_BF16 (3), TARGET_CUDA_BF16 (4)";
+    "TARGET_AUTO (1000), TARGET_CPU (1001), TARGET_CUDA (1002), TARGET_CPU_BF16 (1003), TARGET_CUDA_BF16 (1004); "
+    "cv::dnn::DNN_TARGET_* values are not targets of cv::dnn_derain";
 
 bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
 
@@ -227,10 +228,10 @@ int DnnDerainImpl::getPreferableBackend() const { return impl_->backend; }
 int DnnDerainImpl::getPreferableTarget() const { return impl_->target; }
 
 void DnnDerainImpl::setNumThreads(int threads) {
-  if (threads < 0)
-    CV_Error(Error::StsOutOfRange, "thread count must be >= 0 (0 = every core), got " + std::to_string(threads));
-  if (impl_->engine && threads != impl_->threads)
-    impl_->load(impl_->model_path, impl_->target, threads, CV_Func);
+  if (threads < 0 || threads > derain::kMaxThreads)
+    CV_Error(Error::StsOutOfRange, "thread count must be in [0, " + std::to_string(derain::kMaxThreads) +
+                                       "] (0 = every core), got " + std::to_string(threads));
+  if (impl_->engine) translated(CV_Func, [&] { impl_->engine->setThreads(threads); });
   impl_->threads = threads;
 }
 

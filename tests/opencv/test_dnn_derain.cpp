@@ -339,8 +339,13 @@ TEST_F(DnnDerainTest, UnknownBackendAndTargetAreRejected) {
 
   EXPECT_CV_ERROR(net_->setPreferableTarget(99), "unknown target 99");
   EXPECT_CV_ERROR(net_->setPreferableTarget(-1), "unknown target -1");
+  // cv::dnn's target ids (DNN_TARGET_CPU = 0, DNN_TARGET_OPENCL = 1, DNN_TARGET_CUDA = 6) are not ours.
+  for (int dnn_target : {0, 1, 2, 3, 4, 6, 7})
+    EXPECT_CV_ERROR(net_->setPreferableTarget(dnn_target), "unknown target " + std::to_string(dnn_target));
   EXPECT_EQ(net_->getPreferableTarget(), cv::dnn_derain::TARGET_CPU);
   EXPECT_CV_ERROR(net_->setNumThreads(-2), "thread count");
+  EXPECT_CV_ERROR(net_->setNumThreads(derain::kMaxThreads + 1), "thread count");
+  EXPECT_EQ(net_->getNumThreads(), 0);
 }
 
 TEST_F(DnnDerainTest, CudaTargetWithoutCudaIsAClearError) {
@@ -401,8 +406,12 @@ TEST_F(DnnDerainTest, ChangingTargetAfterReadModelRebindsTheEngine) {
   EXPECT_TRUE(identical(out, coreDerain(rainy)));
 }
 
-TEST_F(DnnDerainTest, ThreadCountReachesTheEngine) {
+TEST_F(DnnDerainTest, ThreadCountReachesTheEngineWithoutReloading) {
+  // Reloading would read the file again: remove it, so only an in-place change can succeed.
+  const std::string moved = *model_ + ".moved";
+  std::filesystem::rename(*model_, moved);
   net_->setNumThreads(1);
+  std::filesystem::rename(moved, *model_);
   EXPECT_EQ(net_->getNumThreads(), 1);
   EXPECT_NE(net_->describe().find(", 1 thread(s)"), std::string::npos) << net_->describe();
   const Mat rainy = randomImage(13, 11, CV_8UC3, 31);

@@ -26,13 +26,15 @@ enum Backend {
   BACKEND_LIBTORCH = 1,  //!< LibTorch (CPU, and CUDA when libderain was built against a CUDA LibTorch)
 };
 
-//! Where and at what precision the networks run.
+//! Where and at what precision the networks run. The values start at 1000 so that one of
+//! cv::dnn's (DNN_TARGET_CPU = 0, DNN_TARGET_CUDA = 6, ...) passed by mistake raises instead of
+//! silently meaning something else.
 enum Target {
-  TARGET_AUTO = 0,       //!< CUDA when built with it and a GPU is present, else CPU; FP32 (default)
-  TARGET_CPU = 1,        //!< CPU, FP32
-  TARGET_CUDA = 2,       //!< CUDA GPU, FP32; cv::Exception if this build or machine has no CUDA
-  TARGET_CPU_BF16 = 3,   //!< CPU, bfloat16 (native with avx512_bf16/AMX, emulated and slow elsewhere)
-  TARGET_CUDA_BF16 = 4,  //!< CUDA GPU, bfloat16 (native on Ampere and newer)
+  TARGET_AUTO = 1000,    //!< CUDA when built with it and a GPU is present, else CPU; FP32 (default)
+  TARGET_CPU = 1001,     //!< CPU, FP32
+  TARGET_CUDA = 1002,    //!< CUDA GPU, FP32; cv::Exception if this build or machine has no CUDA
+  TARGET_CPU_BF16 = 1003,   //!< CPU, bfloat16 (native with avx512_bf16/AMX, emulated and slow elsewhere)
+  TARGET_CUDA_BF16 = 1004,  //!< CUDA GPU, bfloat16 (native on Ampere and newer)
 };
 
 /** @brief Removes rain from images (and synthesises it) with a DerainCycleGAN model file.
@@ -75,8 +77,9 @@ class CV_EXPORTS DnnDerainImpl {
   int getPreferableBackend() const;
   int getPreferableTarget() const;
 
-  /** @brief Intra-op threads of the CPU backend; 0 (default) = every core. Applied at the next
-  readModel() and immediately to a loaded model (it is reloaded). Negative raises. */
+  /** @brief Intra-op threads of the CPU backend; 0 (default) = every core, at most
+  derain::kMaxThreads. Applied at once to a loaded model (no reload) and to later ones. Out of range
+  raises. */
   void setNumThreads(int threads);
   int getNumThreads() const;
 
