@@ -126,6 +126,8 @@ struct _GstDerain {
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
+  /* the pipeline's latency from the last LATENCY event (NONE before one), guarded by the object lock */
+  GstClockTime configured_latency;
 
   /* created in start(), destroyed in stop() */
   DerainStream* stream;
@@ -152,6 +154,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans);
 static gboolean gst_derain_stop(GstBaseTransform* trans);
 static gboolean gst_derain_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
 static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event);
+static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event);
 static gboolean gst_derain_decide_allocation(GstBaseTransform* trans, GstQuery* query);
 static void gst_derain_before_transform(GstBaseTransform* trans, GstBuffer* buffer);
 static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gboolean is_discont, GstBuffer* input);
@@ -200,6 +203,7 @@ static void gst_derain_class_init(GstDerainClass* klass) {
   trans_class->stop = GST_DEBUG_FUNCPTR(gst_derain_stop);
   trans_class->query = GST_DEBUG_FUNCPTR(gst_derain_query);
   trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_derain_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR(gst_derain_src_event);
   trans_class->decide_allocation = GST_DEBUG_FUNCPTR(gst_derain_decide_allocation);
   trans_class->before_transform = GST_DEBUG_FUNCPTR(gst_derain_before_transform);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR(gst_derain_submit_input_buffer);
@@ -216,6 +220,7 @@ static void gst_derain_init(GstDerain* self) {
   self->strength = DEFAULT_PROP_STRENGTH;
   self->max_in_flight = DEFAULT_PROP_MAX_IN_FLIGHT;
   self->latency = new derain_gst::ProcessingLatency();
+  self->configured_latency = GST_CLOCK_TIME_NONE;
   self->stream = nullptr;
   self->discont_pending = FALSE;
   // Late frames are dropped before the (expensive) network runs.
@@ -318,6 +323,9 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   }
   self->discont_pending = FALSE;
   self->latency->clear();
+  GST_OBJECT_LOCK(self);
+  self->configured_latency = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK(self);
   gst_derain_update_passthrough(self);
   return TRUE;
 }
@@ -368,6 +376,47 @@ static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event) 
     }
   }
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
+}
+
+static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event) {
+  GstDerain* self = GST_DERAIN(trans);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+    gst_event_parse_latency(event, &latency);
+    GST_OBJECT_LOCK(self);
+    self->configured_latency = latency;
+    GST_OBJECT_UNLOCK(self);
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
+}
+
+// QoS that looks ahead: in a pipeline whose latency is configured (a live one), a frame that cannot
+// reach the sink in time even if processed now (its running time + the pipeline latency is before
+// now + this element's processing latency) is dropped before inference. The base class's QoS only
+// drops frames that are already late when they arrive, which lets every frame be late by the
+// element's own processing time once the source lags.
+static bool gst_derain_too_late(GstDerain* self, GstBuffer* buffer) {
+  GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
+  if (!gst_base_transform_is_qos_enabled(trans) || gst_base_transform_is_passthrough(trans)) return false;
+  GST_OBJECT_LOCK(self);
+  const GstClockTime configured = self->configured_latency;
+  GstClock* clock = GST_ELEMENT_CLOCK(self) != nullptr ? GST_ELEMENT_CLOCK(self) : nullptr;
+  if (clock != nullptr) gst_object_ref(clock);
+  const GstClockTime base_time = GST_ELEMENT_CAST(self)->base_time;
+  const gboolean playing = GST_STATE(self) == GST_STATE_PLAYING;
+  GST_OBJECT_UNLOCK(self);
+  if (clock == nullptr) return false;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime ours = self->latency->latency();
+  if (!playing || !GST_CLOCK_TIME_IS_VALID(configured) || ours == 0 || trans->segment.format != GST_FORMAT_TIME)
+    return false;
+  const GstClockTime running = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+  if (!GST_CLOCK_TIME_IS_VALID(running) || now < base_time) return false;
+  const bool late = (now - base_time) + ours > running + configured;
+  if (late)
+    GST_LOG_OBJECT(self, "dropping frame at %" GST_TIME_FORMAT ": cannot be in time", GST_TIME_ARGS(running));
+  return late;
 }
 
 // The worker holds up to max-in-flight output buffers that downstream has not seen yet: ask the pool
@@ -443,6 +492,12 @@ static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gbo
   derain_gst::FrameWorker* worker = gst_derain_worker(self);
   // Renegotiation (e.g. passthrough switched) may change caps and pool: after the queued frames.
   if (worker != nullptr && gst_pad_needs_reconfigure(GST_BASE_TRANSFORM_SRC_PAD(trans))) worker->drain();
+  if (gst_derain_too_late(self, input)) {
+    gst_buffer_unref(input);
+    if (worker != nullptr) self->discont_pending = TRUE;
+    // No QoS message is posted for these (the base class posts one for its own drops).
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
   const GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(parent_class)->submit_input_buffer(trans, is_discont, input);
   // The base class marks the frame after a QoS drop DISCONT when it pushes it; with the worker, it
   // does not push: the element does it.
