@@ -81,14 +81,6 @@ GST_DEBUG_CATEGORY_STATIC(gst_rainmake_debug);
 #define DEFAULT_PROP_MODE GST_RAINMAKE_MODE_PROCEDURAL
 #define DEFAULT_PROP_MASK_NOISE 0.0
 #define DEFAULT_PROP_SEED 0
-#define MIN_DENSITY 0.0
-#define MAX_DENSITY 1.0
-#define MAX_ANGLE 80.0
-#define MAX_ANGLE_JITTER 45.0
-#define MIN_LENGTH 1.0
-#define MAX_LENGTH 400.0
-#define MIN_WIDTH 0.5
-#define MAX_WIDTH 8.0
 #define MAX_MASK_NOISE 10.0
 
 enum {
@@ -184,23 +176,28 @@ static void gst_rainmake_class_init(GstRainmakeClass* klass) {
   const derain::RainParams defaults;
   install_controllable_double(gobject_class, PROP_DENSITY, "density", "Density",
       "Fraction of the frame covered by streak cores (procedural); 0 = no rain, ~0.02-0.06 light, "
-      "~0.1-0.2 heavy", MIN_DENSITY, MAX_DENSITY, defaults.density);
+      "~0.1-0.2 heavy", derain::kRainDensity.min, derain::kRainDensity.max, defaults.density);
   install_controllable_double(gobject_class, PROP_ANGLE, "angle", "Angle",
       "Streak direction in degrees from vertical (procedural); positive tilts the top to the right",
-      -MAX_ANGLE, MAX_ANGLE, defaults.angle);
+      derain::kRainAngle.min, derain::kRainAngle.max, defaults.angle);
   install_controllable_double(gobject_class, PROP_ANGLE_JITTER, "angle-jitter", "Angle jitter",
-      "Random deviation of each streak from the angle, degrees (procedural)", 0.0, MAX_ANGLE_JITTER,
+      "Random deviation of each streak from the angle, degrees (procedural)",
+      derain::kRainAngleJitter.min, derain::kRainAngleJitter.max,
       defaults.angle_jitter);
   install_controllable_double(gobject_class, PROP_LENGTH, "length", "Length",
-      "Mean streak length in pixels (procedural); each streak is 0.6x-1.4x this", MIN_LENGTH, MAX_LENGTH,
+      "Mean streak length in pixels (procedural); each streak is 0.6x-1.4x this",
+      derain::kRainLength.min, derain::kRainLength.max,
       defaults.length);
   install_controllable_double(gobject_class, PROP_WIDTH, "width", "Width",
-      "Streak core width in pixels, full width at half maximum (procedural)", MIN_WIDTH, MAX_WIDTH,
+      "Streak core width in pixels, full width at half maximum (procedural)",
+      derain::kRainWidth.min, derain::kRainWidth.max,
       defaults.width);
   install_controllable_double(gobject_class, PROP_INTENSITY, "intensity", "Intensity",
-      "Brightness the brightest streak adds, 0..1 of full white (procedural)", 0.0, 1.0, defaults.intensity);
+      "Brightness the brightest streak adds, 0..1 of full white (procedural)", derain::kRainIntensity.min,
+      derain::kRainIntensity.max, defaults.intensity);
   install_controllable_double(gobject_class, PROP_HAZE, "haze", "Haze",
-      "Veil towards light grey, 0 = none, 0.3 = misty heavy rain (procedural)", 0.0, 1.0, defaults.haze);
+      "Veil towards light grey, 0 = none, 0.3 = misty heavy rain (procedural)", derain::kRainHaze.min,
+      derain::kRainHaze.max, defaults.haze);
   install_controllable_double(gobject_class, PROP_MASK_NOISE, "mask-noise", "Mask noise",
       "Std-dev of the noise added to the attention mask to vary the rain (learned)", 0.0, MAX_MASK_NOISE,
       DEFAULT_PROP_MASK_NOISE);

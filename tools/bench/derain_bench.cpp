@@ -1,11 +1,17 @@
 // derain-bench: inference speed of each preset at typical video sizes, as ms/frame, fps, achieved
 // GFLOP/s (convolutions only), peak RSS, next to the machine's 3x3-conv ceiling measured in the same run.
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_args.hpp"
@@ -13,6 +19,7 @@
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "derain/inference_library.hpp"
 #include "derain/rain.hpp"
 
 namespace {
@@ -55,6 +62,33 @@ double peakRssMb() {
 // Writing "5" to clear_refs resets VmHWM, so each case reports its own peak.
 void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
+// N streams (threads) deraining at once through one shared engine, the way several `derain`
+// elements with the same model share one (inference_library.hpp): frames per second in total.
+double sharedStreamsFps(const derain::Engine& engine, const cv::Mat& frame, int streams, double seconds) {
+  char dir_template[] = "/tmp/derain-bench-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (!dir) throw derain::Error("cannot create a temporary folder for the shared model");
+  const std::string model = std::string(dir) + "/model.derain";
+  engine.save(model);
+  auto shared = derain::inferenceLibrary().openShared(model, engine.options());
+  std::remove(model.c_str());
+  rmdir(dir);
+  std::atomic<int> frames{0};
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  std::vector<std::thread> workers;
+  for (int s = 0; s < streams; ++s)
+    workers.emplace_back([&] {
+      cv::Mat out;
+      while (elapsed() < seconds) {
+        shared->derain(frame, out, derain::ColorOrder::BGR);
+        ++frames;
+      }
+    });
+  for (auto& w : workers) w.join();
+  return frames / elapsed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,6 +102,7 @@ int main(int argc, char** argv) {
   args.option("threads", "N", "intra-op threads (0 = every core)", "0");
   args.option("tile-size", "N", "tile side (0 = auto)", "0");
   args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
+  args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
   args.option("output", "FILE", "also append the result lines to FILE");
   args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
   args.parse(argc, argv);
@@ -100,11 +135,15 @@ int main(int argc, char** argv) {
     options.tile_size = args.getInt("tile-size");
     const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
     const int threads = derain::runtimeThreads();
+    const int streams = args.getInt("streams");
+    if (streams < 1 || streams > 64) args.fail("--streams must be in [1, 64]");
+    std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
     for (auto precision : precisions) {
+      ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
       char line[160];
       std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
-                    derain::toString(precision).c_str(), derain::bench::convCeilingGflops(precision, threads),
-                    threads, derain::cpuHasNativeBf16() ? "yes" : "no");
+                    derain::toString(precision).c_str(), ceiling[precision], threads,
+                    derain::cpuHasNativeBf16() ? "yes" : "no");
       emit(line);
     }
     for (const auto& config : presets) {
@@ -129,11 +168,21 @@ int main(int argc, char** argv) {
           } while (seconds < case_budget);
           const double ms = 1000.0 * seconds / frames;
           const double gflops = 2.0 * engine.macsPerFrame(size.width, size.height) / (seconds / frames) / 1e9;
-          char line[200];
-          std::snprintf(line, sizeof line, "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s rss %.0f MB (%d frames)",
+          char line[240];
+          std::snprintf(line, sizeof line,
+                        "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s (%.0f%% of the %s ceiling) rss %.0f MB "
+                        "(%d frames)",
                         config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
-                        1000.0 / ms, gflops, peakRssMb(), frames);
+                        1000.0 / ms, gflops, 100.0 * gflops / ceiling[precision],
+                        derain::toString(precision).c_str(), peakRssMb(), frames);
           emit(line);
+          if (streams > 1) {
+            const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
+            std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
+                          config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(),
+                          streams, total_fps);
+            emit(line);
+          }
         }
       }
     }
