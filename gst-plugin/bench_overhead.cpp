@@ -52,14 +52,18 @@ struct Options {
   int threads = 0;
   std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
   int live_seconds = 0;  // > 0: the live-pipeline mode
+  int soak_frames = 0;   // > 0: the soak mode
 };
+
+// Soak mode: resident memory sampled every this many frames.
+constexpr int kSoakSampleEvery = 1000;
 
 // Frame rate of the live source (a 25 fps camera).
 constexpr int kLiveFps = 25;
 
 void usage(FILE* out, const char* program) {
   std::fprintf(out,
-      "Usage: %s [--frames N] [--threads T] [--size WxH]... [--live SECONDS]\n"
+      "Usage: %s [--frames N] [--threads T] [--size WxH]... [--live SECONDS | --soak FRAMES]\n"
       "Cost per frame of the derain GStreamer element (in appsrc ! derain ! appsink, and alone in a\n"
       "GstHarness) vs derain::Engine::derain on the same frames (untrained lite model, RGB frames, one\n"
       "frame at a time).\n"
@@ -68,6 +72,8 @@ void usage(FILE* out, const char* program) {
       "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
       "  --live S     instead: a live 25 fps source into derain (max-in-flight 1, then 2) and a\n"
       "               synchronising sink with QoS for S seconds; frames rendered on time of those offered\n"
+      "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
+      "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
       "The plugin is looked up in GST_PLUGIN_PATH, else in the build dir it was built in.\n",
       program, kDefaultFrames);
@@ -87,6 +93,9 @@ bool parseArgs(int argc, char** argv, Options& options) {
     } else if (arg == "--live" && has_value) {
       options.live_seconds = std::atoi(argv[++i]);
       if (options.live_seconds < 1) return false;
+    } else if (arg == "--soak" && has_value) {
+      options.soak_frames = std::atoi(argv[++i]);
+      if (options.soak_frames < 1) return false;
     } else if (arg == "--threads" && has_value) {
       options.threads = std::atoi(argv[++i]);
       if (options.threads < 0) return false;
@@ -340,6 +349,68 @@ void liveSize(const std::string& model, cv::Size size, const Options& options) {
   }
 }
 
+// Resident set size of this process now, in MB (Linux VmRSS).
+double residentMb() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr)
+    if (std::sscanf(line, "VmRSS: %lf kB", &kb) == 1) break;
+  std::fclose(status);
+  return kb / 1024.0;
+}
+
+struct SoakState {
+  int frames = 0;
+  double started_ms = 0;
+};
+
+void soakHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
+  auto* state = static_cast<SoakState*>(data);
+  if (++state->frames % kSoakSampleEvery == 0) {
+    std::printf("soak: %6d frames  rss %7.1f MB  %.1f ms/frame\n", state->frames, residentMb(),
+                (nowMs() - state->started_ms) / state->frames);
+    std::fflush(stdout);
+  }
+}
+
+void soakSize(const std::string& model, cv::Size size, const Options& options) {
+  gchar* description = g_strdup_printf(
+      "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=RGB,width=%d,height=%d ! "
+      "derain name=derain threads=%d max-in-flight=2 ! fakesink name=sink sync=false signal-handoffs=true",
+      options.soak_frames, size.width, size.height, options.threads);
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description, &error);
+  g_free(description);
+  if (pipeline == nullptr) {
+    const std::string message = error != nullptr ? error->message : "unknown error";
+    g_clear_error(&error);
+    throw std::runtime_error("soak pipeline: " + message);
+  }
+  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
+  g_object_set(derain, "model", model.c_str(), nullptr);
+  gst_object_unref(derain);
+  SoakState state;
+  state.started_ms = nowMs();
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_signal_connect(sink, "handoff", G_CALLBACK(soakHandoff), &state);
+  gst_object_unref(sink);
+  std::printf("soak: %dx%d, %d frames, rss at start %.1f MB\n", size.width, size.height, options.soak_frames,
+              residentMb());
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool failed = GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
+  gst_message_unref(message);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  if (failed) throw std::runtime_error("soak pipeline posted an error");
+  std::printf("soak: done, %d frames out, rss at end %.1f MB\n", state.frames, residentMb());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -360,7 +431,9 @@ int main(int argc, char** argv) {
     derain::EngineOptions engine_options;
     engine_options.threads = options.threads;
     derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
-    if (options.live_seconds > 0) {
+    if (options.soak_frames > 0) {
+      for (const auto& size : options.sizes) soakSize(model, size, options);
+    } else if (options.live_seconds > 0) {
       std::printf("derain-gst-bench --live: untrained lite model, %d network threads (0 = all)\n", options.threads);
       for (const auto& size : options.sizes) liveSize(model, size, options);
     } else {
