@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
   derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
   using namespace derain;
   cli::ArgParser args("derain-train", "Train a DerainCycleGAN model from unpaired rainy and clean images.");
-  args.option("rainy", "DIR", "folder of rainy images", "", true);
-  args.option("clean", "DIR", "folder of clean (rain-free) images", "", true);
+  args.option("rainy", "DIR", "folder of rainy images and/or videos (or one video file)", "", true);
+  args.option("clean", "DIR", "folder of clean (rain-free) images and/or videos (or one video file)", "", true);
   args.option("out", "DIR", "output folder (checkpoints, logs, samples, model.derain)", "", true);
   args.option("preset", "NAME", "model architecture: paper or lite", "paper");
   args.option("config", "FILE", "model and training settings (key = value lines, see below)");
@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
   const int threads = nonNegative("threads");
 
   try {
-    run.rainy_files = cli::listImages(args.get("rainy"));
-    run.clean_files = cli::listImages(args.get("clean"));
+    run.rainy_files = cli::listImagesAndVideos(args.get("rainy"));
+    run.clean_files = cli::listImagesAndVideos(args.get("clean"));
     const Device device = dt::resolveDevice(parseDevice(args.get("device")));
     run.device = dt::torchDevice(device);
     dt::applyThreads(dt::resolveThreads(threads));

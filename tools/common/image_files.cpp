@@ -35,10 +35,11 @@ std::string lowerExtension(const std::string& path) {
   return ext;
 }
 
-bool isVideoPath(const std::string& path) {
-  static const std::vector<std::string> kVideo{".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
+const std::vector<std::string> kVideoExtensions{".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
                                                ".mpg", ".mpeg", ".wmv", ".flv", ".ts"};
-  return std::find(kVideo.begin(), kVideo.end(), lowerExtension(path)) != kVideo.end();
+
+bool isVideoPath(const std::string& path) {
+  return std::find(kVideoExtensions.begin(), kVideoExtensions.end(), lowerExtension(path)) != kVideoExtensions.end();
 }
 
 }  // namespace derain::cli

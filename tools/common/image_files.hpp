@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -14,7 +15,9 @@ void makeFolder(const std::string& dir);
 void writeImage(const std::string& path, const cv::Mat& image);
 // The extension of `path`, lower-case, with its dot (".mp4"); empty if none.
 std::string lowerExtension(const std::string& path);
-// Whether the extension is one of the common video containers.
+// Lower-case extensions (with the dot) of the common video containers.
+extern const std::vector<std::string> kVideoExtensions;
+// Whether the extension is one of them.
 bool isVideoPath(const std::string& path);
 
 }  // namespace derain::cli
