@@ -84,14 +84,15 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
       }
       alone[x] = 0;
       // The darkest confirmed sample: value[k] with value[k + 1] close to it.
-      int pick = n == 2 ? 0 : -1;
-      for (int k = 0; pick < 0 && k + 1 < n; ++k)
-        if (value[k + 1] - value[k] <= p.agree_levels) pick = k;
-      if (pick < 0) {  // samples all disagree: nothing to trust, keep the current frame
-        ex[x] = 0;
-        src[x] = 0;
-        continue;
-      }
+      // The darkest sample that another confirms; failing that (every sample differs, as with two or
+      // three samples where one neighbour has rain too), the darkest: the photometric check has already
+      // dropped grossly misaligned samples.
+      int pick = 0;
+      for (int k = 0; k + 1 < n; ++k)
+        if (value[k + 1] - value[k] <= p.agree_levels) {
+          pick = k;
+          break;
+        }
       ex[x] = static_cast<uint8_t>(std::clamp(own - value[pick], 0.0f, 255.0f));
       src[x] = index[pick];
     }
@@ -153,12 +154,9 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
   }
   FusionResult result;
   result.replaced = static_cast<double>(replaced) / (static_cast<double>(rows) * cols);
-  // Left to the generator: rain-like thin bright structures of the current frame where the neighbours
-  // could not help (no trustworthy sample, or next to an unexplained blob).
-  cv::Mat luma_current, streaks;
-  cv::cvtColor(current, luma_current, order == ColorOrder::BGR ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY);
-  cv::morphologyEx(luma_current, streaks, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {k, k}));
-  result.needs_generator = (streaks > p.lone_streak_levels) & (unsupported | guard);
+  // Left to the generator: what the neighbours could not vouch for (no trustworthy sample, or next to an
+  // unexplained blob such as a moving object).
+  result.needs_generator = unsupported | guard;
   return result;
 }
 

@@ -14,7 +14,7 @@ namespace derain::detail {
 struct FusionParams {
   // The background is the darkest sample that another sample confirms (within `agree_levels` of luma),
   // the current frame included: rain only brightens, so rainy samples are skipped, and a lone dark sample
-  // (a misaligned edge) is not enough to pull a pixel down. With one neighbour only, the darker of the two.
+  // (a misaligned edge) is not enough to pull a pixel down. When no two samples agree, the darkest.
   float agree_levels = 6.0f;
   // Luma excess over the background (8-bit levels) from which a pixel counts as rain: `excess_in_rain` where
   // the attention mask is 1, `excess_outside_rain` where it is 0, linear in between; full replacement is
@@ -36,16 +36,12 @@ struct FusionParams {
   // `grey_spread` levels plus `grey_spread_share` of the excess is colour, not rain (a moving object).
   float grey_spread = 10.0f;
   float grey_spread_share = 0.35f;
-  // What counts as rain in the current frame alone when no neighbour can tell: a thin (white top-hat of
-  // `streak_max_width`) bright structure of at least this many levels.
-  float lone_streak_levels = 16.0f;
 };
 
 struct FusionResult {
   double replaced = 0.0;       // fraction of pixels taken (partly or fully) from neighbours
-  cv::Mat needs_generator;     // CV_8UC1, 255 where the current frame looks rainy (thin bright structure)
-                               // and the neighbours could not clean it: no trustworthy sample, or an
-                               // unexplained blob around; G_N cleans those
+  cv::Mat needs_generator;     // CV_8UC1, 255 where the neighbours could not vouch for the pixel: no
+                               // trustworthy sample, or an unexplained blob around; G_N cleans those
 };
 
 // current: CV_8UC3; warped[i]: CV_8UC3 neighbours aligned to it; valid[i]: CV_8UC1, 255 = usable sample;
