@@ -53,6 +53,7 @@ struct VideoDerainer::Impl {
   // Derains entries[index] with the aligned neighbours of its window that are in the buffer.
   cv::Mat derainEntry(size_t index) {
     const Entry& target = entries[index];
+
     std::vector<cv::Mat> warped, valid;
     auto add = [&](const Entry& neighbour, const detail::Alignment& dense, const cv::Mat& camera) {
       const detail::Alignment chosen = detail::chooseAlignment(
