@@ -2,12 +2,13 @@
 //
 // A rain streak is transient: a pixel covered by rain in frame t usually shows the background in frame t-1
 // or t-2 once the frames are aligned. VideoDerainer aligns the last `temporal_window` frames (and the next
-// `lookahead` ones, at the cost of that many frames of latency) to the current frame with dense optical flow
-// (OpenCV's DIS, at reduced resolution), takes the background from them where U-ARSE's attention and the
-// brightness excess say frame t has rain and where the motion is trustworthy (forward/backward consistent,
-// thin bright excess only, so moving objects and occlusions keep the current frame), then lets the
-// generator G_N (Engine::derain) clean what is left. Scene cuts are detected from the flow and reset the
-// state; memory is bounded by the window. docs/temporal-deraining.md has the design and measurements.
+// `lookahead` ones, at the cost of that many frames of latency) to the current frame with OpenCV's DIS
+// optical flow at reduced resolution plus a camera homography, takes the background from them where the
+// current frame shows a thin, grey, brightening excess (rain; U-ARSE's attention lowers the threshold) and
+// the motion is trustworthy (forward/backward consistent, photometrically matched; moving objects and
+// occlusions keep the current frame), then blends in the generator G_N (Engine::derain) where the
+// neighbours could not vouch for the pixels. Scene cuts are detected from the flow and reset the state;
+// memory is bounded by the window. docs/temporal-deraining.md has the design and the measurements.
 //
 //   derain::Engine engine("model.derain");
 //   derain::VideoDerainer video(engine);          // causal: one frame in, one frame out
