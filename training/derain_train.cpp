@@ -66,7 +66,11 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
     (the procedural rain of the synthetic-pair term, as derain-synth's options)
 OUT/training.conf of any run is a complete example.
 
-Output folder: checkpoint.derain (latest checkpoint), losses.csv (every loss term of every iteration),
+Output folder: a fresh run needs an empty or new --out (--force starts over in a used one); while it
+runs, the trainer holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
+Every file is replaced atomically (temporary file + rename). checkpoint.derain (latest checkpoint:
+by default every 10 % of the run, at most 1000 iterations apart, and every 10 minutes), losses.csv
+(every loss term of every iteration),
 loss_plot.png, samples/iter_NNNNNNN.png (rows: r, Att(r), n_r and n, Att(n), r_n), training.conf and,
 once the run completes, model.derain (load it with derain::Engine, derain-rainmake, the GStreamer
 elements...).
@@ -120,9 +124,13 @@ int main(int argc, char** argv) {
     args.option("cache-mb", "MB", "decoded images kept in memory per folder; the rest are re-read", "1024");
     args.option("sample-every", "N", "write a sample grid every N iterations (0 = at the end only)", "500");
     args.option("plot-every", "N", "redraw loss_plot.png every N iterations (0 = at the end only)", "100");
-    args.option("checkpoint-every", "N", "write the checkpoint every N iterations (0 = at the end only)", "1000");
+    args.option("checkpoint-every", "N",
+                "write the checkpoint every N iterations (0 = at the end only) [default: 10 % of the run, at most "
+                "1000: min(1000, max(1, iterations / 10))]");
+    args.option("checkpoint-minutes", "M", "also write it once M minutes passed since the last one (0 = off)", "10");
     args.option("stop-after", "N", "stop with a checkpoint once N iterations are done (split a run)");
     args.flag("resume", "continue the run in --out from its checkpoint");
+    args.flag("force", "start a fresh run in a non-empty --out (its files are replaced as the new run writes them)");
     args.flag("quiet", "no progress bar");
     args.epilog(kEpilog);
     args.parse(argc, argv);
@@ -130,6 +138,8 @@ int main(int argc, char** argv) {
 
     auto positive = [&](const std::string& name) { return args.getInt(name, 1); };
     auto nonNegative = [&](const std::string& name) { return args.getInt(name, 0); };
+    if (args.flagSet("resume") && args.flagSet("force"))
+      args.fail("--resume and --force exclude each other (continue the run, or start over)");
 
     dt::TrainingRunOptions run;
     try {
@@ -195,7 +205,10 @@ int main(int argc, char** argv) {
     run.image_cache_bytes = static_cast<size_t>(nonNegative("cache-mb")) << 20;
     run.sample_every = nonNegative("sample-every");
     run.plot_every = nonNegative("plot-every");
-    run.checkpoint_every = nonNegative("checkpoint-every");
+    if (args.has("checkpoint-every")) run.checkpoint_every = nonNegative("checkpoint-every");
+    run.checkpoint_minutes = args.getDouble("checkpoint-minutes");
+    if (!(run.checkpoint_minutes >= 0)) args.fail("option '--checkpoint-minutes' must be >= 0");
+    run.force = args.flagSet("force");
     if (args.has("stop-after")) run.stop_after = positive("stop-after");
     const int threads = cli::threadsOption(args);
 
