@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "cli_args.hpp"
+#include "engine_args.hpp"
+#include "run_main.hpp"
 #include "conv_ceiling.hpp"
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
@@ -92,103 +94,106 @@ double sharedStreamsFps(const derain::Engine& engine, const cv::Mat& frame, int 
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  derain::cli::ArgParser args("derain-bench",
-                              "Measures inference speed of the model presets on this machine (untrained weights:\n"
-                              "speed does not depend on their values).");
-  args.option("preset", "LIST", "presets to run, comma-separated: lite, paper", "lite,paper");
-  args.option("size", "LIST", "frame sizes WxH, comma-separated", "481x321,640x360,1280x720");
-  args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16", "fp32");
-  args.option("threads", "N", "intra-op threads (0 = every core)", "0");
-  args.option("tile-size", "N", "tile side (0 = auto)", "0");
-  args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
-  args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
-  args.option("output", "FILE", "also append the result lines to FILE");
-  args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
-  args.parse(argc, argv);
+  return derain::cli::runMain("derain-bench", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    derain::cli::ArgParser args("derain-bench",
+                                "Measures inference speed of the model presets on this machine (untrained weights:\n"
+                                "speed does not depend on their values).");
+    args.option("preset", "LIST", "presets to run, comma-separated: lite, paper", "lite,paper");
+    args.option("size", "LIST", "frame sizes WxH, comma-separated", "481x321,640x360,1280x720");
+    args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16", "fp32");
+    args.option("threads", "N", "intra-op threads (0 = every core)", "0");
+    args.option("tile-size", "N", "tile side (0 = auto)", "0");
+    args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
+    args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
+    args.option("output", "FILE", "also append the result lines to FILE");
+    args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
+    args.parse(argc, argv);
 
-  std::vector<Size> sizes;
-  for (const auto& s : splitList(args.get("size"))) sizes.push_back(parseSize(s, args));
-  std::vector<derain::Precision> precisions;
-  std::vector<derain::ModelConfig> presets;
-  try {
-    for (const auto& p : splitList(args.get("precision"))) precisions.push_back(derain::parsePrecision(p));
-    for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
-  } catch (const derain::Error& e) {
-    args.fail(e.what());
-  }
-  const double budget = args.getDouble("seconds");
-  std::ofstream file;
-  if (args.has("output")) {
-    file.open(args.get("output"), std::ios::app);
-    if (!file) args.fail("cannot write '" + args.get("output") + "'");
-  }
-  auto emit = [&](const std::string& line) {
-    std::cout << line << std::endl;
-    if (file) file << line << std::endl;
-  };
+    std::vector<Size> sizes;
+    for (const auto& s : splitList(args.get("size"))) sizes.push_back(parseSize(s, args));
+    std::vector<derain::Precision> precisions;
+    std::vector<derain::ModelConfig> presets;
+    try {
+      for (const auto& p : splitList(args.get("precision"))) precisions.push_back(derain::parsePrecision(p));
+      for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
+    } catch (const derain::Error& e) {
+      args.fail(e.what());
+    }
+    const double budget = args.getDouble("seconds");
+    std::ofstream file;
+    if (args.has("output")) {
+      file.open(args.get("output"), std::ios::app);
+      if (!file) args.fail("cannot write '" + args.get("output") + "'");
+    }
+    auto emit = [&](const std::string& line) {
+      std::cout << line << std::endl;
+      if (file) file << line << std::endl;
+    };
 
-  try {
     derain::EngineOptions options;
     options.device = derain::Device::CPU;
-    options.threads = args.getInt("threads");
-    options.tile_size = args.getInt("tile-size");
-    const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
-    const int threads = derain::runtimeThreads();
-    const int streams = args.getInt("streams");
-    if (streams < 1 || streams > 64) args.fail("--streams must be in [1, 64]");
-    std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
-    for (auto precision : precisions) {
-      ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
-      char line[160];
-      std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
-                    derain::toString(precision).c_str(), ceiling[precision], threads,
-                    derain::cpuHasNativeBf16() ? "yes" : "no");
-      emit(line);
+    options.threads = derain::cli::threadsOption(args);
+    options.tile_size = args.getInt("tile-size", 0, derain::kMaxTileSize);
+    try {
+      options.validate();
+    } catch (const derain::Error& e) {
+      args.fail(e.what());
     }
-    for (const auto& config : presets) {
+    {
+      const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
+      const int threads = derain::runtimeThreads();
+      const int streams = args.getInt("streams", 1, 64);
+      std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
       for (auto precision : precisions) {
-        options.precision = precision;
-        derain::Engine engine = derain::Engine::untrained(config, 0, options);
-        for (const Size& size : sizes) {
-          cv::Mat frame, out;
-          derain::RainParams rain;
-          rain.seed = 1;
-          derain::addRain(derain::makeDemoScene(cv::Size(size.width, size.height), 1), frame, rain);
-          resetPeakRss();
-          for (int i = 0; i < kWarmupFrames; ++i) engine.derain(frame, out);
-          const double case_budget = config.preset == "paper" ? budget / 3 : budget;
-          int frames = 0;
-          double seconds = 0;
-          auto start = std::chrono::steady_clock::now();
-          do {
-            engine.derain(frame, out);
-            ++frames;
-            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          } while (seconds < case_budget);
-          const double ms = 1000.0 * seconds / frames;
-          const double gflops = 2.0 * engine.macsPerFrame(size.width, size.height) / (seconds / frames) / 1e9;
-          char line[240];
-          std::snprintf(line, sizeof line,
-                        "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s (%.0f%% of the %s ceiling) rss %.0f MB "
-                        "(%d frames)",
-                        config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
-                        1000.0 / ms, gflops, 100.0 * gflops / ceiling[precision],
-                        derain::toString(precision).c_str(), peakRssMb(), frames);
-          emit(line);
-          if (streams > 1) {
-            const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
-            std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
-                          config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(),
-                          streams, total_fps);
+        ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
+        char line[160];
+        std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
+                      derain::toString(precision).c_str(), ceiling[precision], threads,
+                      derain::cpuHasNativeBf16() ? "yes" : "no");
+        emit(line);
+      }
+      for (const auto& config : presets) {
+        for (auto precision : precisions) {
+          options.precision = precision;
+          derain::Engine engine = derain::Engine::untrained(config, 0, options);
+          for (const Size& size : sizes) {
+            cv::Mat frame, out;
+            derain::RainParams rain;
+            rain.seed = 1;
+            derain::addRain(derain::makeDemoScene(cv::Size(size.width, size.height), 1), frame, rain);
+            resetPeakRss();
+            for (int i = 0; i < kWarmupFrames; ++i) engine.derain(frame, out);
+            const double case_budget = config.preset == "paper" ? budget / 3 : budget;
+            int frames = 0;
+            double seconds = 0;
+            auto start = std::chrono::steady_clock::now();
+            do {
+              engine.derain(frame, out);
+              ++frames;
+              seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            } while (seconds < case_budget);
+            const double ms = 1000.0 * seconds / frames;
+            const double gflops = 2.0 * engine.macsPerFrame(size.width, size.height) / (seconds / frames) / 1e9;
+            char line[240];
+            std::snprintf(line, sizeof line,
+                          "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s (%.0f%% of the %s ceiling) rss %.0f MB "
+                          "(%d frames)",
+                          config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
+                          1000.0 / ms, gflops, 100.0 * gflops / ceiling[precision],
+                          derain::toString(precision).c_str(), peakRssMb(), frames);
             emit(line);
+            if (streams > 1) {
+              const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
+              std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
+                            config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(),
+                            streams, total_fps);
+              emit(line);
+            }
           }
         }
       }
     }
-  } catch (const derain::Error& e) {
-    std::cerr << "derain-bench: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
