@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_args.hpp"
+#include "run_main.hpp"
 #include "example_model.hpp"
 
 namespace {
@@ -28,7 +29,8 @@ bool writeImage(const std::string& path, const cv::Mat& image) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   derain::cli::ArgParser args("derain_image", "Remove rain from one image (or add rain with --rainmake).");
   args.option("input", "FILE", "image to read (any format OpenCV reads)", "", true);
   args.option("output", "FILE", "image to write; the format follows the extension", "", true);
@@ -75,4 +77,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return derain::cli::runMain("derain_image", [&] { return run(argc, argv); });
 }

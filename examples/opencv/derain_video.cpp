@@ -9,6 +9,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_args.hpp"
+#include "run_main.hpp"
 #include "example_model.hpp"
 #include "progress_bar.hpp"
 
@@ -20,7 +21,8 @@ bool isCameraIndex(const std::string& text) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   derain::cli::ArgParser args("derain_video", "Remove rain from a video file or camera (or add rain with --rainmake).");
   args.option("input", "VIDEO", "video file, stream URL, or camera index (0, 1, ...)", "", true);
   args.option("output", "FILE", "video to write (.avi with MJPG works everywhere)", "", true);
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   args.option("fps", "F", "frame rate of the output; 0 = the input's", "0");
   args.option("max-frames", "N", "stop after N frames; 0 = all (required for a camera)", "0");
   example::addModelOptions(args);
+  args.option("temporal-window", "N", "previous frames that help derain each frame, 0..8 (0 = each frame alone)", "4");
   args.flag("rainmake", "synthesise rain instead of removing it");
   args.option("mask-noise", "S", "with --rainmake: std-dev of noise on the rain mask", "0");
   args.option("seed", "N", "with --rainmake: seed of frame 0's noise (frame i uses seed + i)", "0");
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     auto net = example::openModel(args);
+    if (!args.flagSet("rainmake")) net->setTemporalWindow(args.getInt("temporal-window"));  // video mode
     std::cerr << "model: " << net->getModelPath() << " (" << net->describe() << ")\n";
 
     double fps = fps_option > 0 ? fps_option : capture.get(cv::CAP_PROP_FPS);
@@ -101,4 +105,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return derain::cli::runMain("derain_video", [&] { return run(argc, argv); });
 }

@@ -7,8 +7,10 @@
 #include <derain/error.hpp>
 
 #include "cli_args.hpp"
+#include "run_main.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   derain::cli::ArgParser args("make_untrained_model",
                               "Write an untrained DerainCycleGAN model file (random weights, for plumbing tests).");
   args.option("output", "FILE", "model file to write", "", true);
@@ -31,4 +33,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return derain::cli::runMain("make_untrained_model", [&] { return run(argc, argv); });
 }

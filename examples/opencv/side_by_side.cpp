@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cli_args.hpp"
+#include "run_main.hpp"
 #include "example_model.hpp"
 
 namespace {
@@ -55,7 +56,8 @@ bool writeImage(const std::string& path, const cv::Mat& image) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   derain::cli::ArgParser args("side_by_side", "Write a labelled before/after image of deraining (or of --rainmake).");
   args.option("input", "FILE", "rainy image (clean one with --rainmake)", "", true);
   args.option("output", "FILE", "picture to write; the format follows the extension", "", true);
@@ -116,4 +118,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return derain::cli::runMain("side_by_side", [&] { return run(argc, argv); });
 }

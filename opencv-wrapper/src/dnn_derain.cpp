@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "derain/engine.hpp"
+#include "derain/video.hpp"
 #include "derain/error.hpp"
 
 namespace cv {
@@ -102,6 +103,8 @@ void writeBatch(const std::vector<Mat>& results, const _OutputArray& out, const 
 
 struct DnnDerainImpl::Impl {
   std::unique_ptr<derain::Engine> engine;
+  int temporal_window = 0;
+  std::unique_ptr<derain::VideoDerainer> video;  // video mode's state; over `engine`, dropped with it
   std::string model_path;
   int backend = BACKEND_DEFAULT;
   int target = TARGET_AUTO;
@@ -121,6 +124,7 @@ struct DnnDerainImpl::Impl {
     auto fresh = translated(func, [&] {
       return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads));
     });
+    video.reset();  // it refers to the engine being replaced
     engine = std::move(fresh);
     model_path = path;
     target = new_target;
@@ -135,6 +139,24 @@ struct DnnDerainImpl::Impl {
     Mat out;
     translated(func, [&] { run(net, src, out); });
     return out;
+  }
+
+  // Video mode: the frame goes through the VideoDerainer (causal: exactly one result per frame).
+  Mat derainFrame(const Mat& src, const char* func) {
+    if (temporal_window == 0) return derainOne(src, func);
+    derain::Engine& net = loaded(func);
+    std::vector<Mat> ready;
+    translated(func, [&] {
+      if (!video) {
+        derain::VideoOptions options;
+        options.temporal_window = temporal_window;
+        options.color_order = order();
+        video = std::make_unique<derain::VideoDerainer>(net, options);
+      }
+      video->process(src, ready);
+    });
+    CV_Assert(ready.size() == 1);
+    return ready.front();
   }
 
   Mat derainOne(const Mat& src, const char* func) const {
@@ -210,7 +232,22 @@ void DnnDerainImpl::setNumThreads(int threads) {
 
 int DnnDerainImpl::getNumThreads() const { return impl_->threads; }
 
-void DnnDerainImpl::setSwapRB(bool swapRB) { impl_->swap_rb = swapRB; }
+void DnnDerainImpl::setSwapRB(bool swapRB) {
+  if (swapRB != impl_->swap_rb) impl_->video.reset();  // its frames were in the other order
+  impl_->swap_rb = swapRB;
+}
+
+void DnnDerainImpl::setTemporalWindow(int n) {
+  if (n < 0 || n > derain::kMaxTemporalWindow)
+    CV_Error(Error::StsOutOfRange, "temporal window must be in [0, " + std::to_string(derain::kMaxTemporalWindow) +
+                                       "] (0 = every image alone), got " + std::to_string(n));
+  if (n != impl_->temporal_window) impl_->video.reset();
+  impl_->temporal_window = n;
+}
+
+int DnnDerainImpl::getTemporalWindow() const { return impl_->temporal_window; }
+
+void DnnDerainImpl::reset() { impl_->video.reset(); }
 bool DnnDerainImpl::getSwapRB() const { return impl_->swap_rb; }
 
 void DnnDerainImpl::derain(InputArray image, OutputArray result) {
@@ -223,7 +260,7 @@ void DnnDerainImpl::derain(InputArray image, OutputArray result) {
   }
   const Mat src = image.getMat();
   checkImage(src, CV_Func);
-  impl_->derainOne(src, CV_Func).copyTo(result);
+  impl_->derainFrame(src, CV_Func).copyTo(result);
 }
 
 void DnnDerainImpl::derain(const std::vector<Mat>& images, std::vector<Mat>& results) {

@@ -17,6 +17,7 @@
 
 #include "derain/dnn_derain.hpp"
 #include "derain/engine.hpp"
+#include "derain/video.hpp"
 
 namespace fs = std::filesystem;
 using cv::Mat;
@@ -328,6 +329,43 @@ TEST_F(DnnDerainTest, SixteenBitRoundTripsDepthAndAlphaThroughTheEngine) {
   cv::extractChannel(rgba16, alpha_in, 3);
   cv::extractChannel(out, alpha_out, 3);
   EXPECT_TRUE(identical(alpha_in, alpha_out));
+}
+
+TEST_F(DnnDerainTest, TemporalWindowMakesDerainAVideoFilter) {
+  // Six frames of one scene with rain moving between them: in video mode the wrapper gives exactly
+  // what derain::VideoDerainer gives; reset() starts over (the first frame again equals a frame
+  // derained alone), and 0 goes back to image-by-image.
+  std::vector<Mat> frames;
+  for (int i = 0; i < 6; ++i) {
+    Mat frame = randomImage(48, 40, CV_8UC3, 40);
+    cv::line(frame, cv::Point(5 + 6 * i, 0), cv::Point(9 + 6 * i, 39), cv::Scalar::all(250), 1);
+    frames.push_back(frame);
+  }
+  derain::Engine core(*model_, cpuOptions());
+  derain::VideoOptions options;
+  options.temporal_window = 3;
+  derain::VideoDerainer video(core, options);
+  std::vector<Mat> expected;
+  for (const Mat& f : frames) video.process(f, expected);
+  ASSERT_EQ(expected.size(), frames.size());
+
+  EXPECT_CV_ERROR(net_->setTemporalWindow(derain::kMaxTemporalWindow + 1), "temporal window");
+  EXPECT_CV_ERROR(net_->setTemporalWindow(-1), "temporal window");
+  net_->setTemporalWindow(3);
+  EXPECT_EQ(net_->getTemporalWindow(), 3);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    Mat out;
+    net_->derain(frames[i], out);
+    EXPECT_TRUE(identical(out, expected[i])) << "frame " << i;
+  }
+  net_->reset();
+  Mat first;
+  net_->derain(frames[0], first);
+  EXPECT_TRUE(identical(first, coreDerain(frames[0])));
+  net_->setTemporalWindow(0);
+  Mat alone;
+  net_->derain(frames[5], alone);
+  EXPECT_TRUE(identical(alone, coreDerain(frames[5])));
 }
 
 TEST_F(DnnDerainTest, BadImagesAreRejected) {

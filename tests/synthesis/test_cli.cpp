@@ -24,6 +24,7 @@
 #include "derain/config.hpp"
 #include "derain/engine.hpp"
 #include "derain/rain.hpp"
+#include "derain/video.hpp"
 #include "reference_metrics.hpp"
 #include "test_images.hpp"
 
@@ -395,9 +396,11 @@ class RunCli : public Cli {
 };
 
 TEST_F(RunCli, OutOfMemoryIsOneLineAndNonZero) {
-  // A 4000x3000 frame needs far more than the 1 GB of address space this run is allowed.
+  // A 4000x3000 frame in one tile (streaming tiles would fit it) needs far more than the 1 GB of
+  // address space this run is allowed.
   ASSERT_TRUE(cv::imwrite(path("big.png"), cv::Mat(3000, 4000, CV_8UC3, cv::Scalar(90, 120, 150))));
-  const Result r = runWith({"--input", path("big.png"), "--output", path("out.png"), "--tile-size", "0"},
+  const Result r = runWith({"--input", path("big.png"), "--output", path("out.png"), "--tile-size",
+                            std::to_string(derain::kMaxTileSize)},
                            "ulimit -v 1000000; exec timeout 120 ");
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_NE(r.exit_code, -1) << "killed by a signal: " << r.err;
@@ -527,6 +530,62 @@ TEST_F(RunCli, InterruptedVideoLeavesNoPartialFileAndThePreviousOutput) {
   EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
   EXPECT_EQ(readText(path("out.avi")), "the previous output");
   EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(RunCli, VideosUseTemporalModeAndWindowZeroIsFrameByFrame) {
+  // Output frames, read back (MJPG is lossy), against the library run on the decoded input frames:
+  // window 0 = Engine::derain per frame; the default = derain::VideoDerainer with its defaults.
+  {  // one scene, a bright streak that moves: rain the neighbouring frames can explain
+    cv::VideoWriter writer(path("clip.avi"), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0, cv::Size(64, 48));
+    if (!writer.isOpened()) GTEST_SKIP() << "no MJPG writer";
+    const cv::Mat background = testimg::scene(64, 48, 7);
+    for (int i = 0; i < 6; ++i) {
+      cv::Mat frame = background.clone();
+      cv::line(frame, cv::Point(6 + 9 * i, 0), cv::Point(10 + 9 * i, 47), cv::Scalar::all(250), 1);
+      writer.write(frame);
+    }
+  }
+  std::vector<cv::Mat> frames;
+  {
+    cv::VideoCapture capture(path("clip.avi"));
+    for (cv::Mat f; capture.read(f);) frames.push_back(f.clone());
+  }
+  ASSERT_EQ(frames.size(), 6u);
+  derain::EngineOptions one_thread;
+  one_thread.threads = 1;
+  derain::Engine engine(model_, one_thread);
+  std::vector<cv::Mat> per_frame, temporal;
+  for (const auto& f : frames) {
+    cv::Mat d;
+    engine.derain(f, d);
+    per_frame.push_back(d);
+  }
+  derain::VideoDerainer video(engine);
+  for (const auto& f : frames) video.process(f, temporal);
+  video.flush(temporal);
+  ASSERT_EQ(temporal.size(), 6u);
+
+  auto readBack = [&](const std::string& name) {
+    std::vector<cv::Mat> out;
+    cv::VideoCapture capture(path(name));
+    for (cv::Mat f; capture.read(f);) out.push_back(f.clone());
+    return out;
+  };
+  auto meanError = [](const std::vector<cv::Mat>& a, const std::vector<cv::Mat>& b) {
+    double sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += cv::norm(a[i], b[i], cv::NORM_L1) / a[i].total() / 3;
+    return sum / a.size();
+  };
+  ASSERT_EQ(runWith({"--input", path("clip.avi"), "--output", path("alone.avi"), "--temporal-window", "0"}).exit_code, 0);
+  ASSERT_EQ(runWith({"--input", path("clip.avi"), "--output", path("video.avi")}).exit_code, 0);
+  const auto alone = readBack("alone.avi"), video_out = readBack("video.avi");
+  ASSERT_EQ(alone.size(), 6u);
+  ASSERT_EQ(video_out.size(), 6u);
+  // Each written file is within MJPG's loss of its own reference, and the two modes really differ.
+  EXPECT_LT(meanError(alone, per_frame), 3.0);
+  EXPECT_LT(meanError(video_out, temporal), 3.0);
+  EXPECT_GT(meanError(per_frame, temporal), 0.0);
+  EXPECT_EQ(runWith({"--input", path("clip.avi"), "--output", path("x.avi"), "--temporal-window", "9"}).exit_code, 2);
 }
 
 TEST_F(RunCli, OutOfRangeIntegersAreUsageErrors) {

@@ -1,6 +1,7 @@
 // derain-run: the main job. Derains an image or a video file with a model (the installed default
 // unless --model is given), or, with --demo, a generated rainy street scene that needs no input files.
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "derain/error.hpp"
 #include "derain/metrics.hpp"
 #include "derain/rain.hpp"
+#include "derain/video.hpp"
 #include "engine_args.hpp"
 #include "image_files.hpp"
 #include "progress_bar.hpp"
@@ -168,7 +170,8 @@ int runImage(derain::Engine& engine, const std::string& input, const std::string
   return 0;
 }
 
-int runVideo(derain::Engine& engine, const std::string& input, const std::string& output, bool side, bool strict) {
+int runVideo(derain::Engine& engine, const derain::VideoOptions& temporal, const std::string& input,
+             const std::string& output, bool side, bool strict) {
   // FFmpeg alone where it is built in: other backends' fallbacks can hang on a damaged file.
   cv::VideoCapture capture;
   if (cv::videoio_registry::hasBackend(cv::CAP_FFMPEG))
@@ -205,20 +208,37 @@ int runVideo(derain::Engine& engine, const std::string& input, const std::string
                         (tried.empty() ? std::string("it") : tried) +
                         (ext == ".webm" ? " (WebM needs VP8); use .avi or .mp4" : "; use .avi (MJPG)"));
 
+  // Temporal mode (video.hpp): neighbouring frames help derain each one. With look-ahead the results
+  // come out `lookahead` frames late, so the inputs wait in `pending_inputs` for the side-by-side view.
+  derain::VideoDerainer video(engine, temporal);
+  std::deque<cv::Mat> pending_inputs;
+  std::vector<cv::Mat> ready;
   derain::cli::ProgressBar bar("derain", std::max<int64_t>(total, 1));
-  cv::Mat frame, derained;
-  int64_t done = 0;
+  int64_t done = 0, read = 0;
+  auto writeReady = [&] {
+    for (const cv::Mat& derained : ready) {
+      derain::cli::checkInterrupted();
+      writer.write(side ? sideBySide(pending_inputs.front(), derained) : derained);
+      pending_inputs.pop_front();
+      bar.update(++done);
+    }
+    ready.clear();
+  };
+  cv::Mat frame;
   while (capture.read(frame)) {
     derain::cli::checkInterrupted();
     if (frame.size() != in_size)
-      throw derain::Error("frame " + std::to_string(done) + " of '" + input + "' is " + std::to_string(frame.cols) +
+      throw derain::Error("frame " + std::to_string(read) + " of '" + input + "' is " + std::to_string(frame.cols) +
                           "x" + std::to_string(frame.rows) + ", the video said " + std::to_string(in_size.width) +
                           "x" + std::to_string(in_size.height));
-    engine.derain(frame, derained);
-    derain::cli::checkInterrupted();
-    writer.write(side ? sideBySide(frame, derained) : derained);
-    bar.update(++done);
+    ++read;
+    if (side) pending_inputs.push_back(frame.clone());
+    else pending_inputs.emplace_back();
+    video.process(frame, ready);
+    writeReady();
   }
+  video.flush(ready);
+  writeReady();
   bar.finish();
   writer.release();
   if (done == 0) throw derain::Error("no frames could be read from '" + input + "'");
@@ -246,6 +266,12 @@ int main(int argc, char** argv) {
     args.option("demo", "DIR", "instead of --input: derain a generated rainy scene, write before/after PNGs to DIR");
     args.option("model", "FILE", "model file (default: $DERAIN_MODEL, else the installed default model)");
     derain::cli::addEngineOptions(args);
+    const derain::VideoOptions video_defaults;
+    args.option("temporal-window", "N",
+                "videos: past frames that help derain each frame, 0..8 (0 = every frame alone)",
+                std::to_string(video_defaults.temporal_window));
+    args.option("lookahead", "N", "videos: future frames used too, 0..4 (that many frames of delay)",
+                std::to_string(video_defaults.lookahead));
     args.flag("side-by-side", "write input and result next to each other");
     args.flag("strict", "a truncated or corrupt input (frames that cannot be decoded) is an error, not a warning");
     args.epilog("The output is written to a temporary file next to it and renamed into place when complete:\n"
@@ -257,13 +283,17 @@ int main(int argc, char** argv) {
                 "Examples:\n"
                 "  derain-run --demo out/\n"
                 "  derain-run --input rainy.jpg --output clean.jpg --model runs/a/model.derain\n"
-                "  derain-run --input dashcam.mp4 --output derained.avi --side-by-side");
+                "  derain-run --input dashcam.mp4 --output derained.avi --side-by-side\n"
+                "  derain-run --input dashcam.mp4 --output derained.avi --temporal-window 0   (frame by frame)");
     args.parse(argc, argv);
     if (args.has("demo") == args.has("input")) args.fail("give either --input FILE --output FILE, or --demo DIR");
     if (args.has("input") && !args.has("output")) args.fail("--input needs --output");
     if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
 
     const derain::EngineOptions options = derain::cli::engineOptionsFrom(args);
+    derain::VideoOptions temporal;
+    temporal.temporal_window = args.getInt("temporal-window", 0, derain::kMaxTemporalWindow);
+    temporal.lookahead = args.getInt("lookahead", 0, derain::kMaxLookahead);
     const std::string input = args.get("input"), output = args.get("output");
     if (!args.has("demo")) {
       // Everything that can be checked before the (slow) model load and inference.
@@ -277,7 +307,7 @@ int main(int argc, char** argv) {
     derain::Engine engine = openEngine(args, options);
     if (args.has("demo")) return runDemo(engine, args.get("demo"));
     const bool side = args.flagSet("side-by-side"), strict = args.flagSet("strict");
-    return derain::cli::isVideoPath(input) ? runVideo(engine, input, output, side, strict)
+    return derain::cli::isVideoPath(input) ? runVideo(engine, temporal, input, output, side, strict)
                                            : runImage(engine, input, output, side, strict);
   });
 }

@@ -75,8 +75,9 @@ class DERAIN_API VideoDerainer {
 
   // Takes the next frame and appends the outputs that became ready to `ready`, oldest first: one frame
   // once `lookahead` frames have arrived after it (none before), or more at once when a scene cut or a new
-  // frame size ends the look-ahead of the frames still pending. Frames: CV_8UC3, at least 16x16 (in
-  // frame-by-frame mode anything Engine::derain accepts). A frame of another size flushes and restarts.
+  // frame size ends the look-ahead of the frames still pending. Frames: anything Engine::derain accepts;
+  // the temporal path takes CV_8UC3 frames of at least 16x16, other frames are derained alone (exactly
+  // Engine::derain, after finishing the frames pending). A frame of another size flushes and restarts.
   // Throws derain::Error on a bad frame.
   void process(const cv::Mat& frame, std::vector<cv::Mat>& ready);
   // End of stream: appends the frames still waiting for their look-ahead, then forgets the history.

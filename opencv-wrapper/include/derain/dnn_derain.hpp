@@ -87,6 +87,17 @@ class CV_EXPORTS DnnDerainImpl {
   void setSwapRB(bool swapRB);
   bool getSwapRB() const;
 
+  /** @brief Video mode: with n > 0, derain(image) treats successive single images as the frames of one
+  video and uses the n previous frames (aligned by optical flow) to remove rain that moves between
+  frames (derain::VideoDerainer, causal: the result is still the current frame's). 0 (default) =
+  every image alone. This makes the object stateful: call reset() at a cut, a seek or a new video;
+  a change of frame size resets by itself. Batches (std::vector) are always processed image by image.
+  n in [0, 8]; out of range raises. */
+  void setTemporalWindow(int n);
+  int getTemporalWindow() const;
+  //! Forgets the previous frames of video mode (a new video, a seek, a cut).
+  void reset();
+
   /** @brief Derains one image, or each image of a std::vector<Mat> (then @p result must be a
   std::vector<Mat> too and gets one image per input). In-place (result == image) is fine. */
   void derain(InputArray image, OutputArray result);

@@ -40,14 +40,10 @@ struct VideoDerainer::Impl {
 
   bool frameByFrame() const { return options.temporal_window == 0 && options.lookahead == 0; }
 
-  void checkFrame(const cv::Mat& frame) const {
-    if (frameByFrame()) return;  // Engine::derain checks its own input
-    if (frame.empty() || frame.type() != CV_8UC3 || frame.cols < kMinTemporalSide || frame.rows < kMinTemporalSide)
-      throw Error("VideoDerainer: temporal mode expects CV_8UC3 frames of at least " + std::to_string(kMinTemporalSide) +
-                  "x" + std::to_string(kMinTemporalSide) + ", got " +
-                  (frame.empty() ? std::string("an empty frame")
-                                 : cv::typeToString(frame.type()) + " " + std::to_string(frame.cols) + "x" +
-                                       std::to_string(frame.rows)));
+  // Frames the temporal path cannot align (tiny, grey, 16-bit, with alpha) are derained alone, like
+  // frame-by-frame mode; Engine::derain checks (and adapts) them itself.
+  static bool temporalFrame(const cv::Mat& frame) {
+    return frame.type() == CV_8UC3 && frame.cols >= kMinTemporalSide && frame.rows >= kMinTemporalSide;
   }
 
   // Derains entries[index] with the aligned neighbours of its window that are in the buffer.
@@ -118,10 +114,13 @@ struct VideoDerainer::Impl {
   }
 
   void process(const cv::Mat& frame, std::vector<cv::Mat>& ready) {
-    checkFrame(frame);
     ++stats.frames_in;
     stats.last_was_scene_cut = false;
-    if (frameByFrame()) {
+    if (frameByFrame() || !temporalFrame(frame)) {
+      if (!entries.empty()) {  // a frame of another kind: the stream changed, finish the old one
+        finishScene(ready);
+        ++stats.resets;
+      }
       cv::Mat out;
       engine->derain(frame, out, options.color_order);
       ready.push_back(out);
