@@ -49,6 +49,11 @@
  * raised again (another latency message) when frames later take more than 1.5 times that on
  * average. Until the first frame has gone through the element reports no latency of its own.
  *
+ * #GstDerain:temporal-window (default 4) makes the element video-native: each frame is derained with
+ * the help of the previous frames, aligned by optical flow (rain moves between frames, the scene does
+ * not; see libderain's docs/temporal-deraining.md). It is causal and adds no latency. Flushes, DISCONT
+ * buffers, caps changes and detected scene cuts start the sequence afresh; 0 derains every frame alone.
+ *
  * Only #GstDerain:strength can change while playing. The other properties are read when the
  * element goes from READY to PAUSED; setting one in PAUSED or PLAYING is refused with a warning and
  * the property keeps its value.
@@ -75,11 +80,14 @@
 
 #include <exception>
 #include <memory>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
 #include <derain/engine_options.hpp>
+#include <derain/error.hpp>
 #include <derain/inference_library.hpp>
+#include <derain/video_options.hpp>
 
 #include "element_common.h"
 #include "engine_open.h"
@@ -94,6 +102,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 // defaults and ranges of derain::EngineOptions.
 #define DEFAULT_PROP_STRENGTH 1.0
 #define DEFAULT_PROP_MAX_IN_FLIGHT 2
+#define DEFAULT_PROP_TEMPORAL_WINDOW (derain::VideoOptions().temporal_window)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
 
@@ -102,6 +111,7 @@ enum {
   PROP_ENGINE_FIRST,  // the engine properties: PROP_ENGINE_FIRST + derain_gst::EngineProperty
   PROP_STRENGTH = PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT,
   PROP_MAX_IN_FLIGHT,
+  PROP_TEMPORAL_WINDOW,
 };
 
 // What exists between start() and stop(): the engine, per-frame scratch images (reused so no
@@ -113,6 +123,8 @@ struct DerainStream {
   cv::Mat derained;  // network output
   cv::Mat blended;   // output blended with the input (strength < 1)
   int max_in_flight = 1;
+  int temporal_window = 0;
+  std::unique_ptr<derain::VideoStream> video;  // temporal_window > 0: the previous frames' state
   std::unique_ptr<derain_gst::FrameWorker> worker;  // max_in_flight > 1 only
 };
 
@@ -123,6 +135,7 @@ struct _GstDerain {
   derain_gst::EngineSettings engine;
   gdouble strength;
   gint max_in_flight;
+  gint temporal_window;
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -191,6 +204,12 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           "frame times",
           1, MAX_IN_FLIGHT, DEFAULT_PROP_MAX_IN_FLIGHT,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(gobject_class, PROP_TEMPORAL_WINDOW,
+      g_param_spec_int("temporal-window", "Temporal window",
+          "Previous frames, aligned by optical flow, that help derain each frame (rain moves between "
+          "frames, the scene does not); 0 = every frame alone. Causal: adds no latency",
+          0, derain::kMaxTemporalWindow, DEFAULT_PROP_TEMPORAL_WINDOW,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
@@ -219,6 +238,7 @@ static void gst_derain_init(GstDerain* self) {
   derain_gst::engineSettingsInit(&self->engine);
   self->strength = DEFAULT_PROP_STRENGTH;
   self->max_in_flight = DEFAULT_PROP_MAX_IN_FLIGHT;
+  self->temporal_window = DEFAULT_PROP_TEMPORAL_WINDOW;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
   self->stream = nullptr;
@@ -260,6 +280,8 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
     // read when the element starts: kept as it is
   } else if (prop_id == PROP_MAX_IN_FLIGHT) {
     self->max_in_flight = g_value_get_int(value);
+  } else if (prop_id == PROP_TEMPORAL_WINDOW) {
+    self->temporal_window = g_value_get_int(value);
   } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -276,6 +298,8 @@ static void gst_derain_get_property(GObject* object, guint prop_id, GValue* valu
     g_value_set_double(value, self->strength);
   else if (prop_id == PROP_MAX_IN_FLIGHT)
     g_value_set_int(value, self->max_in_flight);
+  else if (prop_id == PROP_TEMPORAL_WINDOW)
+    g_value_set_int(value, self->temporal_window);
   else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
@@ -302,6 +326,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   gchar* model = g_strdup(self->engine.model);
   const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   const int max_in_flight = self->max_in_flight;
+  const int temporal_window = self->temporal_window;
   GST_OBJECT_UNLOCK(self);
 
   std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
@@ -314,6 +339,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
     self->stream = new DerainStream();
     self->stream->engine = std::move(engine);
     self->stream->max_in_flight = max_in_flight;
+    self->stream->temporal_window = temporal_window;
     if (max_in_flight > 1)
       self->stream->worker = std::make_unique<derain_gst::FrameWorker>(GST_ELEMENT(self),
           GST_BASE_TRANSFORM_SRC_PAD(trans), max_in_flight);
@@ -348,6 +374,7 @@ static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoIn
   // serialized events wait for them).
   GST_DEBUG_OBJECT(self, "negotiated %dx%d", GST_VIDEO_INFO_WIDTH(in_info), GST_VIDEO_INFO_HEIGHT(in_info));
   self->latency->reset();
+  self->stream->video.reset();  // new caps: the previous frames say nothing about the next ones
   return TRUE;
 }
 
@@ -360,6 +387,9 @@ static gboolean gst_derain_query(GstBaseTransform* trans, GstPadDirection direct
 
 static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event) {
   GstDerain* self = GST_DERAIN(trans);
+  // A flush (seek) breaks the sequence: the next frame must not be aligned with the ones before.
+  // The worker (if any) has finished every earlier frame once FLUSH_STOP returns from it below.
+  const bool flush_stop = GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP;
   if (derain_gst::FrameWorker* worker = gst_derain_worker(self)) {
     switch (GST_EVENT_TYPE(event)) {
       case GST_EVENT_FLUSH_START:
@@ -375,6 +405,7 @@ static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event) 
         break;
     }
   }
+  if (flush_stop && self->stream != nullptr) self->stream->video.reset();
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
 }
 
@@ -458,7 +489,23 @@ static GstFlowReturn gst_derain_process(GstDerain* self, GstVideoFrame* in_frame
     }
 
     const gint64 begin = g_get_monotonic_time();
-    stream->engine->derain(colour, stream->derained, derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame)));
+    const derain::ColorOrder order = derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame));
+    if (stream->temporal_window > 0) {
+      // A DISCONT buffer (a gap, a seek without flush) breaks the sequence like a flush does.
+      if (GST_BUFFER_FLAG_IS_SET(in_frame->buffer, GST_BUFFER_FLAG_DISCONT)) stream->video.reset();
+      if (!stream->video) {
+        derain::VideoOptions options;
+        options.temporal_window = stream->temporal_window;
+        options.color_order = order;
+        stream->video = derain::inferenceLibrary().openVideo(stream->engine, options);
+      }
+      std::vector<cv::Mat> ready;
+      stream->video->process(colour, ready);
+      if (ready.size() != 1) throw derain::Error("temporal deraining gave no frame");  // causal: always one
+      stream->derained = ready.front();
+    } else {
+      stream->engine->derain(colour, stream->derained, order);
+    }
     derain_gst::recordFrameTime(GST_ELEMENT(self), *self->latency,
         static_cast<GstClockTime>(g_get_monotonic_time() - begin) * GST_USECOND, stream->max_in_flight);
 

@@ -1,15 +1,19 @@
 // derain produces exactly what derain::Engine produces, in every format and at odd sizes; strength
 // blends with the input (0 = the input buffer itself); the element reports a latency.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <gst/base/gstbasetransform.h>
 #include <gst/check/gstharness.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <derain/engine.hpp>
+#include <derain/video.hpp>
 
 #include "gst_test_support.h"
 
@@ -27,8 +31,10 @@ derain::Engine referenceEngine() {
   return derain::Engine(gst_test::liteModelPath(), options);
 }
 
+// Frame by frame (temporal-window=0): these tests compare each frame with the engine's output.
 std::vector<std::string> derainProperties(std::vector<std::string> extra = {}) {
   extra.push_back("model=" + gst_test::liteModelPath());
+  extra.push_back("temporal-window=0");
   extra.push_back("device=cpu");
   extra.insert(extra.end(), kSingleThread.begin(), kSingleThread.end());
   return extra;
@@ -207,3 +213,72 @@ TEST(DerainQos, FramesLateAtTheSinkAreDroppedUnlessQosIsOff) {
 }
 
 }  // namespace
+
+// Temporal mode: the element's frames are exactly derain::VideoDerainer's over the same frames; a
+// DISCONT buffer and a flush start the sequence afresh (the frame after them equals a frame
+// derained alone); caps of the default element ask for it.
+TEST(DerainTemporal, OutputIsTheVideoDerainersAndDiscontinuitiesRestart) {
+  const Format format = gst_test::allFormats()[0];  // RGB
+  ASSERT_EQ(format.channels, 3);
+  const int width = 48, height = 40;
+  const std::string caps = gst_test::capsString(format, width, height);
+  auto properties = derainProperties();
+  properties.erase(std::find(properties.begin(), properties.end(), "temporal-window=0"));
+  properties.push_back("temporal-window=3");
+  properties.push_back("max-in-flight=1");
+  GstHarness* h = gst_test::harnessFor("derain", properties, caps);
+
+  // One scene, a bright streak moving across it.
+  const cv::Mat background = gst_test::testImage(width, height, 3, 7);
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 6; ++i) {
+    cv::Mat frame = background.clone();
+    cv::line(frame, cv::Point(4 + 7 * i, 0), cv::Point(8 + 7 * i, height - 1), cv::Scalar::all(250), 1);
+    frames.push_back(frame);
+  }
+  derain::Engine engine = referenceEngine();
+  derain::VideoOptions options;
+  options.temporal_window = 3;
+  options.color_order = format.order;
+  derain::VideoDerainer video(engine, options);
+  std::vector<cv::Mat> expected;
+  for (const auto& f : frames) video.process(f, expected);
+  ASSERT_EQ(expected.size(), frames.size());
+
+  auto push = [&](const cv::Mat& frame, int k, bool discont) {
+    GstBuffer* in = gst_test::bufferFromImage(frame, caps, k * GST_SECOND / 30);
+    if (discont) GST_BUFFER_FLAG_SET(in, GST_BUFFER_FLAG_DISCONT);
+    GstBuffer* out = gst_harness_push_and_pull(h, in);
+    EXPECT_NE(out, nullptr);
+    cv::Mat image = out != nullptr ? gst_test::imageFromBuffer(out, caps) : cv::Mat();
+    if (out != nullptr) gst_buffer_unref(out);
+    return image;
+  };
+  int differing_from_alone = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const cv::Mat out = push(frames[i], static_cast<int>(i), false);
+    EXPECT_EQ(gst_test::differingValues(out, expected[i]), 0) << "frame " << i;
+    cv::Mat alone;
+    engine.derain(frames[i], alone, format.order);
+    differing_from_alone += gst_test::differingValues(out, alone) > 0;
+  }
+  EXPECT_GT(differing_from_alone, 0) << "temporal mode gave exactly the frame-by-frame output";
+
+  cv::Mat alone;
+  engine.derain(frames[3], alone, format.order);
+  EXPECT_EQ(gst_test::differingValues(push(frames[3], 10, true), alone), 0) << "DISCONT did not restart";
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+  engine.derain(frames[4], alone, format.order);
+  EXPECT_EQ(gst_test::differingValues(push(frames[4], 11, false), alone), 0) << "flush did not restart";
+  gst_harness_teardown(h);
+
+  GstElement* plain = gst_element_factory_make("derain", nullptr);
+  gint window = -1;
+  g_object_get(plain, "temporal-window", &window, nullptr);
+  EXPECT_EQ(window, derain::VideoOptions().temporal_window);
+  gst_object_unref(plain);
+}

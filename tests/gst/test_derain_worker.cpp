@@ -28,8 +28,9 @@ using gst_test::Format;
 const Format kRgb = gst_test::allFormats()[0];
 
 std::vector<std::string> derainProperties(int max_in_flight, int threads = 1) {
+  // Frame by frame (temporal-window=0): the tests compare each frame with the engine's output.
   return {"model=" + gst_test::liteModelPath(), "device=cpu", "threads=" + std::to_string(threads),
-          "max-in-flight=" + std::to_string(max_in_flight)};
+          "max-in-flight=" + std::to_string(max_in_flight), "temporal-window=0"};
 }
 
 // What the test compares of a buffer.
@@ -242,7 +243,7 @@ derain::EngineOptions elementOptions(int threads) {
 
 TEST(DerainSharedEngine, TwoElementsWithTheSameSettingsHoldOneEngine) {
   const std::string model = gst_test::liteModelPath();
-  const std::string settings = "model=" + model + " device=cpu threads=1";
+  const std::string settings = "model=" + model + " device=cpu threads=1 temporal-window=0";
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(("videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=16,height=16 ! "
       "derain " + settings + " ! derain " + settings + " max-in-flight=1 ! fakesink").c_str(), &error);

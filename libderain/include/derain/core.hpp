@@ -13,3 +13,4 @@
 #include "derain/rain_video.hpp"
 #include "derain/temporal_metrics.hpp"
 #include "derain/types.hpp"
+#include "derain/video_options.hpp"

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -18,6 +19,7 @@
 #include "derain/engine_options.hpp"
 #include "derain/export.hpp"
 #include "derain/types.hpp"
+#include "derain/video_options.hpp"
 
 namespace derain {
 
@@ -34,14 +36,29 @@ class DERAIN_API SharedEngine {
   virtual bool trained() const = 0;
 };
 
+// derain::VideoDerainer (video.hpp) seen through virtual calls: temporal deraining of one stream.
+class DERAIN_API VideoStream {
+ public:
+  virtual ~VideoStream();
+  virtual void process(const cv::Mat& frame, std::vector<cv::Mat>& ready) = 0;
+  virtual void flush(std::vector<cv::Mat>& ready) = 0;
+  virtual void reset() = 0;
+  virtual int latency() const = 0;  // frames
+};
+
 class DERAIN_API InferenceLibrary {
  public:
   virtual ~InferenceLibrary();
   // The engine for (model file, options): an existing one when another caller holds it, else a
   // newly loaded one. Throws what derain::Engine's constructor throws (ModelFileError, DeviceError).
   virtual std::shared_ptr<SharedEngine> openShared(const std::string& model_path, const EngineOptions& options) = 0;
+  // A temporal derainer of one stream over a shared engine (which it keeps alive). Throws
+  // derain::Error for invalid options.
+  virtual std::unique_ptr<VideoStream> openVideo(std::shared_ptr<SharedEngine> engine,
+                                                 const VideoOptions& options) = 0;
   // How many engines are alive in the process, and how many holders the engine for
-  // (model_path, options) has (0 when none is open): for tests and diagnostics.
+  // (model_path, options) has (0 when none is open; a VideoStream over it is one more holder): for
+  // tests and diagnostics.
   virtual int openEngines() const = 0;
   virtual long holders(const std::string& model_path, const EngineOptions& options) const = 0;
 };

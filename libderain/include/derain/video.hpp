@@ -26,31 +26,11 @@
 #include <opencv2/core.hpp>
 
 #include "derain/engine.hpp"
+#include "derain/inference_library.hpp"
+#include "derain/video_options.hpp"
 #include "derain/types.hpp"
 
 namespace derain {
-
-struct DERAIN_API VideoOptions {
-  // Past frames fused with the current one, [0, kMaxTemporalWindow]. 0 with lookahead 0 = frame by frame:
-  // the output is exactly Engine::derain of each frame.
-  int temporal_window = 4;
-  // Future frames also fused, [0, kMaxLookahead]: the output lags the input by this many frames.
-  int lookahead = 0;
-  // Optical flow runs at 1/flow_downscale of the frame's resolution, [1, kMaxFlowDownscale].
-  int flow_downscale = 2;
-  // A frame is a scene cut when less than this fraction of it is explained by motion from the previous
-  // frame, [0, 1]; 0 turns detection off.
-  double scene_cut_threshold = 0.35;
-  // Channel order of the frames (as Engine::derain).
-  ColorOrder color_order = ColorOrder::BGR;
-
-  // Throws derain::Error naming the first field outside its range.
-  void validate() const;
-};
-
-constexpr int kMaxTemporalWindow = 8;
-constexpr int kMaxLookahead = 4;
-constexpr int kMaxFlowDownscale = 8;
 
 // What the stream looked like so far.
 struct VideoStats {
@@ -69,6 +49,8 @@ class DERAIN_API VideoDerainer {
   // `engine` must outlive the derainer; it is used from the thread that calls process()/flush().
   // Throws derain::Error for invalid options.
   explicit VideoDerainer(Engine& engine, const VideoOptions& options = {});
+  // Over an engine shared between streams (inference_library.hpp), which it keeps alive.
+  explicit VideoDerainer(std::shared_ptr<SharedEngine> engine, const VideoOptions& options = {});
   VideoDerainer(VideoDerainer&&) noexcept;
   VideoDerainer& operator=(VideoDerainer&&) noexcept;
   ~VideoDerainer();

@@ -10,5 +10,6 @@ ModelFileError::~ModelFileError() = default;
 DeviceError::~DeviceError() = default;
 SharedEngine::~SharedEngine() = default;
 InferenceLibrary::~InferenceLibrary() = default;
+VideoStream::~VideoStream() = default;
 
 }  // namespace derain

@@ -10,6 +10,7 @@
 #include "derain/engine.hpp"
 #include "derain/export.hpp"
 #include "derain/inference_library.hpp"
+#include "derain/video.hpp"
 
 namespace derain {
 
@@ -49,6 +50,19 @@ Key keyOf(const std::string& model_path, const EngineOptions& o) {
           o.tile_size, o.tile_overlap};
 }
 
+class TemporalStream final : public VideoStream {
+ public:
+  TemporalStream(std::shared_ptr<SharedEngine> engine, const VideoOptions& options)
+      : video_(std::move(engine), options) {}
+  void process(const cv::Mat& frame, std::vector<cv::Mat>& ready) override { video_.process(frame, ready); }
+  void flush(std::vector<cv::Mat>& ready) override { video_.flush(ready); }
+  void reset() override { video_.reset(); }
+  int latency() const override { return video_.latency(); }
+
+ private:
+  VideoDerainer video_;
+};
+
 class SharedEngines final : public InferenceLibrary {
  public:
   std::shared_ptr<SharedEngine> openShared(const std::string& model_path, const EngineOptions& options) override {
@@ -60,6 +74,10 @@ class SharedEngines final : public InferenceLibrary {
     auto engine = std::make_shared<LockedEngine>(Engine(model_path, options));
     engines_[key] = engine;
     return engine;
+  }
+
+  std::unique_ptr<VideoStream> openVideo(std::shared_ptr<SharedEngine> engine, const VideoOptions& options) override {
+    return std::make_unique<TemporalStream>(std::move(engine), options);
   }
 
   int openEngines() const override {

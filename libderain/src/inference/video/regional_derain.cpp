@@ -15,7 +15,7 @@ constexpr double kCellShare = 0.04;
 constexpr int kFeatherPixels = 6;  // the generator's result fades in over this many pixels
 }  // namespace
 
-double derainRegions(Engine& engine, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out) {
+double derainRegions(const DerainFunction& derain, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out) {
   cv::Mat cells, marks;
   cv::resize(mask, cells, {(mask.cols + kCellPixels - 1) / kCellPixels, (mask.rows + kCellPixels - 1) / kCellPixels}, 0,
              0, cv::INTER_AREA);
@@ -25,7 +25,7 @@ double derainRegions(Engine& engine, const cv::Mat& frame, const cv::Mat& mask, 
     return 0.0;
   }
   cv::Mat generated;
-  engine.derain(frame, generated, order);
+  derain(frame, generated, order);
   // Weight: 1 on the grown marks, fading to 0 over the feather.
   cv::Mat weight;
   cv::dilate(marks, weight, cv::getStructuringElement(cv::MORPH_RECT, {kFeatherPixels + 1, kFeatherPixels + 1}));

@@ -10,12 +10,17 @@
 
 #include <opencv2/core.hpp>
 
-#include "derain/engine.hpp"
+#include <functional>
+
+#include "derain/types.hpp"
 
 namespace derain::detail {
 
 // frame: CV_8UC3; mask: CV_8UC1, non-zero = needs the generator. Writes `out` (may not alias `frame`) and
 // returns the fraction of the frame's area blended from the generator (0 when it was not run).
-double derainRegions(Engine& engine, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out);
+// G_N of a whole frame (Engine::derain or SharedEngine::derain).
+using DerainFunction = std::function<void(const cv::Mat& src, cv::Mat& dst, ColorOrder order)>;
+
+double derainRegions(const DerainFunction& derain, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out);
 
 }  // namespace derain::detail

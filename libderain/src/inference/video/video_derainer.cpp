@@ -3,6 +3,8 @@
 #include "derain/video.hpp"
 
 #include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "derain/error.hpp"
@@ -27,7 +29,10 @@ struct Entry {
 }  // namespace
 
 struct VideoDerainer::Impl {
-  Engine* engine;
+  // The networks: an Engine's or a shared engine's (kept alive by `shared`).
+  detail::DerainFunction derain;
+  std::function<void(const cv::Mat&, cv::Mat&, ColorOrder)> attention;
+  std::shared_ptr<SharedEngine> shared;
   VideoOptions options;
   detail::MotionEstimator motion;
   detail::FusionParams fusion;
@@ -36,7 +41,17 @@ struct VideoDerainer::Impl {
   std::deque<Entry> entries;
   size_t next_output = 0;  // index in `entries` of the oldest frame not yet output
 
-  Impl(Engine& e, const VideoOptions& o) : engine(&e), options(o), motion(o.flow_downscale) {}
+  Impl(Engine& e, const VideoOptions& o)
+      : derain([&e](const cv::Mat& in, cv::Mat& out, ColorOrder order) { e.derain(in, out, order); }),
+        attention([&e](const cv::Mat& in, cv::Mat& out, ColorOrder order) { e.attention(in, out, order); }),
+        options(o),
+        motion(o.flow_downscale) {}
+  Impl(std::shared_ptr<SharedEngine> e, const VideoOptions& o)
+      : derain([p = e.get()](const cv::Mat& in, cv::Mat& out, ColorOrder order) { p->derain(in, out, order); }),
+        attention([p = e.get()](const cv::Mat& in, cv::Mat& out, ColorOrder order) { p->attention(in, out, order); }),
+        shared(std::move(e)),  // the one reference that keeps it alive
+        options(o),
+        motion(o.flow_downscale) {}
 
   bool frameByFrame() const { return options.temporal_window == 0 && options.lookahead == 0; }
 
@@ -81,17 +96,17 @@ struct VideoDerainer::Impl {
     }
     cv::Mat out;
     if (warped.empty()) {  // first frame of a scene: exactly frame by frame
-      engine->derain(target.frame, out, options.color_order);
+      derain(target.frame, out, options.color_order);
       stats.last_replaced = 0.0;
       stats.last_generated = 1.0;
       return out;
     }
     cv::Mat attention, fused;
-    engine->attention(target.frame, attention, options.color_order);
+    this->attention(target.frame, attention, options.color_order);
     const detail::FusionResult fusion_result =
         detail::fuseWithNeighbours(target.frame, warped, valid, attention, options.color_order, fusion, fused);
     stats.last_replaced = fusion_result.replaced;
-    stats.last_generated = detail::derainRegions(*engine, fused, fusion_result.needs_generator, options.color_order, out);
+    stats.last_generated = detail::derainRegions(derain, fused, fusion_result.needs_generator, options.color_order, out);
     return out;
   }
 
@@ -122,7 +137,7 @@ struct VideoDerainer::Impl {
         ++stats.resets;
       }
       cv::Mat out;
-      engine->derain(frame, out, options.color_order);
+      derain(frame, out, options.color_order);
       ready.push_back(out);
       ++stats.frames_out;
       return;
@@ -154,6 +169,12 @@ struct VideoDerainer::Impl {
     while (entries.size() - next_output > static_cast<size_t>(options.lookahead)) emitNext(ready);
   }
 };
+
+VideoDerainer::VideoDerainer(std::shared_ptr<SharedEngine> engine, const VideoOptions& options) {
+  options.validate();
+  if (!engine) throw Error("VideoDerainer: no engine");
+  impl_ = std::make_unique<Impl>(std::move(engine), options);
+}
 
 VideoDerainer::VideoDerainer(Engine& engine, const VideoOptions& options) {
   options.validate();

@@ -2,7 +2,7 @@
 #include <string>
 
 #include "derain/error.hpp"
-#include "derain/video.hpp"
+#include "derain/video_options.hpp"
 
 namespace derain {
 
