@@ -23,7 +23,9 @@
 
 #include "derain/config.hpp"
 #include "derain/engine.hpp"
+#include "derain/metrics.hpp"
 #include "derain/rain.hpp"
+#include "derain/temporal_metrics.hpp"
 #include "derain/video.hpp"
 #include "reference_metrics.hpp"
 #include "test_images.hpp"
@@ -530,6 +532,58 @@ TEST_F(RunCli, InterruptedVideoLeavesNoPartialFileAndThePreviousOutput) {
   EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
   EXPECT_EQ(readText(path("out.avi")), "the previous output");
   EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(Cli, SynthVideoMakesDeterministicPairedClipsThatEvalScoresWithTheTemporalError) {
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(cv::imwrite((dir("stills") / ("s" + std::to_string(i) + ".png")).string(), testimg::scene(120, 90, i)));
+  const std::vector<std::string> common{"--clean", path("stills"), "--video", "--frames", "5", "--size", "64x48",
+                                        "--motion", "pan,static"};
+  auto make = [&](const std::string& out, const std::string& seed) {
+    auto args = common;
+    args.insert(args.end(), {"--out", path(out), "--seed", seed});
+    return synth(args).exit_code;
+  };
+  ASSERT_EQ(make("a", "4"), 0);
+  ASSERT_EQ(make("b", "4"), 0);
+  ASSERT_EQ(make("c", "5"), 0);
+  EXPECT_EQ(folderNames(root_ / "a" / "rainy"), (std::vector<std::string>{"s0-pan", "s1-static"}));
+  std::vector<cv::Mat> rainy, clean;
+  for (int f = 0; f < 5; ++f) {
+    char name[32];
+    std::snprintf(name, sizeof name, "frame-%04d.png", f);
+    const cv::Mat a = cv::imread((root_ / "a" / "rainy" / "s0-pan" / name).string());
+    EXPECT_TRUE(samePixels(a, cv::imread((root_ / "b" / "rainy" / "s0-pan" / name).string()))) << "same seed " << f;
+    EXPECT_FALSE(samePixels(a, cv::imread((root_ / "c" / "rainy" / "s0-pan" / name).string()))) << "other seed " << f;
+    rainy.push_back(a);
+    clean.push_back(cv::imread((root_ / "a" / "clean" / "s0-pan" / name).string()));
+  }
+  EXPECT_FALSE(samePixels(clean[0], clean[4])) << "the camera of a pan clip does not move";
+  EXPECT_FALSE(samePixels(rainy[0], clean[0])) << "no rain";
+
+  // Scoring the rainy clips themselves: the figures are the library's, averaged as documented.
+  std::vector<cv::Mat> static_rainy, static_clean;
+  for (int f = 0; f < 5; ++f) {
+    char name[32];
+    std::snprintf(name, sizeof name, "frame-%04d.png", f);
+    static_rainy.push_back(cv::imread((root_ / "a" / "rainy" / "s1-static" / name).string()));
+    static_clean.push_back(cv::imread((root_ / "a" / "clean" / "s1-static" / name).string()));
+  }
+  double psnr = 0, ssim = 0;
+  for (int f = 0; f < 5; ++f) {
+    psnr += derain::qualityY(rainy[f], clean[f]).psnr + derain::qualityY(static_rainy[f], static_clean[f]).psnr;
+    ssim += derain::qualityY(rainy[f], clean[f]).ssim + derain::qualityY(static_rainy[f], static_clean[f]).ssim;
+  }
+  const double temporal =
+      (derain::temporalError(rainy, clean) + derain::temporalError(static_rainy, static_clean)) / 2;
+  const Result r = eval({"--rainy", path("a/rainy"), "--clean", path("a/clean"), "--sequences"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  char expected[200];
+  std::snprintf(expected, sizeof expected,
+                "mean PSNR %.2f dB SSIM %.4f over 10 frames of 2 clips, temporal error %.3f levels\n", psnr / 10,
+                ssim / 10, temporal);
+  EXPECT_EQ(r.out, expected);
+  EXPECT_GT(temporal, 0.5);  // moving rain against a still background
 }
 
 TEST_F(RunCli, VideosUseTemporalModeAndWindowZeroIsFrameByFrame) {
