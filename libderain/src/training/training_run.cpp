@@ -14,6 +14,7 @@
 #include "training/batch_plan.h"
 #include "training/batch_prefetcher.h"
 #include "training/checkpoint.h"
+#include "training/distributed.h"
 #include "training/image_domain.h"
 #include "training/loss_log.h"
 #include "training/loss_plot.h"
@@ -52,9 +53,12 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
 
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
   auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  DataParallel* const dp = options.data_parallel;
+  const bool writer = !dp || dp->rank() == 0;  // rank 0 alone writes the output folder
+  const int world = dp ? dp->worldSize() : 1;
   const fs::path out(options.out_dir);
   std::error_code ec;
-  fs::create_directories(out / "samples", ec);
+  if (writer) fs::create_directories(out / "samples", ec);
   if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
 
   TrainingRunResult result;
@@ -67,9 +71,12 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   TrainingOptions training = options.training;
   std::unique_ptr<CheckpointInfo> checkpoint;
   if (options.resume) {
-    if (!fs::exists(result.checkpoint_path))
+    if (dp)
+      checkpoint = std::make_unique<CheckpointInfo>(dp->readCheckpoint(result.checkpoint_path));
+    else if (!fs::exists(result.checkpoint_path))
       throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
-    checkpoint = std::make_unique<CheckpointInfo>(readCheckpoint(result.checkpoint_path));
+    else
+      checkpoint = std::make_unique<CheckpointInfo>(readCheckpoint(result.checkpoint_path));
     config = checkpoint->config;
     training = checkpoint->options;
     if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
@@ -78,7 +85,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
       training.iterations = options.resume_iterations;
     }
     if (!options.resume_vgg_weights.empty()) training.vgg_weights = options.resume_vgg_weights;
-  } else if (fs::exists(result.checkpoint_path)) {
+  } else if (writer && fs::exists(result.checkpoint_path)) {
     throw Error("'" + options.out_dir + "' already holds a training run (checkpoint.derain); resume it with "
                 "--resume or choose another output folder");
   }
@@ -92,7 +99,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   result.skipped_rainy = rainy.skipped();
   result.skipped_clean = clean.skipped();
   if (training.iterations == 0)
-    training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch);
+    training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch * world);
   result.total_iterations = training.iterations;
   const std::vector<std::pair<std::string, std::string>> data_meta{{"data", dataFingerprint(rainy, clean)}};
   if (checkpoint) {
@@ -113,17 +120,25 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   Trainer trainer(config, training, options.device, vgg);
   if (checkpoint) {
     restoreCheckpoint(trainer, *checkpoint, result.checkpoint_path);
+    if (dp) dp->attach(trainer, checkpoint.get());
     checkpoint.reset();  // its tensors are in the trainer now
     message("resuming at iteration " + std::to_string(trainer.iteration()) + " of " +
             std::to_string(training.iterations));
+  } else if (dp) {
+    dp->attach(trainer, nullptr);
   }
   result.first_iteration = trainer.iteration();
-  {
+  if (writer) {
     std::ofstream conf(out / "training.conf");
     conf << "# settings of this run (a valid derain-train --config file)\n" << config.toText() << training.toText();
   }
 
-  LossLog log(result.log_path, trainer.iteration());
+  std::optional<LossLog> log;
+  if (writer) log.emplace(result.log_path, trainer.iteration());
+  auto save = [&] {
+    if (dp) dp->saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+    else saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+  };
   int64_t end = training.iterations;
   if (options.stop_after > 0) end = std::min(end, options.stop_after);
   bool stopped = false;
@@ -131,37 +146,43 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     std::optional<RainParamRanges> synthetic_rain;
     if (training.weights.synthetic > 0) synthetic_rain = training.synthetic_rain;
     BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
-                           options.loader_threads, options.prefetch, synthetic_rain);
+                           options.loader_threads, options.prefetch, synthetic_rain, dp ? dp->rank() : 0, world);
     while (trainer.iteration() < end) {
       TrainingBatch batch;
       try {
         batch = loader.next();
       } catch (...) {
         // A file that vanished or broke mid-run: keep the progress so far, then report.
-        if (trainer.iteration() > result.first_iteration) saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+        // (Data-parallel: the other ranks are mid-step; the last periodic checkpoint stays.)
+        if (!dp && trainer.iteration() > result.first_iteration) save();
         throw;
       }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
       const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic);
+      bool stop = options.stop_requested && options.stop_requested();
+      StepLosses logged = losses;
+      if (dp) stop = dp->finishStep(logged, stop);  // losses averaged; any rank's stop stops all
       const int64_t done = trainer.iteration();
-      log.append(done, lr, losses);
-      if (options.progress) options.progress(done, training.iterations, losses);
-      if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
-      if (due(done, options.plot_every)) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
-      if (due(done, options.checkpoint_every)) saveCheckpoint(trainer, result.checkpoint_path, data_meta);
-      if (done < end && options.stop_requested && options.stop_requested()) {
+      if (writer) {
+        log->append(done, lr, logged);
+        if (options.progress) options.progress(done, training.iterations, logged);
+        if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
+        if (due(done, options.plot_every)) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
+      }
+      if (due(done, options.checkpoint_every)) save();
+      if (done < end && stop) {
         stopped = true;
         break;
       }
     }
   }
   result.iterations_done = trainer.iteration();
-  saveCheckpoint(trainer, result.checkpoint_path, data_meta);
-  if (!log.rows().empty()) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
-  if (trainer.lastImages().rainy.defined())
+  save();
+  if (writer && !log->rows().empty()) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
+  if (writer && trainer.lastImages().rainy.defined())
     writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, result.iterations_done));
   if (!stopped && result.iterations_done >= training.iterations) {
-    exportInferenceModel(trainer, result.model_path);
+    if (writer) exportInferenceModel(trainer, result.model_path);
     result.completed = true;
   }
   return result;

@@ -24,6 +24,8 @@
 
 namespace derain::detail {
 
+class DataParallel;  // training/distributed.h
+
 struct TrainingRunOptions {
   std::vector<std::string> rainy_files, clean_files;
   std::string out_dir;
@@ -43,6 +45,9 @@ struct TrainingRunOptions {
   std::function<bool()> stop_requested;              // polled after every iteration (e.g. a signal flag)
   std::function<void(const std::string&)> message;  // warnings and notes (default: stderr)
   std::function<void(int64_t done, int64_t total, const StepLosses&)> progress;
+  // Data-parallel run (null: one process): this rank's group. The batch is per rank; rank 0 alone
+  // writes the output folder; progress gets the losses averaged over the ranks (rank 0 only).
+  DataParallel* data_parallel = nullptr;
 };
 
 struct TrainingRunResult {
