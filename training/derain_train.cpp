@@ -1,5 +1,6 @@
 // derain-train: trains a DerainCycleGAN model from two folders of unpaired images (rainy and clean)
 // into a model file the inference API loads. A thin command line over libderain's training run.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +16,8 @@
 #include "progress_bar.hpp"
 #include "runtime.h"
 #include "key_value.h"
+#include "training/distributed.h"
+#include "training/local_launcher.h"
 #include "training/training_run.h"
 
 namespace dt = derain::detail;  // ("detail" alone is ambiguous with LibTorch's)
@@ -75,6 +78,11 @@ stored there (model, training options, seed) and reproduces an uninterrupted run
 the CPU with the same thread count (on CUDA closely, GPU kernels are not bitwise deterministic); only --iters/--epochs (to extend the run), --vgg-weights (a moved
 file), device, threads and the intervals may be given again.
 
+Data-parallel training (see training/README.md, "Distributed training"): --nproc-per-node N starts N
+local workers; or start one process per rank yourself with torchrun's variables RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT (Slurm: derive them from SLURM_PROCID / SLURM_NTASKS). --batch is
+per rank: the effective batch is --batch x WORLD_SIZE. Rank 0 writes the output folder.
+
 Exit status: 0 done (or stopped by --stop-after), 1 error, 2 usage error, 130/143 interrupted.
 
 Example:
@@ -120,10 +128,18 @@ int main(int argc, char** argv) {
   args.option("checkpoint-every", "N", "write the checkpoint every N iterations (0 = at the end only)", "1000");
   args.option("stop-after", "N", "stop with a checkpoint once N iterations are done (split a run)");
   args.flag("resume", "continue the run in --out from its checkpoint");
+  args.option("nproc-per-node", "N", "data-parallel: start N local worker processes (Gloo over loopback)");
+  args.option("dist-timeout", "S", "data-parallel: seconds before a dead or hung rank fails the others", "60");
   args.flag("quiet", "no progress bar");
   args.epilog(kEpilog);
   args.parse(argc, argv);
   if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
+  dt::RendezvousEnv rendezvous;  // torchrun's variables; WORLD_SIZE unset or 1 = one process
+  try {
+    rendezvous = dt::rendezvousFromEnvironment();
+  } catch (const Error& e) {
+    args.fail(e.what());
+  }
 
   auto positive = [&](const std::string& name) {
     const int v = args.getInt(name);
@@ -202,7 +218,15 @@ int main(int argc, char** argv) {
   run.plot_every = nonNegative("plot-every");
   run.checkpoint_every = nonNegative("checkpoint-every");
   if (args.has("stop-after")) run.stop_after = positive("stop-after");
-  const int threads = nonNegative("threads");
+  int threads = nonNegative("threads");
+  const int nproc = args.has("nproc-per-node") ? positive("nproc-per-node") : 1;
+  if (nproc > 1 && rendezvous.distributed())
+    args.fail("--nproc-per-node cannot be combined with WORLD_SIZE=" + std::to_string(rendezvous.world_size) +
+              " (this process is already a worker)");
+  const auto dist_timeout = std::chrono::seconds(positive("dist-timeout"));
+  // Local workers share the cores: "every core" means this worker's share of them.
+  if (threads == 0 && rendezvous.local_world_size > 1)
+    threads = std::max(1, dt::resolveThreads(0) / rendezvous.local_world_size);
 
   try {
     run.rainy_files = cli::listImages(args.get("rainy"));
@@ -216,6 +240,36 @@ int main(int argc, char** argv) {
     args.fail(e.what());
   }
 
+  if (nproc > 1) {  // the launcher: the same command line, minus this option, in each worker
+    std::vector<std::string> worker_args;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--nproc-per-node") ++i;
+      else if (a.rfind("--nproc-per-node=", 0) != 0) worker_args.push_back(a);
+    }
+    try {
+      return dt::runLocalWorkers(nproc, worker_args, [](const std::string& m) { std::cerr << "derain-train: " << m << "\n"; });
+    } catch (const Error& e) {
+      std::cerr << "derain-train: error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::unique_ptr<dt::DataParallel> data_parallel;
+  if (rendezvous.distributed()) {
+    try {
+      if (run.device.is_cuda()) run.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(rendezvous.local_rank));
+      data_parallel = std::make_unique<dt::DataParallel>(rendezvous, run.device, dist_timeout);
+    } catch (const Error& e) {
+      std::cerr << "derain-train: error: " << e.what() << "\n";
+      return 1;
+    }
+    run.data_parallel = data_parallel.get();
+    if (rendezvous.rank == 0)
+      std::cerr << "derain-train: data-parallel, " << rendezvous.world_size << " ranks, effective batch "
+                << run.training.batch << " x " << rendezvous.world_size << "\n";
+  }
+  const std::string who = rendezvous.distributed() ? "derain-train: rank " + std::to_string(rendezvous.rank) : "derain-train";
+
   installSignalHandlers();
   run.stop_requested = [] { return g_signal != 0; };
   std::unique_ptr<cli::ProgressBar> bar;
@@ -225,7 +279,9 @@ int main(int argc, char** argv) {
     if (!bar) bar = std::make_unique<cli::ProgressBar>("train", total);
     bar->update(done, shortLosses(losses));
   };
-  run.message = [&](const std::string& m) { std::cerr << m << "\n"; };
+  run.message = [&](const std::string& m) {
+    if (rendezvous.rank == 0) std::cerr << m << "\n";
+  };
 
   try {
     const dt::TrainingRunResult result = dt::runTraining(run);
@@ -242,11 +298,13 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const Error& e) {
     if (bar) bar->finish();
-    std::cerr << "derain-train: error: " << e.what() << "\n";
+    if (data_parallel) data_parallel->reportFailure(e.what());
+    std::cerr << who << ": error: " << e.what() << "\n";
     return 1;
   } catch (const c10::Error& e) {
     if (bar) bar->finish();
-    std::cerr << "derain-train: LibTorch error: " << e.what_without_backtrace() << "\n";
+    if (data_parallel) data_parallel->reportFailure(e.what_without_backtrace());
+    std::cerr << who << ": LibTorch error: " << e.what_without_backtrace() << "\n";
     return 1;
   }
 }

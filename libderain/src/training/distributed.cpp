@@ -171,8 +171,8 @@ struct DataParallel::Impl {
       std::string list;
       for (int r : silent) list += (list.empty() ? "" : ", ") + std::to_string(r);
       return prefix + ": rank" + (silent.size() > 1 ? "s " : " ") + list +
-             (silent.size() > 1 ? " are" : " is") + " dead or hung (no answer; collective timeout " +
-             std::to_string(timeout.count() / 1000) + " s) (" + oneLine(cause) + ")";
+             (silent.size() > 1 ? " are" : " is") + " dead or hung (no answer to a roll call through the store within " +
+             std::to_string(std::min<int64_t>(timeout.count(), 5000) / 1000) + " s) (" + oneLine(cause) + ")";
     }
     return prefix + " (" + oneLine(cause) + ")";
   }
