@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
   try {
     const dt::TrainingRunResult result = dt::runTraining(run);
     if (bar) bar->finish();
+    if (rendezvous.rank != 0) return result.completed || g_signal == 0 ? 0 : 128 + g_signal;  // rank 0 reports
     if (result.skipped_rainy + result.skipped_clean > 0)
       std::cerr << "skipped images: " << result.skipped_rainy << " rainy, " << result.skipped_clean << " clean\n";
     if (result.completed) {

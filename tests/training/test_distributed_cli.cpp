@@ -158,6 +158,30 @@ TEST_F(DistributedCli, KilledRankMakesTheOtherFailNamingIt) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("run/model.derain")));
 }
 
+// A hung rank (stopped, its sockets open): the other times out after --dist-timeout and names it.
+TEST_F(DistributedCli, HungRankMakesTheOtherFailNamingItAfterTheTimeout) {
+  const std::string port = std::to_string(derain::detail::freeLoopbackPort());
+  auto args = common("run", 100000);
+  args.insert(args.end(), {"--dist-timeout", "3"});
+  std::map<std::string, std::string> env{{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
+  env["RANK"] = "0";
+  const pid_t rank0 = spawn(args, env, dir.file("rank0.log"));
+  env["RANK"] = "1";
+  const pid_t rank1 = spawn(args, env, dir.file("rank1.log"));
+  ASSERT_TRUE(waitForLines(dir.file("run/losses.csv"), 4, std::chrono::seconds(60))) << read("rank0.log");
+  kill(rank1, SIGSTOP);
+  const auto stopped = Clock::now();
+  const int code = waitExit(rank0, std::chrono::seconds(60));
+  const double seconds = std::chrono::duration<double>(Clock::now() - stopped).count();
+  kill(rank1, SIGKILL);
+  waitExit(rank1);
+  const std::string log = read("rank0.log");
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("rank 1 is dead or hung"), std::string::npos) << log;
+  EXPECT_GE(seconds, 2.5) << log;   // the timeout, then a roll call of up to 3 s
+  EXPECT_LT(seconds, 20.0) << log;
+}
+
 // --nproc-per-node 2: a complete run by two local workers, and Ctrl-C on the launcher.
 TEST_F(DistributedCli, LauncherRunsWorkersAndStopsThemOnCtrlC) {
   auto args = common("full", 6);
