@@ -11,6 +11,11 @@
 // whole process (all its threads), with the overhead over the engine in %. On a machine shared with
 // other work the CPU time is the steadiest figure: other processes' load barely changes it.
 // The model is an untrained `lite` one: its weights do not matter for the cost.
+//
+// --live S instead plays, per size and for max-in-flight 1 and 2, the live pipeline of issue 12:
+//   videotestsrc is-live=true ! <size> @ 25 fps ! derain ! fakesink sync=true max-lateness=20ms qos=true
+// for S seconds and prints the frames rendered (reached the sink in time) out of the frames offered,
+// and the latency the pipeline configured.
 
 #include <algorithm>
 #include <cstdio>
@@ -46,17 +51,29 @@ struct Options {
   int frames = kDefaultFrames;
   int threads = 0;
   std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
+  int live_seconds = 0;  // > 0: the live-pipeline mode
+  int soak_frames = 0;   // > 0: the soak mode
 };
+
+// Soak mode: resident memory sampled every this many frames.
+constexpr int kSoakSampleEvery = 1000;
+
+// Frame rate of the live source (a 25 fps camera).
+constexpr int kLiveFps = 25;
 
 void usage(FILE* out, const char* program) {
   std::fprintf(out,
-      "Usage: %s [--frames N] [--threads T] [--size WxH]...\n"
+      "Usage: %s [--frames N] [--threads T] [--size WxH]... [--live SECONDS | --soak FRAMES]\n"
       "Cost per frame of the derain GStreamer element (in appsrc ! derain ! appsink, and alone in a\n"
       "GstHarness) vs derain::Engine::derain on the same frames (untrained lite model, RGB frames, one\n"
       "frame at a time).\n"
       "  --frames N   frames timed per path (default %d)\n"
       "  --threads T  network threads for both (default 0 = every core)\n"
       "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
+      "  --live S     instead: a live 25 fps source into derain (max-in-flight 1, then 2) and a\n"
+      "               synchronising sink with QoS for S seconds; frames rendered on time of those offered\n"
+      "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
+      "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
       "The plugin is looked up in GST_PLUGIN_PATH, else in the build dir it was built in.\n",
       program, kDefaultFrames);
@@ -73,6 +90,12 @@ bool parseArgs(int argc, char** argv, Options& options) {
     } else if (arg == "--frames" && has_value) {
       options.frames = std::atoi(argv[++i]);
       if (options.frames < 1) return false;
+    } else if (arg == "--live" && has_value) {
+      options.live_seconds = std::atoi(argv[++i]);
+      if (options.live_seconds < 1) return false;
+    } else if (arg == "--soak" && has_value) {
+      options.soak_frames = std::atoi(argv[++i]);
+      if (options.soak_frames < 1) return false;
     } else if (arg == "--threads" && has_value) {
       options.threads = std::atoi(argv[++i]);
       if (options.threads < 0) return false;
@@ -249,6 +272,145 @@ void benchSize(const std::string& model, cv::Size size, const Options& options) 
   std::fflush(stdout);
 }
 
+struct LiveResult {
+  int offered = 0;
+  int rendered = 0;
+  GstClockTime latency = GST_CLOCK_TIME_NONE;  // of the whole pipeline, as configured
+};
+
+void countRendered(GstElement*, GstBuffer*, GstPad*, gpointer count) { ++*static_cast<int*>(count); }
+
+LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds) {
+  LiveResult result;
+  result.offered = seconds * kLiveFps;
+  gchar* description = g_strdup_printf(
+      "videotestsrc is-live=true num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
+      "derain name=derain threads=%d max-in-flight=%d ! "
+      "fakesink name=sink sync=true max-lateness=20000000 qos=true signal-handoffs=true",
+      result.offered, size.width, size.height, kLiveFps, threads, max_in_flight);
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description, &error);
+  g_free(description);
+  if (pipeline == nullptr) {
+    const std::string message = error != nullptr ? error->message : "unknown error";
+    g_clear_error(&error);
+    throw std::runtime_error("live pipeline: " + message);
+  }
+  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
+  g_object_set(derain, "model", model.c_str(), nullptr);
+  gst_object_unref(derain);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_signal_connect(sink, "handoff", G_CALLBACK(countRendered), &result.rendered);
+  gst_object_unref(sink);
+
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  std::string failure;
+  const GstClockTime deadline = static_cast<GstClockTime>(3 * seconds + 60) * GST_SECOND;
+  const gint64 give_up = g_get_monotonic_time() + static_cast<gint64>(deadline / GST_USECOND);
+  GstMessage* message = nullptr;
+  for (;;) {
+    const gint64 left = give_up - g_get_monotonic_time();
+    message = left <= 0 ? nullptr : gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(left) * GST_USECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_LATENCY));
+    if (message == nullptr || GST_MESSAGE_TYPE(message) != GST_MESSAGE_LATENCY) break;
+    // What gst-launch and any live application does: the element measured its latency.
+    gst_message_unref(message);
+    gst_bin_recalculate_latency(GST_BIN(pipeline));
+  }
+  if (message == nullptr) {
+    failure = "no EOS in time";
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    GError* gerror = nullptr;
+    gst_message_parse_error(message, &gerror, nullptr);
+    failure = gerror->message;
+    g_error_free(gerror);
+  }
+  if (message != nullptr) gst_message_unref(message);
+  GstQuery* query = gst_query_new_latency();
+  if (gst_element_query(pipeline, query)) gst_query_parse_latency(query, nullptr, &result.latency, nullptr);
+  gst_query_unref(query);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  if (!failure.empty()) throw std::runtime_error("live pipeline: " + failure);
+  return result;
+}
+
+void liveSize(const std::string& model, cv::Size size, const Options& options) {
+  for (const int max_in_flight : {1, 2}) {
+    const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds);
+    std::printf("%4dx%-4d live %d fps %d s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%)  "
+                "pipeline latency %.1f ms\n",
+                size.width, size.height, kLiveFps, options.live_seconds, max_in_flight, r.rendered, r.offered,
+                100.0 * r.rendered / r.offered,
+                GST_CLOCK_TIME_IS_VALID(r.latency) ? static_cast<double>(r.latency) / GST_MSECOND : -1.0);
+    std::fflush(stdout);
+  }
+}
+
+// Resident set size of this process now, in MB (Linux VmRSS).
+double residentMb() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr)
+    if (std::sscanf(line, "VmRSS: %lf kB", &kb) == 1) break;
+  std::fclose(status);
+  return kb / 1024.0;
+}
+
+struct SoakState {
+  int frames = 0;
+  double started_ms = 0;
+};
+
+void soakHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
+  auto* state = static_cast<SoakState*>(data);
+  if (++state->frames % kSoakSampleEvery == 0) {
+    std::printf("soak: %6d frames  rss %7.1f MB  %.1f ms/frame\n", state->frames, residentMb(),
+                (nowMs() - state->started_ms) / state->frames);
+    std::fflush(stdout);
+  }
+}
+
+void soakSize(const std::string& model, cv::Size size, const Options& options) {
+  gchar* description = g_strdup_printf(
+      "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=RGB,width=%d,height=%d ! "
+      "derain name=derain threads=%d max-in-flight=2 ! fakesink name=sink sync=false signal-handoffs=true",
+      options.soak_frames, size.width, size.height, options.threads);
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description, &error);
+  g_free(description);
+  if (pipeline == nullptr) {
+    const std::string message = error != nullptr ? error->message : "unknown error";
+    g_clear_error(&error);
+    throw std::runtime_error("soak pipeline: " + message);
+  }
+  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
+  g_object_set(derain, "model", model.c_str(), nullptr);
+  gst_object_unref(derain);
+  SoakState state;
+  state.started_ms = nowMs();
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_signal_connect(sink, "handoff", G_CALLBACK(soakHandoff), &state);
+  gst_object_unref(sink);
+  std::printf("soak: %dx%d, %d frames, rss at start %.1f MB\n", size.width, size.height, options.soak_frames,
+              residentMb());
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool failed = GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
+  gst_message_unref(message);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  if (failed) throw std::runtime_error("soak pipeline posted an error");
+  std::printf("soak: done, %d frames out, rss at end %.1f MB\n", state.frames, residentMb());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -269,9 +431,16 @@ int main(int argc, char** argv) {
     derain::EngineOptions engine_options;
     engine_options.threads = options.threads;
     derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
-    std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), %d frames per path; "
-                "%% = overhead over the engine\n", options.threads, options.frames);
-    for (const auto& size : options.sizes) benchSize(model, size, options);
+    if (options.soak_frames > 0) {
+      for (const auto& size : options.sizes) soakSize(model, size, options);
+    } else if (options.live_seconds > 0) {
+      std::printf("derain-gst-bench --live: untrained lite model, %d network threads (0 = all)\n", options.threads);
+      for (const auto& size : options.sizes) liveSize(model, size, options);
+    } else {
+      std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), %d frames per path; "
+                  "%% = overhead over the engine\n", options.threads, options.frames);
+      for (const auto& size : options.sizes) benchSize(model, size, options);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "derain-gst-bench: %s\n", e.what());
     status = 1;

@@ -29,14 +29,29 @@
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
  *
+ * Frames are processed on the element's own worker thread (#GstDerain:max-in-flight, default 2):
+ * the streaming thread hands a frame over and goes back upstream for the next one, so capture,
+ * decoding and colour conversion of frame t+1 overlap the network's work on frame t. At most
+ * max-in-flight frames are queued or being processed; the streaming thread waits while that many
+ * are (backpressure). Frames leave in the order they came, with their timestamps, flags and
+ * metadata; EOS and caps changes wait until every queued frame is out, a flush or the change to
+ * READY discards the queued ones. max-in-flight=1 processes each frame in the streaming thread, as
+ * a plain #GstVideoFilter does.
+ *
+ * Elements with the same model file and the same engine properties share one loaded engine (one
+ * copy of the weights, one thread pool) and take turns on it, frame by frame.
+ *
  * QoS is on: frames that would arrive too late at a synchronising sink are dropped before the
  * network runs, so a live source does not pile up latency when the CPU cannot keep up. The element
- * reports its processing time as latency: one frame through the network, timed on a blank frame
- * of the negotiated size when caps are set (after a first one that warms the engine up), and raised
- * with a latency message if frames later take more than 1.5 times that on average.
+ * reports as latency max-in-flight times the time one frame takes. Negotiation runs no inference
+ * (no warm-up: a caps change costs nothing, even with a big model at a big size); the frame time is
+ * measured on the first real frame after caps are set, announced with a latency message, and
+ * raised again (another latency message) when frames later take more than 1.5 times that on
+ * average. Until the first frame has gone through the element reports no latency of its own.
  *
- * Only #GstDerain:strength takes effect while playing; the other properties are read when the
- * element goes from READY to PAUSED.
+ * Only #GstDerain:strength can change while playing. The other properties are read when the
+ * element goes from READY to PAUSED; setting one in PAUSED or PLAYING is refused with a warning and
+ * the property keeps its value.
  *
  * ## Example launch lines
  * |[
@@ -50,11 +65,14 @@
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! derain strength=0.7 ! videoconvert ! autovideosink
  * ]| Live camera, derained output blended 70 / 30 with the input.
+ * |[
+ * gst-launch-1.0 rtspsrc location=rtsp://camera/stream ! decodebin ! videoconvert ! \
+ *     derain max-in-flight=3 ! videoconvert ! x264enc tune=zerolatency ! rtph264pay ! udpsink
+ * ]| Live stream: decoding and encoding run while the network works on up to 3 frames.
  */
 
 #include "gstderain.h"
 
-#include <algorithm>
 #include <exception>
 #include <memory>
 
@@ -63,69 +81,58 @@
 #include <derain/engine_options.hpp>
 #include <derain/inference_library.hpp>
 
+#include "element_common.h"
 #include "engine_open.h"
+#include "frame_worker.h"
 #include "gstderainenums.h"
 #include "video_frame_mat.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define GST_CAT_DEFAULT gst_derain_debug
 
-#define DEFAULT_PROP_MODEL nullptr
-#define DEFAULT_PROP_DEVICE GST_DERAIN_DEVICE_AUTO
-#define DEFAULT_PROP_PRECISION GST_DERAIN_PRECISION_FP32
-#define DEFAULT_PROP_TILE_SIZE 0
-#define DEFAULT_PROP_TILE_OVERLAP derain::kDefaultTileOverlap
-#define DEFAULT_PROP_THREADS 0
+// model, device, precision, tile-size, tile-overlap and threads: element_common.h, with the
+// defaults and ranges of derain::EngineOptions.
 #define DEFAULT_PROP_STRENGTH 1.0
-
-// Largest accepted tile side / overlap / thread count: libderain's own ranges (engine_options.hpp).
-#define MAX_TILE_SIZE derain::kMaxTileSize
-#define MAX_TILE_OVERLAP derain::kMaxTileOverlap
-#define MAX_THREADS derain::kMaxThreads
-
-// Average frame time (exponential moving average weight of the newest frame) and how far it may
-// exceed the reported latency before the latency is raised.
-#define FRAME_TIME_AVERAGE_WEIGHT 0.1
-#define LATENCY_RAISE_FACTOR 1.5
+#define DEFAULT_PROP_MAX_IN_FLIGHT 2
+// More frames in flight only add latency: one is processed at a time.
+#define MAX_IN_FLIGHT 16
 
 enum {
   PROP_0,
-  PROP_MODEL,
-  PROP_DEVICE,
-  PROP_PRECISION,
-  PROP_TILE_SIZE,
-  PROP_TILE_OVERLAP,
-  PROP_THREADS,
-  PROP_STRENGTH,
+  PROP_ENGINE_FIRST,  // the engine properties: PROP_ENGINE_FIRST + derain_gst::EngineProperty
+  PROP_STRENGTH = PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT,
+  PROP_MAX_IN_FLIGHT,
 };
 
-// What exists between start() and stop(): the engine and per-frame scratch images (reused so the
-// streaming thread does not allocate per frame).
+// What exists between start() and stop(): the engine, per-frame scratch images (reused so no
+// frame allocates; used by one thread at a time: the streaming thread, or the worker when there is
+// one) and the worker.
 struct DerainStream {
   std::shared_ptr<derain::SharedEngine> engine;
   cv::Mat packed;    // input colour channels when the frame is not already packed 3-channel
   cv::Mat derained;  // network output
   cv::Mat blended;   // output blended with the input (strength < 1)
-  double average_frame_ns = 0.0;
+  int max_in_flight = 1;
+  std::unique_ptr<derain_gst::FrameWorker> worker;  // max_in_flight > 1 only
 };
 
 struct _GstDerain {
   GstVideoFilter videofilter;
 
   /* properties, guarded by the object lock */
-  gchar* model;
-  GstDerainDevice device;
-  GstDerainPrecision precision;
-  gint tile_size;
-  gint tile_overlap;
-  gint threads;
+  derain_gst::EngineSettings engine;
   gdouble strength;
+  gint max_in_flight;
 
-  /* latency answered to LATENCY queries, guarded by the object lock */
-  GstClockTime latency;
+  /* latency answered to LATENCY queries (thread-safe) */
+  derain_gst::ProcessingLatency* latency;
+  /* the pipeline's latency from the last LATENCY event (NONE before one), guarded by the object lock */
+  GstClockTime configured_latency;
 
-  /* created in start(), destroyed in stop(); used by the streaming thread only */
+  /* created in start(), destroyed in stop() */
   DerainStream* stream;
+  /* streaming thread: a frame was dropped by QoS, mark the next one DISCONT (worker mode) */
+  gboolean discont_pending;
 };
 
 static GstStaticPadTemplate gst_derain_sink_template = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK,
@@ -142,10 +149,16 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(derain, "derain", GST_RANK_NONE, GST_TYPE_
 static void gst_derain_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
 static void gst_derain_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_derain_finalize(GObject* object);
+static GstStateChangeReturn gst_derain_change_state(GstElement* element, GstStateChange transition);
 static gboolean gst_derain_start(GstBaseTransform* trans);
 static gboolean gst_derain_stop(GstBaseTransform* trans);
 static gboolean gst_derain_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
+static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event);
+static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event);
+static gboolean gst_derain_decide_allocation(GstBaseTransform* trans, GstQuery* query);
 static void gst_derain_before_transform(GstBaseTransform* trans, GstBuffer* buffer);
+static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gboolean is_discont, GstBuffer* input);
+static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuffer** outbuf);
 static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps* incaps, GstVideoInfo* in_info,
     GstCaps* outcaps, GstVideoInfo* out_info);
 static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
@@ -161,32 +174,9 @@ static void gst_derain_class_init(GstDerainClass* klass) {
   gobject_class->get_property = gst_derain_get_property;
   gobject_class->finalize = gst_derain_finalize;
 
-  const auto ready_flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                                    GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model file",
-          "libderain model file to load; unset = $DERAIN_MODEL, else the installed default model "
-          "(no model at all makes the change to PAUSED fail)",
-          DEFAULT_PROP_MODEL, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_DEVICE,
-      g_param_spec_enum("device", "Device",
-          "Where the network runs; cuda fails to start when CUDA is unavailable",
-          GST_TYPE_DERAIN_DEVICE, DEFAULT_PROP_DEVICE, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_PRECISION,
-      g_param_spec_enum("precision", "Precision", "Arithmetic of the network",
-          GST_TYPE_DERAIN_PRECISION, DEFAULT_PROP_PRECISION, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_TILE_SIZE,
-      g_param_spec_int("tile-size", "Tile size",
-          "Process frames in square tiles of this side (bounds memory on large frames); "
-          "0 = automatic (whole frame up to 1920x1088 pixels, 768-pixel tiles above)",
-          0, MAX_TILE_SIZE, DEFAULT_PROP_TILE_SIZE, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_TILE_OVERLAP,
-      g_param_spec_int("tile-overlap", "Tile overlap",
-          "Pixels shared by neighbouring tiles, blended linearly to hide seams",
-          0, MAX_TILE_OVERLAP, DEFAULT_PROP_TILE_OVERLAP, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "CPU threads of the network; 0 = every core",
-          0, MAX_THREADS, DEFAULT_PROP_THREADS, ready_flags));
+  derain_gst::installEngineProperties(gobject_class, PROP_ENGINE_FIRST,
+      "libderain model file to load; unset = $DERAIN_MODEL, else the installed default model "
+      "(no model at all makes the change to PAUSED fail)");
   g_object_class_install_property(gobject_class, PROP_STRENGTH,
       g_param_spec_double("strength", "Strength",
           "Blend of the derained frame with the input: 1 = derained only, 0 = input unchanged "
@@ -194,17 +184,30 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           0.0, 1.0, DEFAULT_PROP_STRENGTH,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                    GST_PARAM_MUTABLE_PLAYING | GST_PARAM_CONTROLLABLE)));
+  g_object_class_install_property(gobject_class, PROP_MAX_IN_FLIGHT,
+      g_param_spec_int("max-in-flight", "Frames in flight",
+          "Frames queued to or processed by the element's worker thread before the streaming thread "
+          "waits; 1 = process each frame in the streaming thread. The element's latency is this many "
+          "frame times",
+          1, MAX_IN_FLIGHT, DEFAULT_PROP_MAX_IN_FLIGHT,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
       "libderain developers");
   gst_element_class_add_static_pad_template(element_class, &gst_derain_sink_template);
   gst_element_class_add_static_pad_template(element_class, &gst_derain_src_template);
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_derain_change_state);
 
   trans_class->start = GST_DEBUG_FUNCPTR(gst_derain_start);
   trans_class->stop = GST_DEBUG_FUNCPTR(gst_derain_stop);
   trans_class->query = GST_DEBUG_FUNCPTR(gst_derain_query);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_derain_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR(gst_derain_src_event);
+  trans_class->decide_allocation = GST_DEBUG_FUNCPTR(gst_derain_decide_allocation);
   trans_class->before_transform = GST_DEBUG_FUNCPTR(gst_derain_before_transform);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR(gst_derain_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR(gst_derain_generate_output);
   filter_class->set_info = GST_DEBUG_FUNCPTR(gst_derain_set_info);
   filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_derain_transform_frame);
 
@@ -213,15 +216,13 @@ static void gst_derain_class_init(GstDerainClass* klass) {
 }
 
 static void gst_derain_init(GstDerain* self) {
-  self->model = g_strdup(DEFAULT_PROP_MODEL);
-  self->device = DEFAULT_PROP_DEVICE;
-  self->precision = DEFAULT_PROP_PRECISION;
-  self->tile_size = DEFAULT_PROP_TILE_SIZE;
-  self->tile_overlap = DEFAULT_PROP_TILE_OVERLAP;
-  self->threads = DEFAULT_PROP_THREADS;
+  derain_gst::engineSettingsInit(&self->engine);
   self->strength = DEFAULT_PROP_STRENGTH;
-  self->latency = 0;
+  self->max_in_flight = DEFAULT_PROP_MAX_IN_FLIGHT;
+  self->latency = new derain_gst::ProcessingLatency();
+  self->configured_latency = GST_CLOCK_TIME_NONE;
   self->stream = nullptr;
+  self->discont_pending = FALSE;
   // Late frames are dropped before the (expensive) network runs.
   gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);
 }
@@ -230,7 +231,9 @@ static void gst_derain_finalize(GObject* object) {
   GstDerain* self = GST_DERAIN(object);
   delete self->stream;
   self->stream = nullptr;
-  g_free(self->model);
+  delete self->latency;
+  self->latency = nullptr;
+  derain_gst::engineSettingsClear(&self->engine);
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -251,86 +254,54 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
   GstDerain* self = GST_DERAIN(object);
 
   GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free(self->model);
-      self->model = g_value_dup_string(value);
-      break;
-    case PROP_DEVICE:
-      self->device = static_cast<GstDerainDevice>(g_value_get_enum(value));
-      break;
-    case PROP_PRECISION:
-      self->precision = static_cast<GstDerainPrecision>(g_value_get_enum(value));
-      break;
-    case PROP_TILE_SIZE:
-      self->tile_size = g_value_get_int(value);
-      break;
-    case PROP_TILE_OVERLAP:
-      self->tile_overlap = g_value_get_int(value);
-      break;
-    case PROP_THREADS:
-      self->threads = g_value_get_int(value);
-      break;
-    case PROP_STRENGTH:
-      self->strength = g_value_get_double(value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
+  if (prop_id == PROP_STRENGTH) {
+    self->strength = g_value_get_double(value);
+  } else if (derain_gst::refuseWhileRunning(GST_ELEMENT(self), pspec)) {
+    // read when the element starts: kept as it is
+  } else if (prop_id == PROP_MAX_IN_FLIGHT) {
+    self->max_in_flight = g_value_get_int(value);
+  } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
-  const gboolean started = GST_STATE(self) > GST_STATE_READY;
   GST_OBJECT_UNLOCK(self);
 
-  if (prop_id == PROP_STRENGTH)
-    gst_derain_update_passthrough(self);
-  else if (started)
-    GST_WARNING_OBJECT(self, "'%s' takes effect at the next change from READY to PAUSED", pspec->name);
+  if (prop_id == PROP_STRENGTH) gst_derain_update_passthrough(self);
 }
 
 static void gst_derain_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
   GstDerain* self = GST_DERAIN(object);
 
   GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string(value, self->model);
-      break;
-    case PROP_DEVICE:
-      g_value_set_enum(value, self->device);
-      break;
-    case PROP_PRECISION:
-      g_value_set_enum(value, self->precision);
-      break;
-    case PROP_TILE_SIZE:
-      g_value_set_int(value, self->tile_size);
-      break;
-    case PROP_TILE_OVERLAP:
-      g_value_set_int(value, self->tile_overlap);
-      break;
-    case PROP_THREADS:
-      g_value_set_int(value, self->threads);
-      break;
-    case PROP_STRENGTH:
-      g_value_set_double(value, self->strength);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
-  }
+  if (prop_id == PROP_STRENGTH)
+    g_value_set_double(value, self->strength);
+  else if (prop_id == PROP_MAX_IN_FLIGHT)
+    g_value_set_int(value, self->max_in_flight);
+  else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
+}
+
+static derain_gst::FrameWorker* gst_derain_worker(GstDerain* self) {
+  return self->stream != nullptr ? self->stream->worker.get() : nullptr;
+}
+
+static GstStateChangeReturn gst_derain_change_state(GstElement* element, GstStateChange transition) {
+  GstDerain* self = GST_DERAIN(element);
+  // Before the pads deactivate: a streaming thread waiting for room in the queue must be let go
+  // (deactivating the sink pad waits for it), and queued frames are not pushed any more.
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    if (derain_gst::FrameWorker* worker = gst_derain_worker(self)) worker->setFlushing(true);
+  }
+  return GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
 }
 
 static gboolean gst_derain_start(GstBaseTransform* trans) {
   GstDerain* self = GST_DERAIN(trans);
 
-  derain::EngineOptions options;
   GST_OBJECT_LOCK(self);
-  gchar* model = g_strdup(self->model);
-  options.device = gst_derain_device_to_derain(self->device);
-  options.precision = gst_derain_precision_to_derain(self->precision);
-  options.tile_size = self->tile_size;
-  options.tile_overlap = self->tile_overlap;
-  options.threads = self->threads;
+  gchar* model = g_strdup(self->engine.model);
+  const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
+  const int max_in_flight = self->max_in_flight;
   GST_OBJECT_UNLOCK(self);
 
   std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
@@ -338,104 +309,130 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   if (!engine) return FALSE;  // openEngine posted the error
 
   try {
-    GST_INFO_OBJECT(self, "engine: %s", engine->describe().c_str());
+    GST_INFO_OBJECT(self, "engine: %s, %d frame(s) in flight", engine->describe().c_str(), max_in_flight);
     delete self->stream;
     self->stream = new DerainStream();
     self->stream->engine = std::move(engine);
+    self->stream->max_in_flight = max_in_flight;
+    if (max_in_flight > 1)
+      self->stream->worker = std::make_unique<derain_gst::FrameWorker>(GST_ELEMENT(self),
+          GST_BASE_TRANSFORM_SRC_PAD(trans), max_in_flight);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("Cannot start libderain."), ("%s", e.what()));
     return FALSE;
   }
+  self->discont_pending = FALSE;
+  self->latency->clear();
+  GST_OBJECT_LOCK(self);
+  self->configured_latency = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK(self);
   gst_derain_update_passthrough(self);
   return TRUE;
 }
 
 static gboolean gst_derain_stop(GstBaseTransform* trans) {
   GstDerain* self = GST_DERAIN(trans);
+  if (self->stream != nullptr) self->stream->worker.reset();  // before the scratch images it uses
   delete self->stream;
   self->stream = nullptr;
-  GST_OBJECT_LOCK(self);
-  self->latency = 0;
-  GST_OBJECT_UNLOCK(self);
+  self->latency->clear();
   return TRUE;
-}
-
-// Reports a new processing latency and asks the pipeline to recompute its latency.
-static void gst_derain_set_latency(GstDerain* self, GstClockTime latency) {
-  GST_OBJECT_LOCK(self);
-  const gboolean changed = latency != self->latency;
-  self->latency = latency;
-  GST_OBJECT_UNLOCK(self);
-  if (changed) {
-    GST_INFO_OBJECT(self, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS(latency));
-    gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
-  }
-}
-
-// Folds one frame's processing time into the average; raises the reported latency when the
-// average has outgrown it (e.g. the machine got busier than at warm-up).
-static void gst_derain_record_frame_time(GstDerain* self, gint64 frame_ns) {
-  DerainStream* stream = self->stream;
-  stream->average_frame_ns = stream->average_frame_ns <= 0.0
-      ? static_cast<double>(frame_ns)
-      : (1.0 - FRAME_TIME_AVERAGE_WEIGHT) * stream->average_frame_ns + FRAME_TIME_AVERAGE_WEIGHT * frame_ns;
-  GST_OBJECT_LOCK(self);
-  const GstClockTime reported = self->latency;
-  GST_OBJECT_UNLOCK(self);
-  if (stream->average_frame_ns > LATENCY_RAISE_FACTOR * static_cast<double>(reported))
-    gst_derain_set_latency(self, static_cast<GstClockTime>(stream->average_frame_ns));
 }
 
 static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoInfo* in_info, GstCaps*,
     GstVideoInfo*) {
   GstDerain* self = GST_DERAIN(filter);
   if (self->stream == nullptr) return FALSE;
-
-  // Two blank frames through the network: the first inference at a size is slower than the rest
-  // (allocations, kernel selection) and is better paid now than on a live frame; the second one's
-  // time is the latency to report.
-  try {
-    const cv::Mat blank(GST_VIDEO_INFO_HEIGHT(in_info), GST_VIDEO_INFO_WIDTH(in_info), CV_8UC3,
-                        cv::Scalar::all(128));
-    const derain::ColorOrder order = derain_gst::colorOrder(GST_VIDEO_INFO_FORMAT(in_info));
-    self->stream->engine->derain(blank, self->stream->derained, order);
-    const gint64 begin = g_get_monotonic_time();
-    self->stream->engine->derain(blank, self->stream->derained, order);
-    const gint64 frame_ns = (g_get_monotonic_time() - begin) * GST_USECOND;
-    GST_INFO_OBJECT(self, "warm-up frame %dx%d took %" GST_TIME_FORMAT, GST_VIDEO_INFO_WIDTH(in_info),
-                    GST_VIDEO_INFO_HEIGHT(in_info), GST_TIME_ARGS(frame_ns));
-    self->stream->average_frame_ns = 0.0;
-    gst_derain_set_latency(self, static_cast<GstClockTime>(frame_ns));
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a %dx%d frame failed.", GST_VIDEO_INFO_WIDTH(in_info),
-                      GST_VIDEO_INFO_HEIGHT(in_info)), ("%s", e.what()));
-    return FALSE;
-  } catch (...) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("unknown exception"));
-    return FALSE;
-  }
+  // No inference here (a warm-up at the new size could take many seconds with a big model): the
+  // frame time is measured again on the first frame of the new size (queued frames are out already,
+  // serialized events wait for them).
+  GST_DEBUG_OBJECT(self, "negotiated %dx%d", GST_VIDEO_INFO_WIDTH(in_info), GST_VIDEO_INFO_HEIGHT(in_info));
+  self->latency->reset();
   return TRUE;
 }
 
 static gboolean gst_derain_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
   GstDerain* self = GST_DERAIN(trans);
-
-  if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
-    if (!gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(trans), query)) return FALSE;
-    gboolean live;
-    GstClockTime min, max;
-    gst_query_parse_latency(query, &live, &min, &max);
-    GST_OBJECT_LOCK(self);
-    const GstClockTime ours = self->latency;
-    GST_OBJECT_UNLOCK(self);
-    min += ours;
-    if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
-    GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT,
-                     GST_TIME_ARGS(ours), GST_TIME_ARGS(min));
-    gst_query_set_latency(query, live, min, max);
-    return TRUE;
-  }
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY)
+    return derain_gst::answerLatencyQuery(trans, query, self->latency->latency());
   return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
+}
+
+static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event) {
+  GstDerain* self = GST_DERAIN(trans);
+  if (derain_gst::FrameWorker* worker = gst_derain_worker(self)) {
+    switch (GST_EVENT_TYPE(event)) {
+      case GST_EVENT_FLUSH_START:
+        worker->setFlushing(true);
+        break;
+      case GST_EVENT_FLUSH_STOP:
+        worker->setFlushing(false);  // waits until no frame from before the flush can be pushed
+        self->discont_pending = FALSE;
+        break;
+      default:
+        // EOS, CAPS, SEGMENT, GAP, ...: after every frame that came before them.
+        if (GST_EVENT_IS_SERIALIZED(event)) worker->drain();
+        break;
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
+}
+
+static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event) {
+  GstDerain* self = GST_DERAIN(trans);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+    gst_event_parse_latency(event, &latency);
+    GST_OBJECT_LOCK(self);
+    self->configured_latency = latency;
+    GST_OBJECT_UNLOCK(self);
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
+}
+
+// QoS that looks ahead: in a pipeline whose latency is configured (a live one), a frame that cannot
+// reach the sink in time even if processed now (its running time + the pipeline latency is before
+// now + this element's processing latency) is dropped before inference. The base class's QoS only
+// drops frames that are already late when they arrive, which lets every frame be late by the
+// element's own processing time once the source lags.
+static bool gst_derain_too_late(GstDerain* self, GstBuffer* buffer) {
+  GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
+  if (!gst_base_transform_is_qos_enabled(trans) || gst_base_transform_is_passthrough(trans)) return false;
+  GST_OBJECT_LOCK(self);
+  const GstClockTime configured = self->configured_latency;
+  GstClock* clock = GST_ELEMENT_CLOCK(self) != nullptr ? GST_ELEMENT_CLOCK(self) : nullptr;
+  if (clock != nullptr) gst_object_ref(clock);
+  const GstClockTime base_time = GST_ELEMENT_CAST(self)->base_time;
+  const gboolean playing = GST_STATE(self) == GST_STATE_PLAYING;
+  GST_OBJECT_UNLOCK(self);
+  if (clock == nullptr) return false;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime ours = self->latency->latency();
+  if (!playing || !GST_CLOCK_TIME_IS_VALID(configured) || ours == 0 || trans->segment.format != GST_FORMAT_TIME)
+    return false;
+  const GstClockTime running = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+  if (!GST_CLOCK_TIME_IS_VALID(running) || now < base_time) return false;
+  const bool late = (now - base_time) + ours > running + configured;
+  if (late)
+    GST_LOG_OBJECT(self, "dropping frame at %" GST_TIME_FORMAT ": cannot be in time", GST_TIME_ARGS(running));
+  return late;
+}
+
+// The worker holds up to max-in-flight output buffers that downstream has not seen yet: ask the pool
+// for that many more, so the streaming thread does not wait on the pool instead of on the queue.
+static gboolean gst_derain_decide_allocation(GstBaseTransform* trans, GstQuery* query) {
+  GstDerain* self = GST_DERAIN(trans);
+  if (self->stream != nullptr && self->stream->worker && gst_query_get_n_allocation_pools(query) > 0) {
+    GstBufferPool* pool = nullptr;
+    guint size, min, max;
+    gst_query_parse_nth_allocation_pool(query, 0, &pool, &size, &min, &max);
+    min += static_cast<guint>(self->stream->max_in_flight);
+    if (max != 0 && max < min) max = min;
+    gst_query_set_nth_allocation_pool(query, 0, pool, size, min, max);
+    if (pool != nullptr) gst_object_unref(pool);
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->decide_allocation(trans, query);
 }
 
 static void gst_derain_before_transform(GstBaseTransform* trans, GstBuffer* buffer) {
@@ -446,15 +443,11 @@ static void gst_derain_before_transform(GstBaseTransform* trans, GstBuffer* buff
   gst_derain_update_passthrough(GST_DERAIN(trans));
 }
 
-static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
-    GstVideoFrame* out_frame) {
-  GstDerain* self = GST_DERAIN(filter);
+// Derains in_frame into out_frame (strength > 0) with the stream's engine and scratch images, and
+// records the frame time. The streaming thread (no worker) or the worker calls it.
+static GstFlowReturn gst_derain_process(GstDerain* self, GstVideoFrame* in_frame, GstVideoFrame* out_frame,
+    double strength) {
   DerainStream* stream = self->stream;
-
-  GST_OBJECT_LOCK(self);
-  const double strength = self->strength;
-  GST_OBJECT_UNLOCK(self);
-
   try {
     const cv::Mat in = derain_gst::frameMat(in_frame);
     cv::Mat out = derain_gst::frameMat(out_frame);
@@ -466,7 +459,8 @@ static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideo
 
     const gint64 begin = g_get_monotonic_time();
     stream->engine->derain(colour, stream->derained, derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame)));
-    gst_derain_record_frame_time(self, (g_get_monotonic_time() - begin) * GST_USECOND);
+    derain_gst::recordFrameTime(GST_ELEMENT(self), *self->latency,
+        static_cast<GstClockTime>(g_get_monotonic_time() - begin) * GST_USECOND, stream->max_in_flight);
 
     if (strength >= 1.0) {
       derain_gst::writeColour(stream->derained, in, out);
@@ -482,4 +476,90 @@ static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideo
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
+}
+
+static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
+    GstVideoFrame* out_frame) {
+  GstDerain* self = GST_DERAIN(filter);
+  GST_OBJECT_LOCK(self);
+  const double strength = self->strength;
+  GST_OBJECT_UNLOCK(self);
+  return gst_derain_process(self, in_frame, out_frame, strength);
+}
+
+static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gboolean is_discont, GstBuffer* input) {
+  GstDerain* self = GST_DERAIN(trans);
+  derain_gst::FrameWorker* worker = gst_derain_worker(self);
+  // Renegotiation (e.g. passthrough switched) may change caps and pool: after the queued frames.
+  if (worker != nullptr && gst_pad_needs_reconfigure(GST_BASE_TRANSFORM_SRC_PAD(trans))) worker->drain();
+  if (gst_derain_too_late(self, input)) {
+    gst_buffer_unref(input);
+    if (worker != nullptr) self->discont_pending = TRUE;
+    // No QoS message is posted for these (the base class posts one for its own drops).
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  const GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(parent_class)->submit_input_buffer(trans, is_discont, input);
+  // The base class marks the frame after a QoS drop DISCONT when it pushes it; with the worker, it
+  // does not push: the element does it.
+  if (worker != nullptr && ret == GST_BASE_TRANSFORM_FLOW_DROPPED) self->discont_pending = TRUE;
+  return ret;
+}
+
+// With a worker: the frame the base class queued goes to the worker with its output buffer (or on
+// its own when passing through) and nothing is returned to push here; the worker pushes it.
+static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
+  GstDerain* self = GST_DERAIN(trans);
+  derain_gst::FrameWorker* worker = gst_derain_worker(self);
+  if (worker == nullptr) return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
+
+  *outbuf = nullptr;
+  GstBuffer* in = trans->queued_buf;
+  trans->queued_buf = nullptr;
+  if (in == nullptr) return GST_FLOW_OK;
+
+  const gboolean passthrough = gst_base_transform_is_passthrough(trans);
+  GstVideoFilter* filter = GST_VIDEO_FILTER(trans);
+  if (!filter->negotiated && !passthrough) {
+    gst_buffer_unref(in);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, (nullptr), ("a frame came before the caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  // Output buffer from the pool with the input's timestamps, flags and metadata (or the input itself
+  // when passing through), exactly as without the worker.
+  GstBuffer* out = nullptr;
+  const GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(parent_class)->prepare_output_buffer(trans, in, &out);
+  if (ret != GST_FLOW_OK || out == nullptr) {
+    if (out != nullptr && out != in) gst_buffer_unref(out);
+    gst_buffer_unref(in);
+    return ret != GST_FLOW_OK ? ret : GST_FLOW_ERROR;
+  }
+  if (self->discont_pending) {
+    if (out == in) {
+      in = out = gst_buffer_make_writable(out);
+    }
+    GST_BUFFER_FLAG_SET(out, GST_BUFFER_FLAG_DISCONT);
+    self->discont_pending = FALSE;
+  }
+  if (out == in) return worker->submit(in, in, nullptr);
+
+  GST_OBJECT_LOCK(self);
+  const double strength = self->strength;
+  GST_OBJECT_UNLOCK(self);
+  const GstVideoInfo in_info = filter->in_info, out_info = filter->out_info;
+  return worker->submit(in, out, [self, strength, in_info, out_info](GstBuffer* input, GstBuffer* output) {
+    GstVideoFrame in_frame, out_frame;
+    if (!gst_video_frame_map(&in_frame, &in_info, input, GST_MAP_READ)) {
+      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+      return GST_FLOW_ERROR;
+    }
+    if (!gst_video_frame_map(&out_frame, &out_info, output, GST_MAP_WRITE)) {
+      gst_video_frame_unmap(&in_frame);
+      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the output frame"));
+      return GST_FLOW_ERROR;
+    }
+    const GstFlowReturn result = gst_derain_process(self, &in_frame, &out_frame, strength);
+    gst_video_frame_unmap(&out_frame);
+    gst_video_frame_unmap(&in_frame);
+    return result;
+  });
 }

@@ -50,3 +50,19 @@ derain::Precision gst_derain_precision_to_derain(GstDerainPrecision precision) {
     default: return derain::Precision::FP32;
   }
 }
+
+GstDerainDevice gst_derain_device_from_derain(derain::Device device) {
+  switch (device) {
+    case derain::Device::CPU: return GST_DERAIN_DEVICE_CPU;
+    case derain::Device::CUDA: return GST_DERAIN_DEVICE_CUDA;
+    default: return GST_DERAIN_DEVICE_AUTO;
+  }
+}
+
+GstDerainPrecision gst_derain_precision_from_derain(derain::Precision precision) {
+  switch (precision) {
+    case derain::Precision::BF16: return GST_DERAIN_PRECISION_BF16;
+    case derain::Precision::Auto: return GST_DERAIN_PRECISION_AUTO;
+    default: return GST_DERAIN_PRECISION_FP32;
+  }
+}

@@ -32,3 +32,6 @@ GType gst_rainmake_mode_get_type(void);
 
 derain::Device gst_derain_device_to_derain(GstDerainDevice device);
 derain::Precision gst_derain_precision_to_derain(GstDerainPrecision precision);
+// The other way round: the property defaults come from derain::EngineOptions.
+GstDerainDevice gst_derain_device_from_derain(derain::Device device);
+GstDerainPrecision gst_derain_precision_from_derain(derain::Precision precision);

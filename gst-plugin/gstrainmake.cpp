@@ -19,7 +19,19 @@
  * In learned mode the rain comes from the rainmake generator G_R of a DerainCycleGAN model
  * (#GstRainmake:model, default as for derain); #GstRainmake:mask-noise varies it and the
  * procedural parameters do not apply. A missing or corrupt model makes the change to PAUSED fail
- * (RESOURCE/NOT_FOUND or LIBRARY/INIT).
+ * (RESOURCE/NOT_FOUND or LIBRARY/INIT). The network runs as in derain: the same
+ * #GstRainmake:device, #GstRainmake:precision, #GstRainmake:threads, #GstRainmake:tile-size and
+ * #GstRainmake:tile-overlap properties (same defaults and ranges), and the same shared engine per
+ * model and settings (a derain and a rainmake with the same model and settings share one).
+ *
+ * QoS is on, as in derain: frames that would reach a synchronising sink too late are dropped
+ * before they are rendered. The element reports its processing time as latency, measured on the
+ * first frame after caps are set (no warm-up inference at negotiation) and raised with a latency
+ * message when frames later take more than 1.5 times that on average.
+ *
+ * The rain parameters and #GstRainmake:seed can change while playing; #GstRainmake:mode and the
+ * network's properties are read when the element goes from READY to PAUSED, and setting one in
+ * PAUSED or PLAYING is refused with a warning (the property keeps its value).
  *
  * Output is deterministic: frame k of the stream is rendered with seed #GstRainmake:seed + k, so
  * the same pipeline with the same seed gives the same bytes, run after run, and a seek renders the
@@ -55,6 +67,7 @@
 #include <derain/inference_library.hpp>
 #include <derain/rain.hpp>
 
+#include "element_common.h"
 #include "engine_open.h"
 #include "gstderainenums.h"
 #include "video_frame_mat.h"
@@ -62,24 +75,19 @@
 GST_DEBUG_CATEGORY_STATIC(gst_rainmake_debug);
 #define GST_CAT_DEFAULT gst_rainmake_debug
 
-// Procedural defaults are derain::RainParams' (light Rain100L-style rain).
+// The procedural parameters' defaults are derain::RainParams' own (light Rain100L-style rain),
+// read from a default-constructed RainParams; their ranges are the ones rain.hpp documents (and
+// RainParams::validate() enforces). The network's properties: element_common.h.
 #define DEFAULT_PROP_MODE GST_RAINMAKE_MODE_PROCEDURAL
-#define DEFAULT_PROP_MODEL nullptr
-#define DEFAULT_PROP_DENSITY 0.05
-#define DEFAULT_PROP_ANGLE 0.0
-#define DEFAULT_PROP_ANGLE_JITTER 4.0
-#define DEFAULT_PROP_LENGTH 30.0
-#define DEFAULT_PROP_WIDTH 1.0
-#define DEFAULT_PROP_INTENSITY 0.5
-#define DEFAULT_PROP_HAZE 0.0
 #define DEFAULT_PROP_MASK_NOISE 0.0
 #define DEFAULT_PROP_SEED 0
+#define MAX_MASK_NOISE 10.0
 
 enum {
   PROP_0,
   PROP_MODE,
-  PROP_MODEL,
-  PROP_DENSITY,
+  PROP_ENGINE_FIRST,  // the network's properties: PROP_ENGINE_FIRST + derain_gst::EngineProperty
+  PROP_DENSITY = PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT,
   PROP_ANGLE,
   PROP_ANGLE_JITTER,
   PROP_LENGTH,
@@ -103,10 +111,13 @@ struct _GstRainmake {
 
   /* properties, guarded by the object lock */
   GstRainmakeMode mode;
-  gchar* model;
+  derain_gst::EngineSettings engine;  // learned mode
   derain::RainParams rain;  // density, angle, angle_jitter, length, width, intensity, haze
   gdouble mask_noise;
   guint64 seed;
+
+  /* latency answered to LATENCY queries (thread-safe) */
+  derain_gst::ProcessingLatency* latency;
 
   /* streaming thread only */
   guint64 frame_index;  // of the buffer being processed, set in before_transform
@@ -129,6 +140,9 @@ static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* va
 static void gst_rainmake_finalize(GObject* object);
 static gboolean gst_rainmake_start(GstBaseTransform* trans);
 static gboolean gst_rainmake_stop(GstBaseTransform* trans);
+static gboolean gst_rainmake_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query);
+static gboolean gst_rainmake_set_info(GstVideoFilter* filter, GstCaps* incaps, GstVideoInfo* in_info,
+    GstCaps* outcaps, GstVideoInfo* out_info);
 static void gst_rainmake_before_transform(GstBaseTransform* trans, GstBuffer* buffer);
 static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
     GstVideoFrame* out_frame);
@@ -157,31 +171,35 @@ static void gst_rainmake_class_init(GstRainmakeClass* klass) {
   g_object_class_install_property(gobject_class, PROP_MODE,
       g_param_spec_enum("mode", "Mode", "Where the rain comes from", GST_TYPE_RAINMAKE_MODE,
           DEFAULT_PROP_MODE, ready_flags));
-  g_object_class_install_property(gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model file",
-          "libderain model file for mode=learned; unset = $DERAIN_MODEL, else the installed default model",
-          DEFAULT_PROP_MODEL, ready_flags));
+  derain_gst::installEngineProperties(gobject_class, PROP_ENGINE_FIRST,
+      "libderain model file for mode=learned; unset = $DERAIN_MODEL, else the installed default model");
+  const derain::RainParams defaults;
   install_controllable_double(gobject_class, PROP_DENSITY, "density", "Density",
       "Fraction of the frame covered by streak cores (procedural); 0 = no rain, ~0.02-0.06 light, "
-      "~0.1-0.2 heavy", 0.0, 1.0, DEFAULT_PROP_DENSITY);
+      "~0.1-0.2 heavy", derain::kRainDensity.min, derain::kRainDensity.max, defaults.density);
   install_controllable_double(gobject_class, PROP_ANGLE, "angle", "Angle",
       "Streak direction in degrees from vertical (procedural); positive tilts the top to the right",
-      -80.0, 80.0, DEFAULT_PROP_ANGLE);
+      derain::kRainAngle.min, derain::kRainAngle.max, defaults.angle);
   install_controllable_double(gobject_class, PROP_ANGLE_JITTER, "angle-jitter", "Angle jitter",
-      "Random deviation of each streak from the angle, degrees (procedural)", 0.0, 45.0,
-      DEFAULT_PROP_ANGLE_JITTER);
+      "Random deviation of each streak from the angle, degrees (procedural)",
+      derain::kRainAngleJitter.min, derain::kRainAngleJitter.max,
+      defaults.angle_jitter);
   install_controllable_double(gobject_class, PROP_LENGTH, "length", "Length",
-      "Mean streak length in pixels (procedural); each streak is 0.6x-1.4x this", 1.0, 400.0,
-      DEFAULT_PROP_LENGTH);
+      "Mean streak length in pixels (procedural); each streak is 0.6x-1.4x this",
+      derain::kRainLength.min, derain::kRainLength.max,
+      defaults.length);
   install_controllable_double(gobject_class, PROP_WIDTH, "width", "Width",
-      "Streak core width in pixels, full width at half maximum (procedural)", 0.5, 8.0, DEFAULT_PROP_WIDTH);
+      "Streak core width in pixels, full width at half maximum (procedural)",
+      derain::kRainWidth.min, derain::kRainWidth.max,
+      defaults.width);
   install_controllable_double(gobject_class, PROP_INTENSITY, "intensity", "Intensity",
-      "Brightness the brightest streak adds, 0..1 of full white (procedural)", 0.0, 1.0,
-      DEFAULT_PROP_INTENSITY);
+      "Brightness the brightest streak adds, 0..1 of full white (procedural)", derain::kRainIntensity.min,
+      derain::kRainIntensity.max, defaults.intensity);
   install_controllable_double(gobject_class, PROP_HAZE, "haze", "Haze",
-      "Veil towards light grey, 0 = none, 0.3 = misty heavy rain (procedural)", 0.0, 1.0, DEFAULT_PROP_HAZE);
+      "Veil towards light grey, 0 = none, 0.3 = misty heavy rain (procedural)", derain::kRainHaze.min,
+      derain::kRainHaze.max, defaults.haze);
   install_controllable_double(gobject_class, PROP_MASK_NOISE, "mask-noise", "Mask noise",
-      "Std-dev of the noise added to the attention mask to vary the rain (learned)", 0.0, 10.0,
+      "Std-dev of the noise added to the attention mask to vary the rain (learned)", 0.0, MAX_MASK_NOISE,
       DEFAULT_PROP_MASK_NOISE);
   g_object_class_install_property(gobject_class, PROP_SEED,
       g_param_spec_uint64("seed", "Seed", "Random seed; frame k of the stream uses seed + k", 0, G_MAXUINT64,
@@ -198,34 +216,36 @@ static void gst_rainmake_class_init(GstRainmakeClass* klass) {
 
   trans_class->start = GST_DEBUG_FUNCPTR(gst_rainmake_start);
   trans_class->stop = GST_DEBUG_FUNCPTR(gst_rainmake_stop);
+  trans_class->query = GST_DEBUG_FUNCPTR(gst_rainmake_query);
+  filter_class->set_info = GST_DEBUG_FUNCPTR(gst_rainmake_set_info);
   trans_class->before_transform = GST_DEBUG_FUNCPTR(gst_rainmake_before_transform);
   filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_rainmake_transform_frame);
 
   gst_type_mark_as_plugin_api(GST_TYPE_RAINMAKE_MODE, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_DERAIN_DEVICE, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_DERAIN_PRECISION, static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_rainmake_init(GstRainmake* self) {
   self->mode = DEFAULT_PROP_MODE;
-  self->model = g_strdup(DEFAULT_PROP_MODEL);
-  new (&self->rain) derain::RainParams();  // the instance memory is zeroed, not constructed
-  self->rain.density = DEFAULT_PROP_DENSITY;
-  self->rain.angle = DEFAULT_PROP_ANGLE;
-  self->rain.angle_jitter = DEFAULT_PROP_ANGLE_JITTER;
-  self->rain.length = DEFAULT_PROP_LENGTH;
-  self->rain.width = DEFAULT_PROP_WIDTH;
-  self->rain.intensity = DEFAULT_PROP_INTENSITY;
-  self->rain.haze = DEFAULT_PROP_HAZE;
+  derain_gst::engineSettingsInit(&self->engine);
+  new (&self->rain) derain::RainParams();  // the instance memory is zeroed, not constructed: the defaults
+  self->latency = new derain_gst::ProcessingLatency();
   self->mask_noise = DEFAULT_PROP_MASK_NOISE;
   self->seed = DEFAULT_PROP_SEED;
   self->frame_index = 0;
   self->stream = nullptr;
+  // As derain: late frames are dropped before they are rendered.
+  gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);
 }
 
 static void gst_rainmake_finalize(GObject* object) {
   GstRainmake* self = GST_RAINMAKE(object);
   delete self->stream;
   self->stream = nullptr;
-  g_free(self->model);
+  delete self->latency;
+  self->latency = nullptr;
+  derain_gst::engineSettingsClear(&self->engine);
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -233,13 +253,19 @@ static void gst_rainmake_set_property(GObject* object, guint prop_id, const GVal
   GstRainmake* self = GST_RAINMAKE(object);
 
   GST_OBJECT_LOCK(self);
+  const bool read_at_start = prop_id == PROP_MODE ||
+      (prop_id >= PROP_ENGINE_FIRST && prop_id < PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT);
+  if (read_at_start && derain_gst::refuseWhileRunning(GST_ELEMENT(self), pspec)) {
+    GST_OBJECT_UNLOCK(self);
+    return;
+  }
+  if (derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
+    GST_OBJECT_UNLOCK(self);
+    return;
+  }
   switch (prop_id) {
     case PROP_MODE:
       self->mode = static_cast<GstRainmakeMode>(g_value_get_enum(value));
-      break;
-    case PROP_MODEL:
-      g_free(self->model);
-      self->model = g_value_dup_string(value);
       break;
     case PROP_DENSITY:
       self->rain.density = g_value_get_double(value);
@@ -272,23 +298,20 @@ static void gst_rainmake_set_property(GObject* object, guint prop_id, const GVal
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
   }
-  const gboolean started = GST_STATE(self) > GST_STATE_READY;
   GST_OBJECT_UNLOCK(self);
-
-  if (started && (prop_id == PROP_MODE || prop_id == PROP_MODEL))
-    GST_WARNING_OBJECT(self, "'%s' takes effect at the next change from READY to PAUSED", pspec->name);
 }
 
 static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
   GstRainmake* self = GST_RAINMAKE(object);
 
   GST_OBJECT_LOCK(self);
+  if (derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
+    GST_OBJECT_UNLOCK(self);
+    return;
+  }
   switch (prop_id) {
     case PROP_MODE:
       g_value_set_enum(value, self->mode);
-      break;
-    case PROP_MODEL:
-      g_value_set_string(value, self->model);
       break;
     case PROP_DENSITY:
       g_value_set_double(value, self->rain.density);
@@ -329,12 +352,13 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
 
   GST_OBJECT_LOCK(self);
   const GstRainmakeMode mode = self->mode;
-  gchar* model = g_strdup(self->model);
+  gchar* model = g_strdup(self->engine.model);
+  const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   GST_OBJECT_UNLOCK(self);
 
   std::shared_ptr<derain::SharedEngine> engine;
   if (mode == GST_RAINMAKE_MODE_LEARNED) {
-    engine = derain_gst::openEngine(GST_ELEMENT(self), model, derain::EngineOptions());
+    engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
     if (!engine) {  // openEngine posted the error
       g_free(model);
       return FALSE;
@@ -349,6 +373,7 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
     return FALSE;
   }
   self->stream->engine = std::move(engine);
+  self->latency->clear();
   return TRUE;
 }
 
@@ -356,7 +381,21 @@ static gboolean gst_rainmake_stop(GstBaseTransform* trans) {
   GstRainmake* self = GST_RAINMAKE(trans);
   delete self->stream;
   self->stream = nullptr;
+  self->latency->clear();
   return TRUE;
+}
+
+static gboolean gst_rainmake_set_info(GstVideoFilter* filter, GstCaps*, GstVideoInfo*, GstCaps*, GstVideoInfo*) {
+  // No inference here: the frame time is measured again on the first frame of the new size.
+  GST_RAINMAKE(filter)->latency->reset();
+  return TRUE;
+}
+
+static gboolean gst_rainmake_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+  GstRainmake* self = GST_RAINMAKE(trans);
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY)
+    return derain_gst::answerLatencyQuery(trans, query, self->latency->latency());
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
 }
 
 // Index of a frame in its stream, for the per-frame seed: from the stream time when the frame rate
@@ -393,6 +432,7 @@ static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVid
   ++stream->frames;
 
   try {
+    const gint64 begin = g_get_monotonic_time();
     const cv::Mat in = derain_gst::frameMat(in_frame);
     cv::Mat out = derain_gst::frameMat(out_frame);
     if (stream->engine) {
@@ -408,6 +448,8 @@ static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVid
       derain::addRain(in, rendered, rain);
       if (rendered.data != out.data) rendered.copyTo(out);  // in case it ever reallocates
     }
+    derain_gst::recordFrameTime(GST_ELEMENT(self), *self->latency,
+        static_cast<GstClockTime>(g_get_monotonic_time() - begin) * GST_USECOND, 1);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Adding rain to a frame failed."), ("%s", e.what()));
     return GST_FLOW_ERROR;

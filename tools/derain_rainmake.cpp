@@ -23,12 +23,14 @@
 #include "image_files.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kDataExit = 1;
+using derain::cli::kDataExit;
 constexpr double kFallbackFps = 25.0;  // when a video does not say its frame rate
 
 using derain::cli::isVideoPath;
@@ -57,15 +59,15 @@ int datasetMode(derain::Engine& engine, const std::string& clean_dir, const fs::
                           fs::path(in).filename().string() + "' would both be written as " + stem + ".png");
   }
   const fs::path rainy_out = out / "rainy", clean_out = out / "clean";
+  if (derain::cli::sameFile(clean_out.string(), clean_dir) || derain::cli::sameFile(rainy_out.string(), clean_dir))
+    throw derain::Error("the output folders must not be the input folder '" + clean_dir + "'");
   makeFolder(rainy_out);
   makeFolder(clean_out);
-  std::error_code ec;
-  if (fs::equivalent(clean_out, clean_dir, ec) || fs::equivalent(rainy_out, clean_dir, ec))
-    throw derain::Error("the output folders must not be the input folder '" + clean_dir + "'");
 
   derain::cli::ProgressBar progress("rainmaking", static_cast<int64_t>(inputs.size()));
   int written = 0, skipped = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    derain::cli::checkInterrupted();
     const cv::Mat clean = tryRead(inputs[i]);
     if (clean.empty()) {
       std::cerr << (isatty(STDERR_FILENO) ? "\n" : "") << "derain-rainmake: warning: skipping unreadable image '"
@@ -93,10 +95,10 @@ int datasetMode(derain::Engine& engine, const std::string& clean_dir, const fs::
 
 int imageMode(derain::Engine& engine, const std::string& input, const std::string& output, float noise,
               uint64_t seed) {
-  const cv::Mat clean = tryRead(input);
-  if (clean.empty()) throw derain::Error("cannot read image '" + input + "' (missing, unreadable or not an image)");
+  const cv::Mat clean = derain::cli::readImage(input, cv::IMREAD_COLOR);
   cv::Mat rainy;
   engine.rainmake(clean, rainy, derain::ColorOrder::BGR, derain::RainmakeOptions{noise, seed});
+  derain::cli::checkInterrupted();
   writeImage(output, rainy);
   std::printf("wrote %s (%dx%d)\n", output.c_str(), rainy.cols, rainy.rows);
   return 0;
@@ -115,15 +117,17 @@ int videoMode(derain::Engine& engine, const std::string& input, const std::strin
   const std::string ext = lowerExtension(output);
   const int fourcc = ext == ".avi" ? cv::VideoWriter::fourcc('M', 'J', 'P', 'G')
                                    : cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+  derain::cli::PendingFile pending(output);  // renamed into place once every frame is written
   cv::VideoWriter writer;
   derain::cli::ProgressBar progress("rainmaking", total > 0 ? total : 0);
   cv::Mat frame, rainy;
   int64_t index = 0;
   while (capture.read(frame) && !frame.empty()) {
+    derain::cli::checkInterrupted();
     engine.rainmake(frame, rainy, derain::ColorOrder::BGR,
                     derain::RainmakeOptions{noise, seed + static_cast<uint64_t>(index)});
     if (!writer.isOpened()) {
-      writer.open(output, fourcc, fps, rainy.size(), true);
+      writer.open(pending.tempPath(), fourcc, fps, rainy.size(), true);
       if (!writer.isOpened())
         throw derain::Error("cannot write video '" + output + "' (use .mp4 or .avi)");
     }
@@ -133,6 +137,8 @@ int videoMode(derain::Engine& engine, const std::string& input, const std::strin
   progress.finish();
   if (index == 0) throw derain::Error("video '" + input + "' has no readable frame");
   writer.release();
+  derain::cli::checkInterrupted();
+  pending.commit();
   std::printf("wrote %s (%lld frames, %.2f fps)\n", output.c_str(), static_cast<long long>(index), fps);
   return 0;
 }
@@ -145,6 +151,10 @@ int run(const derain::cli::ArgParser& args) {
   if (single && !(args.has("input") && args.has("output"))) args.fail("--input and --output go together");
   if (single && isVideoPath(args.get("input")) != isVideoPath(args.get("output")))
     args.fail("--input and --output must both be images or both be videos");
+  if (single) {
+    derain::cli::refuseSameFile(args.get("input"), args.get("output"));
+    derain::cli::checkWritableOutput(args.get("output"));
+  }
 
   const double noise = args.getDouble("noise");
   if (!(noise >= 0.0 && noise <= 10.0)) args.fail("--noise must be in [0, 10]");
@@ -166,6 +176,7 @@ int run(const derain::cli::ArgParser& args) {
     // Check the input before the (slow) model load.
     if (!fs::is_directory(args.get("clean"))) throw derain::Error("'" + args.get("clean") + "' is not a folder (or does not exist)");
   }
+  derain::cli::installInterruptHandlers();
   derain::Engine engine(model, options);
   std::cerr << "model: " << engine.describe() << "\n";
   const float mask_noise = static_cast<float>(noise);
@@ -177,34 +188,31 @@ int run(const derain::cli::ArgParser& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  derain::cli::ArgParser args("derain-rainmake",
-                              "Adds learnt rain to clean images with a DerainCycleGAN model's rainmaking branch\n"
-                              "r = G_R(Att(n), n); Gaussian noise on the attention mask varies the rain per image\n"
-                              "(the paper's way of making Rain200A-style sets).");
-  args.option("model", "FILE", "model file [default: the installed model, or $DERAIN_MODEL]");
-  args.option("clean", "DIR", "dataset mode: folder of clean images");
-  args.option("out", "DIR", "dataset mode: writes OUT/rainy/<name>.png and OUT/clean/<name>.png");
-  args.option("input", "FILE", "single mode: a clean image or video (.mp4 .avi .mkv .mov ...)");
-  args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
-  args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
-  args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
-  derain::cli::addEngineOptions(args);
-  args.epilog(
-      "Dataset mode writes both sides as lossless PNG named after the input's stem; unreadable inputs are\n"
-      "skipped with a warning and counted. A video keeps its size and frame rate (no audio).\n"
-      "Exit status: 0 on success, 1 on bad data (missing input, unreadable file, bad model file),\n"
-      "2 on bad arguments.\n"
-      "Examples:\n"
-      "  derain-rainmake --model paper.derain --clean bsds/ --out rain200a-like/ --noise 0.1 --seed 7\n"
-      "  derain-rainmake --model paper.derain --input street.jpg --output street-rain.png\n"
-      "  derain-rainmake --model lite.derain --input clip.mp4 --output clip-rain.mp4");
-  args.parse(argc, argv);
-  if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
-  try {
+  return derain::cli::runMain("derain-rainmake", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    derain::cli::ArgParser args("derain-rainmake",
+                                "Adds learnt rain to clean images with a DerainCycleGAN model's rainmaking branch\n"
+                                "r = G_R(Att(n), n); Gaussian noise on the attention mask varies the rain per image\n"
+                                "(the paper's way of making Rain200A-style sets).");
+    args.option("model", "FILE", "model file [default: the installed model, or $DERAIN_MODEL]");
+    args.option("clean", "DIR", "dataset mode: folder of clean images");
+    args.option("out", "DIR", "dataset mode: writes OUT/rainy/<name>.png and OUT/clean/<name>.png");
+    args.option("input", "FILE", "single mode: a clean image or video (.mp4 .avi .mkv .mov ...)");
+    args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
+    args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
+    args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
+    derain::cli::addEngineOptions(args);
+    args.epilog(
+        "Dataset mode writes both sides as lossless PNG named after the input's stem; unreadable inputs are\n"
+        "skipped with a warning and counted. A video keeps its size and frame rate (no audio).\n"
+        "Exit status: 0 on success, 1 on bad data (missing input, unreadable file, bad model file),\n"
+        "2 on bad arguments.\n"
+        "Examples:\n"
+        "  derain-rainmake --model paper.derain --clean bsds/ --out rain200a-like/ --noise 0.1 --seed 7\n"
+        "  derain-rainmake --model paper.derain --input street.jpg --output street-rain.png\n"
+        "  derain-rainmake --model lite.derain --input clip.mp4 --output clip-rain.mp4");
+    args.parse(argc, argv);
+    if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
     return run(args);
-  } catch (const std::exception& e) {
-    std::cerr << "derain-rainmake: error: " << e.what() << "\n";
-    return kDataExit;
-  }
+  });
 }

@@ -21,12 +21,14 @@
 #include "derain/rain.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kDataExit = 1;
+using derain::cli::kDataExit;
 
 struct RangeOption {
   const char* name;              // command-line option
@@ -78,10 +80,6 @@ void makeFolder(const fs::path& dir) { derain::cli::makeFolder(dir.string()); }
 
 void writePng(const fs::path& path, const cv::Mat& img) { derain::cli::writeImage(path.string(), img); }
 
-bool sameFolder(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
-}
 
 int run(const derain::cli::ArgParser& args) {
   derain::RainParamRanges ranges;
@@ -117,19 +115,24 @@ int run(const derain::cli::ArgParser& args) {
                           fs::path(in).filename().string() + "' would both be written as " + stem + ".png");
   }
   const fs::path rainy_out = out / "rainy", clean_out = out / "clean";
+  if (derain::cli::sameFile(clean_out.string(), clean_in.string()) ||
+      derain::cli::sameFile(rainy_out.string(), clean_in.string()))
+    throw derain::Error("the output folders must not be the input folder '" + clean_in.string() + "'");
   makeFolder(rainy_out);
   makeFolder(clean_out);
-  if (sameFolder(clean_out, clean_in) || sameFolder(rainy_out, clean_in))
-    throw derain::Error("the output folders must not be the input folder '" + clean_in.string() + "'");
+  derain::cli::installInterruptHandlers();
 
+  // params.csv goes to a temporary file, renamed into place once every pair is written.
   const fs::path params_path = out / "params.csv";
-  std::ofstream params(params_path);
+  derain::cli::PendingFile params_file(params_path.string());
+  std::ofstream params(params_file.tempPath());
   if (!params) throw derain::Error("cannot write '" + params_path.string() + "'");
   params << "name,density,angle,angle_jitter,length,width,intensity,haze,seed\n";
 
   derain::cli::ProgressBar progress("synthesizing", static_cast<int64_t>(inputs.size()));
   int written = 0, skipped = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    derain::cli::checkInterrupted();
     const std::string& in = inputs[i];
     std::mt19937_64 rng = imageRng(seed, i);
     const derain::RainParams p = ranges.sample(rng);
@@ -155,8 +158,9 @@ int run(const derain::cli::ArgParser& args) {
     progress.update(static_cast<int64_t>(i + 1), name);
   }
   progress.finish();
-  params.flush();
+  params.close();
   if (!params) throw derain::Error("writing '" + params_path.string() + "' failed");
+  params_file.commit();
   std::printf("wrote %d pairs to %s (%d unreadable inputs skipped)\n", written, out.string().c_str(), skipped);
   if (written == 0) {
     std::cerr << "derain-synth: error: no input image could be read\n";
@@ -168,34 +172,31 @@ int run(const derain::cli::ArgParser& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::cli::ArgParser args("derain-synth",
-                              "Makes a paired deraining set from a folder of clean images: procedural\n"
-                              "Rain100L-style streaks (sparse seeds, motion blur along an angle, optional veil),\n"
-                              "additively blended. Writes OUT/rainy/<name>.png, OUT/clean/<name>.png and\n"
-                              "OUT/params.csv (the parameters drawn for each image).");
-  args.option("clean", "DIR", "folder of clean images (png, jpg, bmp, tif, webp)", "", true);
-  args.option("out", "DIR", "output folder; rainy/ and clean/ are created in it", "", true);
-  args.option("seed", "N", "seed of the whole set (same seed and inputs -> same bytes)", "0");
-  const derain::RainParamRanges defaults;
-  for (const auto& opt : kRangeOptions)
-    args.option(opt.name, "V|MIN:MAX", std::string(opt.help) + "; fixed or drawn uniformly per image",
-                rangeText(defaults.*(opt.field)));
-  args.option("limit", "N", "use only the first N images (by name), 0 = all", "0");
-  args.epilog(
-      "Both sides are written as lossless PNG named after the input's stem (a.jpg -> a.png), so the\n"
-      "clean image holds exactly the decoded pixels the rain was rendered on. Existing files of the same\n"
-      "name in OUT are overwritten. Image i (in name order) draws its parameters from a generator seeded\n"
-      "by (seed, i). Unreadable inputs are skipped with a warning and counted.\n"
-      "Exit status: 0 when at least one pair was written, 1 on bad data (missing folder, no readable\n"
-      "image, write failure), 2 on bad arguments.\n"
-      "Example:\n"
-      "  derain-synth --clean bsds/ --out rain-bsds/ --seed 1 --density 0.02:0.08 --angle -15:15");
-  args.parse(argc, argv);
-  if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
-  try {
+  return derain::cli::runMain("derain-synth", [&] {
+    derain::cli::ArgParser args("derain-synth",
+                                "Makes a paired deraining set from a folder of clean images: procedural\n"
+                                "Rain100L-style streaks (sparse seeds, motion blur along an angle, optional veil),\n"
+                                "additively blended. Writes OUT/rainy/<name>.png, OUT/clean/<name>.png and\n"
+                                "OUT/params.csv (the parameters drawn for each image).");
+    args.option("clean", "DIR", "folder of clean images (png, jpg, bmp, tif, webp)", "", true);
+    args.option("out", "DIR", "output folder; rainy/ and clean/ are created in it", "", true);
+    args.option("seed", "N", "seed of the whole set (same seed and inputs -> same bytes)", "0");
+    const derain::RainParamRanges defaults;
+    for (const auto& opt : kRangeOptions)
+      args.option(opt.name, "V|MIN:MAX", std::string(opt.help) + "; fixed or drawn uniformly per image",
+                  rangeText(defaults.*(opt.field)));
+    args.option("limit", "N", "use only the first N images (by name), 0 = all", "0");
+    args.epilog(
+        "Both sides are written as lossless PNG named after the input's stem (a.jpg -> a.png), so the\n"
+        "clean image holds exactly the decoded pixels the rain was rendered on. Existing files of the same\n"
+        "name in OUT are replaced, each file atomically (written to a temporary file, then renamed). Image i (in name order) draws its parameters from a generator seeded\n"
+        "by (seed, i). Unreadable inputs are skipped with a warning and counted.\n"
+        "Exit status: 0 when at least one pair was written, 1 on bad data (missing folder, no readable\n"
+        "image, write failure), 2 on bad arguments.\n"
+        "Example:\n"
+        "  derain-synth --clean bsds/ --out rain-bsds/ --seed 1 --density 0.02:0.08 --angle -15:15");
+    args.parse(argc, argv);
+    if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
     return run(args);
-  } catch (const std::exception& e) {
-    std::cerr << "derain-synth: error: " << e.what() << "\n";
-    return kDataExit;
-  }
+  });
 }

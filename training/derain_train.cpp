@@ -10,6 +10,8 @@
 #include <torch/torch.h>
 
 #include "cli_args.hpp"
+#include "engine_args.hpp"
+#include "run_main.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "file_list.hpp"
@@ -67,7 +69,11 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
     (the procedural rain of the synthetic-pair term, as derain-synth's options)
 OUT/training.conf of any run is a complete example.
 
-Output folder: checkpoint.derain (latest checkpoint), losses.csv (every loss term of every iteration),
+Output folder: a fresh run needs an empty or new --out (--force starts over in a used one); while it
+runs, the trainer holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
+Every file is replaced atomically (temporary file + rename). checkpoint.derain (latest checkpoint:
+by default every 10 % of the run, at most 1000 iterations apart, and every 10 minutes), losses.csv
+(every loss term of every iteration),
 loss_plot.png, samples/iter_NNNNNNN.png (rows: r, Att(r), n_r and n, Att(n), r_n), training.conf and,
 once the run completes, model.derain (load it with derain::Engine, derain-rainmake, the GStreamer
 elements...).
@@ -92,220 +98,214 @@ Example:
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  using namespace derain;
-  cli::ArgParser args("derain-train", "Train a DerainCycleGAN model from unpaired rainy and clean images.");
-  args.option("rainy", "DIR", "folder of rainy images", "", true);
-  args.option("clean", "DIR", "folder of clean (rain-free) images", "", true);
-  args.option("out", "DIR", "output folder (checkpoints, logs, samples, model.derain)", "", true);
-  args.option("preset", "NAME", "model architecture: paper or lite", "paper");
-  args.option("config", "FILE", "model and training settings (key = value lines, see below)");
-  args.option("iters", "N", "total training iterations (overrides --epochs)");
-  args.option("epochs", "N", "total epochs, each one pass over the larger folder [default: 400]");
-  args.option("crop", "PX", "side of the square random training crops [default: 216]");
-  args.option("batch", "N", "images per domain per iteration [default: 1]");
-  args.option("lr", "X", "Adam learning rate, constant then linearly decayed to 0 [default: 1e-4]");
-  args.option("decay-start", "F", "fraction of the run before the lr decay starts [default: 0.5]");
-  args.option("vgg-weights", "FILE", "VGG16 features file for the perceptual loss (off without it)");
-  args.option("w-adv", "X", "weight of the adversarial loss [default: 1]");
-  args.option("w-att", "X", "weight of the attention loss [default: 10]");
-  args.option("w-cycle", "X", "weight of the cycle-consistency loss [default: 10]");
-  args.option("w-perceptual", "X", "weight of the perceptual loss [default: 0.01]");
-  args.option("w-gmm", "X", "weight of the GMM loss [default: 10]");
-  args.option("w-rec", "X", "weight of the reconstruction loss [default: 10]");
-  args.option("w-identity", "X", "weight of the identity term, not in the paper [default: 0 = off]");
-  args.option("w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]");
-  args.option("gmm-components", "K", "Gaussian components of the GMM loss [default: 3]");
-  args.option("pool-size", "N", "history pool of generated images per domain [default: 50]");
-  args.option("init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]");
-  args.option("seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]");
-  args.option("device", "DEV", "cpu, cuda or auto (CUDA when available)", "auto");
-  args.option("threads", "N", "LibTorch intra-op threads, 0 = every core", "0");
-  args.option("loader-threads", "N", "image decoding threads", "2");
-  args.option("cache-mb", "MB", "decoded images kept in memory per folder; the rest are re-read", "1024");
-  args.option("sample-every", "N", "write a sample grid every N iterations (0 = at the end only)", "500");
-  args.option("plot-every", "N", "redraw loss_plot.png every N iterations (0 = at the end only)", "100");
-  args.option("checkpoint-every", "N", "write the checkpoint every N iterations (0 = at the end only)", "1000");
-  args.option("stop-after", "N", "stop with a checkpoint once N iterations are done (split a run)");
-  args.flag("resume", "continue the run in --out from its checkpoint");
-  args.option("nproc-per-node", "N", "data-parallel: start N local worker processes (Gloo over loopback)");
-  args.option("dist-timeout", "S", "data-parallel: seconds before a dead or hung rank fails the others", "60");
-  args.flag("quiet", "no progress bar");
-  args.epilog(kEpilog);
-  args.parse(argc, argv);
-  if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
-  dt::RendezvousEnv rendezvous;  // torchrun's variables; WORLD_SIZE unset or 1 = one process
-  try {
-    rendezvous = dt::rendezvousFromEnvironment();
-  } catch (const Error& e) {
-    args.fail(e.what());
-  }
-
-  auto positive = [&](const std::string& name) {
-    const int v = args.getInt(name);
-    if (v <= 0) args.fail("option '--" + name + "' must be > 0");
-    return v;
-  };
-  auto nonNegative = [&](const std::string& name) {
-    const int v = args.getInt(name);
-    if (v < 0) args.fail("option '--" + name + "' must be >= 0");
-    return v;
-  };
-
-  dt::TrainingRunOptions run;
-  try {
-    // Model and training settings: preset, then config file, then options.
-    ModelConfig config = ModelConfig::fromPreset(args.get("preset"));
-    dt::TrainingOptions training;
-    if (args.has("config")) {
-      auto parts = dt::splitTrainerConfig(readFile(args.get("config")));
-      std::string model_text = parts.model_text;
-      if (args.has("preset")) {
-        for (const auto& kv : dt::parseKeyValues(model_text))
-          if (kv.key == "preset" && kv.value != args.get("preset"))
-            args.fail("--preset " + args.get("preset") + " contradicts 'preset = " + kv.value + "' in " +
-                      args.get("config"));
-        model_text = "preset = " + args.get("preset") + "\n" + model_text;
-      }
-      config = ModelConfig::fromText(model_text);
-      training.applyText(parts.training_text);
-    }
-    if (args.has("iters")) {
-      training.iterations = positive("iters");
-    } else if (args.has("epochs")) {
-      training.epochs = positive("epochs");
-      training.iterations = 0;
-    }
-    if (args.has("crop")) training.crop = positive("crop");
-    if (args.has("batch")) training.batch = positive("batch");
-    if (args.has("lr")) training.lr = args.getDouble("lr");
-    if (args.has("decay-start")) training.decay_start = args.getDouble("decay-start");
-    if (args.has("vgg-weights")) training.vgg_weights = args.get("vgg-weights");
-    if (args.has("w-adv")) training.weights.adversarial = args.getDouble("w-adv");
-    if (args.has("w-att")) training.weights.attention = args.getDouble("w-att");
-    if (args.has("w-cycle")) training.weights.cycle = args.getDouble("w-cycle");
-    if (args.has("w-perceptual")) training.weights.perceptual = args.getDouble("w-perceptual");
-    if (args.has("w-gmm")) training.weights.gmm = args.getDouble("w-gmm");
-    if (args.has("w-rec")) training.weights.reconstruction = args.getDouble("w-rec");
-    if (args.has("w-identity")) training.weights.identity = args.getDouble("w-identity");
-    if (args.has("w-synthetic")) training.weights.synthetic = args.getDouble("w-synthetic");
-    if (args.has("gmm-components")) training.gmm_components = positive("gmm-components");
-    if (args.has("pool-size")) training.pool_size = nonNegative("pool-size");
-    if (args.has("init")) training.init = args.get("init");
-    if (args.has("seed")) training.seed = static_cast<uint64_t>(nonNegative("seed"));
-    if (!args.flagSet("resume")) training.validate(config);  // a bad setting is a usage error, before any work
-
-    run.config = config;
-    run.training = training;
-    run.resume = args.flagSet("resume");
-    if (run.resume) {
-      if (args.has("iters") || args.has("epochs")) run.resume_iterations = training.iterations;
-      if (args.has("epochs")) args.fail("--epochs cannot be combined with --resume; give --iters");
-      run.resume_vgg_weights = args.get("vgg-weights");
-      for (const char* fixed : {"preset", "config", "crop", "batch", "lr", "decay-start", "w-adv", "w-att", "w-cycle",
-                                "w-perceptual", "w-gmm", "w-rec", "w-identity", "w-synthetic", "gmm-components", "pool-size", "init", "seed"})
-        if (args.has(fixed))
-          args.fail(std::string("--") + fixed + " cannot change on --resume (the checkpoint holds the run's settings)");
-    }
-  } catch (const Error& e) {
-    args.fail(e.what());
-  }
-
-  run.out_dir = args.get("out");
-  run.loader_threads = positive("loader-threads");
-  run.image_cache_bytes = static_cast<size_t>(nonNegative("cache-mb")) << 20;
-  run.sample_every = nonNegative("sample-every");
-  run.plot_every = nonNegative("plot-every");
-  run.checkpoint_every = nonNegative("checkpoint-every");
-  if (args.has("stop-after")) run.stop_after = positive("stop-after");
-  int threads = nonNegative("threads");
-  const int nproc = args.has("nproc-per-node") ? positive("nproc-per-node") : 1;
-  if (nproc > 1 && rendezvous.distributed())
-    args.fail("--nproc-per-node cannot be combined with WORLD_SIZE=" + std::to_string(rendezvous.world_size) +
-              " (this process is already a worker)");
-  const auto dist_timeout = std::chrono::seconds(positive("dist-timeout"));
-  // Local workers share the cores: "every core" means this worker's share of them.
-  if (threads == 0 && rendezvous.local_world_size > 1)
-    threads = std::max(1, dt::resolveThreads(0) / rendezvous.local_world_size);
-
-  try {
-    run.rainy_files = cli::listImages(args.get("rainy"));
-    run.clean_files = cli::listImages(args.get("clean"));
-    const Device device = dt::resolveDevice(parseDevice(args.get("device")));
-    run.device = dt::torchDevice(device);
-    dt::applyThreads(dt::resolveThreads(threads));
-    std::cerr << "derain-train: device " << toString(device) << ", " << at::get_num_threads() << " threads, "
-              << run.rainy_files.size() << " rainy and " << run.clean_files.size() << " clean files\n";
-  } catch (const Error& e) {
-    args.fail(e.what());
-  }
-
-  if (nproc > 1) {  // the launcher: the same command line, minus this option, in each worker
-    std::vector<std::string> worker_args;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--nproc-per-node") ++i;
-      else if (a.rfind("--nproc-per-node=", 0) != 0) worker_args.push_back(a);
-    }
+  return derain::cli::runMain("derain-train", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    using namespace derain;
+    cli::ArgParser args("derain-train", "Train a DerainCycleGAN model from unpaired rainy and clean images.");
+    args.option("rainy", "DIR", "folder of rainy images and/or videos (or one video file)", "", true);
+    args.option("clean", "DIR", "folder of clean (rain-free) images and/or videos (or one video file)", "", true);
+    args.option("out", "DIR", "output folder (checkpoints, logs, samples, model.derain)", "", true);
+    args.option("preset", "NAME", "model architecture: paper or lite", "paper");
+    args.option("config", "FILE", "model and training settings (key = value lines, see below)");
+    args.option("iters", "N", "total training iterations (overrides --epochs)");
+    args.option("epochs", "N", "total epochs, each one pass over the larger folder [default: 400]");
+    args.option("crop", "PX", "side of the square random training crops [default: 216]");
+    args.option("batch", "N", "images per domain per iteration [default: 1]");
+    args.option("lr", "X", "Adam learning rate, constant then linearly decayed to 0 [default: 1e-4]");
+    args.option("decay-start", "F", "fraction of the run before the lr decay starts [default: 0.5]");
+    args.option("vgg-weights", "FILE", "VGG16 features file for the perceptual loss (off without it)");
+    args.option("w-adv", "X", "weight of the adversarial loss [default: 1]");
+    args.option("w-att", "X", "weight of the attention loss [default: 10]");
+    args.option("w-cycle", "X", "weight of the cycle-consistency loss [default: 10]");
+    args.option("w-perceptual", "X", "weight of the perceptual loss [default: 0.01]");
+    args.option("w-gmm", "X", "weight of the GMM loss [default: 10]");
+    args.option("w-rec", "X", "weight of the reconstruction loss [default: 10]");
+    args.option("w-identity", "X", "weight of the identity term, not in the paper [default: 0 = off]");
+    args.option("w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]");
+    args.option("gmm-components", "K", "Gaussian components of the GMM loss [default: 3]");
+    args.option("pool-size", "N", "history pool of generated images per domain [default: 50]");
+    args.option("init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]");
+    args.option("seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]");
+    args.option("device", "DEV", "cpu, cuda or auto (CUDA when available)", "auto");
+    args.option("threads", "N", "LibTorch intra-op threads, 0 = every core", "0");
+    args.option("loader-threads", "N", "image decoding threads", "2");
+    args.option("cache-mb", "MB", "decoded images kept in memory per folder; the rest are re-read", "1024");
+    args.option("sample-every", "N", "write a sample grid every N iterations (0 = at the end only)", "500");
+    args.option("plot-every", "N", "redraw loss_plot.png every N iterations (0 = at the end only)", "100");
+    args.option("checkpoint-every", "N",
+                "write the checkpoint every N iterations (0 = at the end only) [default: 10 % of the run, at most "
+                "1000: min(1000, max(1, iterations / 10))]");
+    args.option("checkpoint-minutes", "M", "also write it once M minutes passed since the last one (0 = off)", "10");
+    args.option("stop-after", "N", "stop with a checkpoint once N iterations are done (split a run)");
+    args.flag("resume", "continue the run in --out from its checkpoint");
+    args.flag("force", "start a fresh run in a non-empty --out (its files are replaced as the new run writes them)");
+    args.option("nproc-per-node", "N", "data-parallel: start N local worker processes (Gloo over loopback)");
+    args.option("dist-timeout", "S", "data-parallel: seconds before a dead or hung rank fails the others", "60");
+    args.flag("quiet", "no progress bar");
+    args.epilog(kEpilog);
+    args.parse(argc, argv);
+    if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
+    dt::RendezvousEnv rendezvous;  // torchrun's variables; WORLD_SIZE unset or 1 = one process
     try {
-      return dt::runLocalWorkers(nproc, worker_args, [](const std::string& m) { std::cerr << "derain-train: " << m << "\n"; });
+      rendezvous = dt::rendezvousFromEnvironment();
     } catch (const Error& e) {
-      std::cerr << "derain-train: error: " << e.what() << "\n";
-      return 1;
+      args.fail(e.what());
     }
-  }
-  std::unique_ptr<dt::DataParallel> data_parallel;
-  if (rendezvous.distributed()) {
+
+    auto positive = [&](const std::string& name) { return args.getInt(name, 1); };
+    auto nonNegative = [&](const std::string& name) { return args.getInt(name, 0); };
+    if (args.flagSet("resume") && args.flagSet("force"))
+      args.fail("--resume and --force exclude each other (continue the run, or start over)");
+
+    dt::TrainingRunOptions run;
     try {
+      // Model and training settings: preset, then config file, then options.
+      ModelConfig config = ModelConfig::fromPreset(args.get("preset"));
+      dt::TrainingOptions training;
+      if (args.has("config")) {
+        auto parts = dt::splitTrainerConfig(readFile(args.get("config")));
+        std::string model_text = parts.model_text;
+        if (args.has("preset")) {
+          for (const auto& kv : dt::parseKeyValues(model_text))
+            if (kv.key == "preset" && kv.value != args.get("preset"))
+              args.fail("--preset " + args.get("preset") + " contradicts 'preset = " + kv.value + "' in " +
+                        args.get("config"));
+          model_text = "preset = " + args.get("preset") + "\n" + model_text;
+        }
+        config = ModelConfig::fromText(model_text);
+        training.applyText(parts.training_text);
+      }
+      if (args.has("iters")) {
+        training.iterations = positive("iters");
+      } else if (args.has("epochs")) {
+        training.epochs = positive("epochs");
+        training.iterations = 0;
+      }
+      if (args.has("crop")) training.crop = positive("crop");
+      if (args.has("batch")) training.batch = positive("batch");
+      if (args.has("lr")) training.lr = args.getDouble("lr");
+      if (args.has("decay-start")) training.decay_start = args.getDouble("decay-start");
+      if (args.has("vgg-weights")) training.vgg_weights = args.get("vgg-weights");
+      if (args.has("w-adv")) training.weights.adversarial = args.getDouble("w-adv");
+      if (args.has("w-att")) training.weights.attention = args.getDouble("w-att");
+      if (args.has("w-cycle")) training.weights.cycle = args.getDouble("w-cycle");
+      if (args.has("w-perceptual")) training.weights.perceptual = args.getDouble("w-perceptual");
+      if (args.has("w-gmm")) training.weights.gmm = args.getDouble("w-gmm");
+      if (args.has("w-rec")) training.weights.reconstruction = args.getDouble("w-rec");
+      if (args.has("w-identity")) training.weights.identity = args.getDouble("w-identity");
+      if (args.has("w-synthetic")) training.weights.synthetic = args.getDouble("w-synthetic");
+      if (args.has("gmm-components")) training.gmm_components = positive("gmm-components");
+      if (args.has("pool-size")) training.pool_size = nonNegative("pool-size");
+      if (args.has("init")) training.init = args.get("init");
+      if (args.has("seed")) training.seed = static_cast<uint64_t>(nonNegative("seed"));
+      if (!args.flagSet("resume")) training.validate(config);  // a bad setting is a usage error, before any work
+
+      run.config = config;
+      run.training = training;
+      run.resume = args.flagSet("resume");
+      if (run.resume) {
+        if (args.has("iters") || args.has("epochs")) run.resume_iterations = training.iterations;
+        if (args.has("epochs")) args.fail("--epochs cannot be combined with --resume; give --iters");
+        run.resume_vgg_weights = args.get("vgg-weights");
+        for (const char* fixed : {"preset", "config", "crop", "batch", "lr", "decay-start", "w-adv", "w-att", "w-cycle",
+                                  "w-perceptual", "w-gmm", "w-rec", "w-identity", "w-synthetic", "gmm-components", "pool-size", "init", "seed"})
+          if (args.has(fixed))
+            args.fail(std::string("--") + fixed + " cannot change on --resume (the checkpoint holds the run's settings)");
+      }
+    } catch (const Error& e) {
+      args.fail(e.what());
+    }
+
+    run.out_dir = args.get("out");
+    run.loader_threads = positive("loader-threads");
+    run.image_cache_bytes = static_cast<size_t>(nonNegative("cache-mb")) << 20;
+    run.sample_every = nonNegative("sample-every");
+    run.plot_every = nonNegative("plot-every");
+    if (args.has("checkpoint-every")) run.checkpoint_every = nonNegative("checkpoint-every");
+    run.checkpoint_minutes = args.getDouble("checkpoint-minutes");
+    if (!(run.checkpoint_minutes >= 0)) args.fail("option '--checkpoint-minutes' must be >= 0");
+    run.force = args.flagSet("force");
+    if (args.has("stop-after")) run.stop_after = positive("stop-after");
+    int threads = cli::threadsOption(args);
+    const int nproc = args.has("nproc-per-node") ? positive("nproc-per-node") : 1;
+    if (nproc > 1 && rendezvous.distributed())
+      args.fail("--nproc-per-node cannot be combined with WORLD_SIZE=" + std::to_string(rendezvous.world_size) +
+                " (this process is already a worker)");
+    const auto dist_timeout = std::chrono::seconds(positive("dist-timeout"));
+    // Local workers share the cores: "every core" means this worker's share of them.
+    if (threads == 0 && rendezvous.local_world_size > 1)
+      threads = std::max(1, dt::resolveThreads(0) / rendezvous.local_world_size);
+
+    try {
+      run.rainy_files = cli::listImagesAndVideos(args.get("rainy"));
+      run.clean_files = cli::listImagesAndVideos(args.get("clean"));
+      const Device device = dt::resolveDevice(parseDevice(args.get("device")));
+      run.device = dt::torchDevice(device);
+      dt::applyThreads(dt::resolveThreads(threads));
+      std::cerr << "derain-train: device " << toString(device) << ", " << at::get_num_threads() << " threads, "
+                << run.rainy_files.size() << " rainy and " << run.clean_files.size() << " clean files\n";
+    } catch (const Error& e) {
+      args.fail(e.what());
+    }
+
+    if (nproc > 1) {  // the launcher: the same command line, minus this option, in each worker
+      std::vector<std::string> worker_args;
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--nproc-per-node") ++i;
+        else if (a.rfind("--nproc-per-node=", 0) != 0) worker_args.push_back(a);
+      }
+      return dt::runLocalWorkers(nproc, worker_args, [](const std::string& m) { std::cerr << "derain-train: " << m << "\n"; });
+    }
+    std::unique_ptr<dt::DataParallel> data_parallel;
+    if (rendezvous.distributed()) {
       if (run.device.is_cuda()) run.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(rendezvous.local_rank));
       data_parallel = std::make_unique<dt::DataParallel>(rendezvous, run.device, dist_timeout);
-    } catch (const Error& e) {
-      std::cerr << "derain-train: error: " << e.what() << "\n";
-      return 1;
+      run.data_parallel = data_parallel.get();
+      if (rendezvous.rank == 0)
+        std::cerr << "derain-train: data-parallel, " << rendezvous.world_size << " ranks, effective batch "
+                  << run.training.batch << " x " << rendezvous.world_size << "\n";
     }
-    run.data_parallel = data_parallel.get();
-    if (rendezvous.rank == 0)
-      std::cerr << "derain-train: data-parallel, " << rendezvous.world_size << " ranks, effective batch "
-                << run.training.batch << " x " << rendezvous.world_size << "\n";
-  }
-  const std::string who = rendezvous.distributed() ? "derain-train: rank " + std::to_string(rendezvous.rank) : "derain-train";
 
-  installSignalHandlers();
-  run.stop_requested = [] { return g_signal != 0; };
-  std::unique_ptr<cli::ProgressBar> bar;
-  const bool quiet = args.flagSet("quiet");
-  run.progress = [&](int64_t done, int64_t total, const dt::StepLosses& losses) {
-    if (quiet) return;
-    if (!bar) bar = std::make_unique<cli::ProgressBar>("train", total);
-    bar->update(done, shortLosses(losses));
-  };
-  run.message = [&](const std::string& m) {
-    if (rendezvous.rank == 0) std::cerr << m << "\n";
-  };
+    installSignalHandlers();
+    run.stop_requested = [] { return g_signal != 0; };
+    std::unique_ptr<cli::ProgressBar> bar;
+    const bool quiet = args.flagSet("quiet");
+    run.progress = [&](int64_t done, int64_t total, const dt::StepLosses& losses) {
+      if (quiet) return;
+      if (!bar) bar = std::make_unique<cli::ProgressBar>("train", total);
+      bar->update(done, shortLosses(losses));
+    };
+    run.message = [&](const std::string& m) {
+      if (rendezvous.rank == 0) std::cerr << m << "\n";  // data-parallel: rank 0 speaks for all
+    };
 
-  try {
-    const dt::TrainingRunResult result = dt::runTraining(run);
-    if (bar) bar->finish();
-    if (rendezvous.rank != 0) return result.completed || g_signal == 0 ? 0 : 128 + g_signal;  // rank 0 reports
-    if (result.skipped_rainy + result.skipped_clean > 0)
-      std::cerr << "skipped images: " << result.skipped_rainy << " rainy, " << result.skipped_clean << " clean\n";
-    if (result.completed) {
-      std::cerr << "done: " << result.iterations_done << " iterations; model written to " << result.model_path << "\n";
+    {
+      const dt::TrainingRunResult result = [&] {
+        try {
+          return dt::runTraining(run);
+        } catch (const std::exception& e) {
+          if (bar) bar->finish();  // the error goes on its own line
+          if (!data_parallel) throw;  // runMain prints it
+          // Data-parallel: tell the other ranks why (through the store), and say which rank this is.
+          const std::string what = cli::oneLineMessage(e);
+          data_parallel->reportFailure(what);
+          if (what.rfind("distributed training: rank", 0) == 0) throw;
+          throw Error("rank " + std::to_string(rendezvous.rank) + ": " + what);
+        }
+      }();
+      if (bar) bar->finish();
+      if (rendezvous.rank != 0) return result.completed || g_signal == 0 ? 0 : 128 + g_signal;  // rank 0 reports
+      if (result.skipped_rainy + result.skipped_clean > 0)
+        std::cerr << "skipped images: " << result.skipped_rainy << " rainy, " << result.skipped_clean << " clean\n";
+      if (result.completed) {
+        std::cerr << "done: " << result.iterations_done << " iterations; model written to " << result.model_path << "\n";
+        return 0;
+      }
+      std::cerr << "stopped after " << result.iterations_done << " of " << result.total_iterations
+                << " iterations; checkpoint " << result.checkpoint_path << " (continue with --resume)\n";
+      if (g_signal != 0) return 128 + g_signal;
       return 0;
     }
-    std::cerr << "stopped after " << result.iterations_done << " of " << result.total_iterations
-              << " iterations; checkpoint " << result.checkpoint_path << " (continue with --resume)\n";
-    if (g_signal != 0) return 128 + g_signal;
-    return 0;
-  } catch (const Error& e) {
-    if (bar) bar->finish();
-    if (data_parallel) data_parallel->reportFailure(e.what());
-    std::cerr << who << ": error: " << e.what() << "\n";
-    return 1;
-  } catch (const c10::Error& e) {
-    if (bar) bar->finish();
-    if (data_parallel) data_parallel->reportFailure(e.what_without_backtrace());
-    std::cerr << who << ": LibTorch error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  }
+  });
 }

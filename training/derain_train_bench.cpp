@@ -20,6 +20,8 @@
 
 #include "cli_args.hpp"
 #include "conv_ceiling.hpp"
+#include "engine_args.hpp"
+#include "run_main.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "networks.h"
@@ -141,103 +143,106 @@ void printRow(const std::string& preset, int world, int threads, const Measure& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  using namespace derain;
-  cli::ArgParser args("derain-train-bench",
-                      "Measure DerainCycleGAN training speed (iterations/s) per preset and data-parallel world size.");
-  args.option("presets", "LIST", "comma-separated presets", "lite,paper");
-  args.option("crop", "PX", "training crop side", "216");
-  args.option("iters", "N", "timed iterations of the lite preset", "10");
-  args.option("paper-iters", "N", "timed iterations of the paper preset (slow on CPU)", "3");
-  args.option("device", "DEV", "cpu, cuda or auto", "cpu");
-  args.option("threads", "N", "LibTorch intra-op threads in all, shared by the ranks; 0 = every core", "0");
-  args.option("world-sizes", "LIST", "data-parallel world sizes: W local processes, batch 1 each", "1,2");
-  args.flag("perceptual", "include the perceptual loss (random VGG16 weights: same cost)");
-  args.flag("worker", "(internal) one rank of a data-parallel measurement, from RANK/WORLD_SIZE/...");
-  args.parse(argc, argv);
+  return derain::cli::runMain("derain-train-bench", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    using namespace derain;
+    cli::ArgParser args("derain-train-bench",
+                        "Measure DerainCycleGAN training speed (iterations/s) per preset and data-parallel world size.");
+    args.option("presets", "LIST", "comma-separated presets", "lite,paper");
+    args.option("crop", "PX", "training crop side", "216");
+    args.option("iters", "N", "timed iterations of the lite preset", "10");
+    args.option("paper-iters", "N", "timed iterations of the paper preset (slow on CPU)", "3");
+    args.option("device", "DEV", "cpu, cuda or auto", "cpu");
+    args.option("threads", "N", "LibTorch intra-op threads in all, shared by the ranks; 0 = every core", "0");
+    args.option("world-sizes", "LIST", "data-parallel world sizes: W local processes, batch 1 each", "1,2");
+    args.flag("perceptual", "include the perceptual loss (random VGG16 weights: same cost)");
+    args.flag("worker", "(internal) one rank of a data-parallel measurement, from RANK/WORLD_SIZE/...");
+    args.parse(argc, argv);
 
-  const int crop = args.getInt("crop");
-  if (crop < 16) args.fail("--crop must be >= 16");
-  torch::Device device = torch::kCPU;
-  int total_threads = 1;
-  try {
-    device = dt::torchDevice(dt::resolveDevice(parseDevice(args.get("device"))));
-    total_threads = dt::resolveThreads(args.getInt("threads"));
-  } catch (const Error& e) {
-    args.fail(e.what());
-  }
-  auto itersOf = [&](const std::string& preset) {
-    return preset == "paper" ? args.getInt("paper-iters") : args.getInt("iters");
-  };
-  if (args.flagSet("worker")) {  // one rank: --presets holds one preset, --threads this rank's threads
+    const int crop = args.getInt("crop", 16, 4096);
+    const int threads = cli::threadsOption(args);
+    const int lite_iters = args.getInt("iters", 1), paper_iters = args.getInt("paper-iters", 1);
+    torch::Device device = torch::kCPU;
+    int total_threads = 1;
     try {
-      const dt::RendezvousEnv env = dt::rendezvousFromEnvironment();
-      dt::applyThreads(total_threads);
-      if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-      dt::DataParallel dp(env, device, std::chrono::seconds(600));
-      const std::string preset = args.get("presets");
-      const Measure m = measure(preset, crop, itersOf(preset), args.flagSet("perceptual"), device, &dp);
-      const char* ceiling = std::getenv("DERAIN_BENCH_CEILING");  // measured once by the parent
-      if (env.rank == 0) printRow(preset, env.world_size, total_threads, m, ceiling ? std::atof(ceiling) : 0.0);
-      return 0;
-    } catch (const std::exception& e) {
-      std::cerr << "derain-train-bench: worker: " << e.what() << "\n";
-      return 1;
+      device = dt::torchDevice(dt::resolveDevice(parseDevice(args.get("device"))));
+      total_threads = dt::resolveThreads(threads);
+    } catch (const Error& e) {
+      args.fail(e.what());
     }
-  }
-
-  std::vector<int> worlds;
-  {
-    std::stringstream list(args.get("world-sizes"));
-    for (std::string w; std::getline(list, w, ',');) {
+    auto itersOf = [&](const std::string& preset) {
+      return preset == "paper" ? paper_iters : lite_iters;
+    };
+    if (args.flagSet("worker")) {  // one rank: --presets holds one preset, --threads this rank's threads
       try {
-        worlds.push_back(std::stoi(w));
-      } catch (const std::exception&) {
-        args.fail("--world-sizes: '" + w + "' is not a number");
-      }
-      if (worlds.back() < 1 || worlds.back() > 64) args.fail("--world-sizes: sizes must be 1..64");
-    }
-  }
-  const double ceiling = device.is_cuda() ? 0.0 : bench::convCeilingGflops(Precision::FP32, total_threads);
-  dt::applyThreads(total_threads);
-  std::printf("derain-train-bench: %s, %d threads in all, %dx%d crops, batch 1 per rank, perceptual %s\n",
-              device.str().c_str(), total_threads, crop, crop, args.flagSet("perceptual") ? "on" : "off");
-  if (!device.is_cuda())
-    std::printf("ceiling 3x3 conv fp32: %.1f GFLOP/s (%d threads, bf16 native: %s)\n", ceiling, total_threads,
-                cpuHasNativeBf16() ? "yes" : "no");
-  std::printf("%-7s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "world", "thr/rk", "parameters",
-              "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "conv GF/s", "ceil");
-  std::fflush(stdout);
-
-  std::stringstream list(args.get("presets"));
-  std::string name;
-  while (std::getline(list, name, ',')) {
-    for (const int world : worlds) {
-      try {
-        if (world == 1) {
-          printRow(name, 1, total_threads, measure(name, crop, itersOf(name), args.flagSet("perceptual"), device, nullptr),
-                   ceiling);
-          continue;
-        }
-        // W local ranks share the cores (at least one thread each).
-        const int per_rank = std::max(1, total_threads / world);
-        std::vector<std::string> worker{"--worker", "--presets", name, "--crop", std::to_string(crop), "--iters",
-                                        args.get("iters"), "--paper-iters", args.get("paper-iters"), "--device",
-                                        args.get("device"), "--threads", std::to_string(per_rank)};
-        if (args.flagSet("perceptual")) worker.push_back("--perceptual");
-        setenv("DERAIN_BENCH_CEILING", std::to_string(ceiling).c_str(), 1);
-        const int code = dt::runLocalWorkers(world, worker, [](const std::string& m) {
-          if (m.rfind("started", 0) != 0) std::cerr << "derain-train-bench: " << m << "\n";
-        });
-        if (code != 0) {
-          std::cerr << "derain-train-bench: world size " << world << " failed (status " << code << ")\n";
-          return 1;
-        }
-      } catch (const Error& e) {
-        std::cerr << "derain-train-bench: " << e.what() << "\n";
+        const dt::RendezvousEnv env = dt::rendezvousFromEnvironment();
+        dt::applyThreads(total_threads);
+        if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+        dt::DataParallel dp(env, device, std::chrono::seconds(600));
+        const std::string preset = args.get("presets");
+        const Measure m = measure(preset, crop, itersOf(preset), args.flagSet("perceptual"), device, &dp);
+        const char* ceiling = std::getenv("DERAIN_BENCH_CEILING");  // measured once by the parent
+        if (env.rank == 0) printRow(preset, env.world_size, total_threads, m, ceiling ? std::atof(ceiling) : 0.0);
+        return 0;
+      } catch (const std::exception& e) {
+        std::cerr << "derain-train-bench: worker: " << e.what() << "\n";
         return 1;
       }
     }
-  }
-  return 0;
+
+    std::vector<int> worlds;
+    {
+      std::stringstream list(args.get("world-sizes"));
+      for (std::string w; std::getline(list, w, ',');) {
+        try {
+          worlds.push_back(std::stoi(w));
+        } catch (const std::exception&) {
+          args.fail("--world-sizes: '" + w + "' is not a number");
+        }
+        if (worlds.back() < 1 || worlds.back() > 64) args.fail("--world-sizes: sizes must be 1..64");
+      }
+    }
+    const double ceiling = device.is_cuda() ? 0.0 : bench::convCeilingGflops(Precision::FP32, total_threads);
+    dt::applyThreads(total_threads);
+    std::printf("derain-train-bench: %s, %d threads in all, %dx%d crops, batch 1 per rank, perceptual %s\n",
+                device.str().c_str(), total_threads, crop, crop, args.flagSet("perceptual") ? "on" : "off");
+    if (!device.is_cuda())
+      std::printf("ceiling 3x3 conv fp32: %.1f GFLOP/s (%d threads, bf16 native: %s)\n", ceiling, total_threads,
+                  cpuHasNativeBf16() ? "yes" : "no");
+    std::printf("%-7s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "world", "thr/rk", "parameters",
+                "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "conv GF/s", "ceil");
+    std::fflush(stdout);
+
+    std::stringstream list(args.get("presets"));
+    std::string name;
+    while (std::getline(list, name, ',')) {
+      for (const int world : worlds) {
+        try {
+          if (world == 1) {
+            printRow(name, 1, total_threads, measure(name, crop, itersOf(name), args.flagSet("perceptual"), device, nullptr),
+                     ceiling);
+            continue;
+          }
+          // W local ranks share the cores (at least one thread each).
+          const int per_rank = std::max(1, total_threads / world);
+          std::vector<std::string> worker{"--worker", "--presets", name, "--crop", std::to_string(crop), "--iters",
+                                          args.get("iters"), "--paper-iters", args.get("paper-iters"), "--device",
+                                          args.get("device"), "--threads", std::to_string(per_rank)};
+          if (args.flagSet("perceptual")) worker.push_back("--perceptual");
+          setenv("DERAIN_BENCH_CEILING", std::to_string(ceiling).c_str(), 1);
+          const int code = dt::runLocalWorkers(world, worker, [](const std::string& m) {
+            if (m.rfind("started", 0) != 0) std::cerr << "derain-train-bench: " << m << "\n";
+          });
+          if (code != 0) {
+            std::cerr << "derain-train-bench: world size " << world << " failed (status " << code << ")\n";
+            return 1;
+          }
+        } catch (const Error& e) {
+          std::cerr << "derain-train-bench: " << e.what() << "\n";
+          return 1;
+        }
+      }
+    }
+    return 0;
+  });
 }

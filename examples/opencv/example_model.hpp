@@ -11,11 +11,11 @@
 
 namespace example {
 
-// Said in every example's --help until a trained default model is installed with the library.
+// Said in every example's --help.
 constexpr const char* kModelNote =
-    "Model: --model FILE, else $DERAIN_MODEL, else the installed default model.\n"
-    "No trained model yet? Make an untrained one to try the plumbing (its output is NOT derained,\n"
-    "only passed through random weights):  make_untrained_model --output untrained.derain";
+    "Model: --model FILE, else $DERAIN_MODEL, else the default model shipped with libderain\n"
+    "(installed, or the source tree's models/ through `meson devenv`). make_untrained_model writes an\n"
+    "untrained model of any preset, to try the plumbing (its output is NOT derained).";
 
 inline void addModelOptions(derain::cli::ArgParser& args) {
   args.option("model", "FILE", "model file (default: $DERAIN_MODEL or the installed default model)");

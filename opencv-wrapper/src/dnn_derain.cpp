@@ -67,10 +67,10 @@ void checkImage(const Mat& image, const char* func, size_t index = 0, bool batch
   if (image.dims != 2)
     cv::error(Error::StsBadArg, which + " has " + std::to_string(image.dims) + " dimensions; expected 2",
               func, __FILE__, __LINE__);
-  if (image.depth() != CV_8U && image.depth() != CV_32F)
+  if (image.depth() != CV_8U && image.depth() != CV_16U && image.depth() != CV_32F)
     cv::error(Error::StsUnsupportedFormat,
               which + " has depth " + depthToString(image.depth()) +
-                  "; expected CV_8U (0..255) or CV_32F (0..1)",
+                  "; expected CV_8U (0..255), CV_16U (0..65535) or CV_32F (0..1)",
               func, __FILE__, __LINE__);
   const int channels = image.channels();
   if (channels != 1 && channels != 3 && channels != 4)
@@ -78,17 +78,6 @@ void checkImage(const Mat& image, const char* func, size_t index = 0, bool batch
               which + " has " + std::to_string(channels) +
                   " channels; expected 1 (grey), 3 (BGR/RGB) or 4 (BGRA/RGBA)",
               func, __FILE__, __LINE__);
-}
-
-// The 3-channel image libderain takes: grey replicated, alpha dropped (BGRA2BGR drops RGBA's too).
-Mat colorImage(const Mat& src) {
-  Mat color;
-  switch (src.channels()) {
-    case 1: cvtColor(src, color, COLOR_GRAY2BGR); break;
-    case 4: cvtColor(src, color, COLOR_BGRA2BGR); break;
-    default: color = src; break;
-  }
-  return color;
 }
 
 bool isBatch(const _InputArray& array) {
@@ -138,30 +127,14 @@ struct DnnDerainImpl::Impl {
     threads = new_threads;
   }
 
-  // Gives the engine a 3-channel image, whatever the caller's channel count, and restores that
-  // channel count on the way back: grey is replicated then converted back, alpha bypasses the model.
+  // Grey, alpha and 16-bit are libderain's own business (Engine adapts them, the same way for every
+  // face); the wrapper only turns its errors into cv::Exception.
   template <class Run>
   Mat process(const Mat& src, Run&& run, const char* func) const {
     derain::Engine& net = loaded(func);
-    const Mat color = colorImage(src);
-    Mat out3;
-    translated(func, [&] { run(net, color, out3); });
-    switch (src.channels()) {
-      case 1: {
-        Mat grey;
-        cvtColor(out3, grey, swap_rb ? COLOR_RGB2GRAY : COLOR_BGR2GRAY);
-        return grey;
-      }
-      case 4: {
-        Mat out4(src.size(), src.type());
-        const Mat sources[] = {out3, src};
-        // out3 channels 0..2 -> 0..2; src's alpha (index 3 + 3) -> 3.
-        const int from_to[] = {0, 0, 1, 1, 2, 2, 6, 3};
-        mixChannels(sources, 2, &out4, 1, from_to, 4);
-        return out4;
-      }
-      default: return out3;
-    }
+    Mat out;
+    translated(func, [&] { run(net, src, out); });
+    return out;
   }
 
   Mat derainOne(const Mat& src, const char* func) const {
@@ -290,9 +263,8 @@ void DnnDerainImpl::attention(InputArray image, OutputArray mask) {
   const Mat src = image.getMat();
   checkImage(src, CV_Func);
   derain::Engine& net = impl_->loaded(CV_Func);
-  const Mat color = colorImage(src);
   Mat out;
-  translated(CV_Func, [&] { net.attention(color, out, impl_->order()); });
+  translated(CV_Func, [&] { net.attention(src, out, impl_->order()); });
   out.copyTo(mask);
 }
 

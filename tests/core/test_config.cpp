@@ -38,7 +38,7 @@ TEST(ModelConfig, LiteIsMuchCheaperThanPaper) {
 }
 
 TEST(ModelConfig, PaperCostMatchesMethodDocument) {
-  // method.md: U-ARSE ~1.00 M and G ~0.50 M multiply-adds per pixel. At 256x256 (no padding):
+  // docs/method.md: U-ARSE ~1.00 M and G ~0.50 M multiply-adds per pixel. At 256x256 (no padding):
   const int64_t pixels = 256 * 256;
   const int64_t per_pixel = derain::detail::inferenceMacs(ModelConfig::paper(), 256, 256) / pixels;
   // Attention 6 x 167,328 = 1,003,968; generator 496,736 (hand count of its layers).

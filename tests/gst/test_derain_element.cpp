@@ -189,16 +189,19 @@ TEST(DerainLatency, ProcessingTimeIsAddedToUpstreamLatency) {
 TEST(DerainQos, FramesLateAtTheSinkAreDroppedUnlessQosIsOff) {
   const Format format = gst_test::allFormats()[0];
   const std::string caps = gst_test::capsString(format, 16, 12);
+  for (const char* in_flight : {"max-in-flight=1", "max-in-flight=2"})
   for (const bool qos : {true, false}) {
-    GstHarness* h = gst_test::harnessFor("derain", derainProperties({qos ? "qos=true" : "qos=false"}), caps);
+    GstHarness* h = gst_test::harnessFor("derain", derainProperties({qos ? "qos=true" : "qos=false", in_flight}), caps);
     const cv::Mat input = gst_test::testImage(16, 12, 3, 5);
     EXPECT_EQ(gst_harness_push(h, gst_test::bufferFromImage(input, caps, 0)), GST_FLOW_OK);
     // Downstream says: the frame at 1 s came 1 s late, so nothing before 2 s can be shown in time.
     gst_harness_push_upstream_event(h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND, GST_SECOND));
     EXPECT_EQ(gst_harness_push(h, gst_test::bufferFromImage(input, caps, 3 * GST_SECOND / 2)), GST_FLOW_OK);
     EXPECT_EQ(gst_harness_push(h, gst_test::bufferFromImage(input, caps, 3 * GST_SECOND)), GST_FLOW_OK);
+    // EOS goes on after the frames in flight: then every frame that will come out is out.
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
     // With QoS the frame at 1.5 s is dropped; without, every frame comes out.
-    EXPECT_EQ(gst_harness_buffers_received(h), qos ? 2u : 3u) << "qos=" << qos;
+    EXPECT_EQ(gst_harness_buffers_received(h), qos ? 2u : 3u) << "qos=" << qos << " " << in_flight;
     gst_harness_teardown(h);
   }
 }

@@ -6,6 +6,9 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <derain/engine_options.hpp>
+#include <derain/rain.hpp>
+
 namespace {
 
 // A property, its default as gst_value_serialize writes it, and another value to set.
@@ -71,8 +74,14 @@ INSTANTIATE_TEST_SUITE_P(DerainAndRainmake, Properties, ::testing::Values(
     PropertyCase{"derain", "tile-overlap", "32", "48", false},
     PropertyCase{"derain", "threads", "0", "3", false},
     PropertyCase{"derain", "strength", "1", "0.25", true},
+    PropertyCase{"derain", "max-in-flight", "2", "4", false},
     PropertyCase{"rainmake", "mode", "procedural", "learned", false},
     PropertyCase{"rainmake", "model", "(null)", "/models/lite.derain", false},
+    PropertyCase{"rainmake", "device", "auto", "cpu", false},
+    PropertyCase{"rainmake", "precision", "fp32", "bf16", false},
+    PropertyCase{"rainmake", "tile-size", "0", "512", false},
+    PropertyCase{"rainmake", "tile-overlap", "32", "48", false},
+    PropertyCase{"rainmake", "threads", "0", "3", false},
     PropertyCase{"rainmake", "density", "0.050000000000000003", "0.125", true},
     PropertyCase{"rainmake", "angle", "0", "-12.5", true},
     PropertyCase{"rainmake", "angle-jitter", "4", "10", true},
@@ -101,6 +110,62 @@ TEST(Properties, EnumsAcceptEveryDocumentedNick) {
     EXPECT_EQ(serialized(G_OBJECT(derain), "precision"), nick);
   }
   gst_object_unref(derain);
+}
+
+// Learned rainmake runs its network like derain: the engine properties are the same specs (type,
+// default, range, flags), built by one helper from derain::EngineOptions.
+TEST(Properties, RainmakeEnginePropertiesAreDerains) {
+  GstElement* derain_element = gst_element_factory_make("derain", nullptr);
+  GstElement* rainmake_element = gst_element_factory_make("rainmake", nullptr);
+  ASSERT_NE(derain_element, nullptr);
+  ASSERT_NE(rainmake_element, nullptr);
+  GObjectClass* derain = G_OBJECT_GET_CLASS(derain_element);
+  GObjectClass* rainmake = G_OBJECT_GET_CLASS(rainmake_element);
+  for (const char* name : {"model", "device", "precision", "tile-size", "tile-overlap", "threads"}) {
+    GParamSpec* a = g_object_class_find_property(derain, name);
+    GParamSpec* b = g_object_class_find_property(rainmake, name);
+    ASSERT_NE(a, nullptr) << name;
+    ASSERT_NE(b, nullptr) << name;
+    EXPECT_EQ(G_PARAM_SPEC_TYPE(a), G_PARAM_SPEC_TYPE(b)) << name;
+    EXPECT_EQ(a->value_type, b->value_type) << name;
+    EXPECT_EQ(a->flags, b->flags) << name;
+    EXPECT_EQ(g_param_values_cmp(a, g_param_spec_get_default_value(a), g_param_spec_get_default_value(b)), 0) << name;
+    if (G_IS_PARAM_SPEC_INT(a)) {
+      EXPECT_EQ(G_PARAM_SPEC_INT(a)->minimum, G_PARAM_SPEC_INT(b)->minimum) << name;
+      EXPECT_EQ(G_PARAM_SPEC_INT(a)->maximum, G_PARAM_SPEC_INT(b)->maximum) << name;
+    }
+  }
+  EXPECT_EQ(G_PARAM_SPEC_INT(g_object_class_find_property(derain, "threads"))->maximum, derain::kMaxThreads);
+  EXPECT_EQ(G_PARAM_SPEC_INT(g_object_class_find_property(derain, "tile-overlap"))->default_value,
+            derain::EngineOptions().tile_overlap);
+  gst_object_unref(derain_element);
+  gst_object_unref(rainmake_element);
+}
+
+// The rain parameters' defaults are derain::RainParams' own.
+TEST(Properties, RainmakeDefaultsAreRainParams) {
+  GstElement* element = gst_element_factory_make("rainmake", nullptr);
+  ASSERT_NE(element, nullptr);
+  GObjectClass* rainmake = G_OBJECT_GET_CLASS(element);
+  const derain::RainParams defaults;
+  const std::pair<const char*, double> expected[] = {
+      {"density", defaults.density}, {"angle", defaults.angle}, {"angle-jitter", defaults.angle_jitter},
+      {"length", defaults.length},   {"width", defaults.width}, {"intensity", defaults.intensity},
+      {"haze", defaults.haze}};
+  for (const auto& [name, value] : expected)
+    EXPECT_EQ(G_PARAM_SPEC_DOUBLE(g_object_class_find_property(rainmake, name))->default_value, value) << name;
+  gst_object_unref(element);
+}
+
+TEST(Properties, BothElementsDoQos) {
+  for (const char* factory : {"derain", "rainmake"}) {
+    GstElement* element = gst_element_factory_make(factory, nullptr);
+    ASSERT_NE(element, nullptr);
+    gboolean qos = FALSE;
+    g_object_get(element, "qos", &qos, nullptr);
+    EXPECT_TRUE(qos) << factory;
+    gst_object_unref(element);
+  }
 }
 
 }  // namespace

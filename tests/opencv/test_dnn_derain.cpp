@@ -282,7 +282,7 @@ TEST_F(DnnDerainTest, RainmakeBatchGivesEachImageItsOwnSeed) {
 }
 
 TEST_F(DnnDerainTest, BadImageInBatchThrowsAndLeavesResultsAlone) {
-  const std::vector<Mat> images = {randomImage(24, 20, CV_8UC3, 25), Mat(8, 8, CV_16UC3, cv::Scalar(1))};
+  const std::vector<Mat> images = {randomImage(24, 20, CV_8UC3, 25), Mat(8, 8, CV_16SC3, cv::Scalar(1))};
   const Mat sentinel(2, 2, CV_8UC1, cv::Scalar(7));
   std::vector<Mat> results = {sentinel};
   EXPECT_CV_ERROR(net_->derain(images, results), "image 1 of the batch has depth");
@@ -315,13 +315,28 @@ TEST_F(DnnDerainTest, NoModelLoaded) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST_F(DnnDerainTest, SixteenBitRoundTripsDepthAndAlphaThroughTheEngine) {
+  Mat rgba16 = randomImage(24, 20, CV_8UC4, 33), out;
+  rgba16.convertTo(rgba16, CV_16UC4, 257.0);
+  net_->derain(rgba16, out);
+  ASSERT_EQ(out.type(), CV_16UC4);
+  Mat expected;
+  derain::Engine core(*model_, cpuOptions());
+  core.derain(rgba16, expected);
+  EXPECT_TRUE(identical(out, expected));
+  Mat alpha_in, alpha_out;
+  cv::extractChannel(rgba16, alpha_in, 3);
+  cv::extractChannel(out, alpha_out, 3);
+  EXPECT_TRUE(identical(alpha_in, alpha_out));
+}
+
 TEST_F(DnnDerainTest, BadImagesAreRejected) {
   Mat out;
   EXPECT_CV_ERROR(net_->derain(Mat(), out), "empty");
-  EXPECT_CV_ERROR(net_->derain(Mat(20, 24, CV_16UC3, cv::Scalar(1)), out), "depth CV_16U");
+  EXPECT_CV_ERROR(net_->derain(Mat(20, 24, CV_16SC3, cv::Scalar(1)), out), "depth CV_16S");
   EXPECT_CV_ERROR(net_->derain(Mat(20, 24, CV_64FC3, cv::Scalar(0.5)), out), "depth CV_64F");
   EXPECT_CV_ERROR(net_->derain(Mat(20, 24, CV_8UC2, cv::Scalar(1)), out), "2 channels");
-  EXPECT_CV_ERROR(net_->rainmake(Mat(20, 24, CV_16UC3, cv::Scalar(1)), out), "depth CV_16U");
+  EXPECT_CV_ERROR(net_->rainmake(Mat(20, 24, CV_16SC3, cv::Scalar(1)), out), "depth CV_16S");
   EXPECT_CV_ERROR(net_->rainmake(Mat(20, 24, CV_8UC2, cv::Scalar(1)), out), "2 channels");
   EXPECT_CV_ERROR(net_->attention(Mat(), out), "empty");
   // Checked by libderain itself: its derain::Error arrives as a cv::Exception.

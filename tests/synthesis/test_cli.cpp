@@ -1,6 +1,12 @@
 // The dataset CLIs as a user runs them: derain-eval, derain-synth and derain-rainmake on tiny generated
 // folders in a temp dir. The binaries' paths come from meson through DERAIN_*_BIN.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <algorithm>
 #include <cstdio>
@@ -65,10 +71,11 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  Result run(const char* env, const std::vector<std::string>& args) {
+  // `shell_prefix` runs first in the same shell (e.g. "ulimit -v 1000000; ").
+  Result run(const char* env, const std::vector<std::string>& args, const std::string& shell_prefix = "") {
     const std::string exe = binary(env);
     if (exe.empty()) ADD_FAILURE() << env << " is not set (run through meson test)";
-    std::string cmd = quote(exe);
+    std::string cmd = shell_prefix + quote(exe);
     for (const auto& a : args) cmd += " " + quote(a);
     const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
     cmd += " >" + quote(out.string()) + " 2>" + quote(err.string());
@@ -353,6 +360,265 @@ TEST_F(Cli, RunBadInputsAreClearErrors) {
   const Result unreadable = derainRun({"--input", path("missing.png"), "--output", path("o.png"), "--model", model});
   EXPECT_EQ(unreadable.exit_code, 1);
   EXPECT_NE(unreadable.err.find("cannot read image"), std::string::npos) << unreadable.err;
+}
+
+// --- hardening: one-line errors, nothing lost, checks before work --------------------------------
+
+// Names in `dir` that look like a pending temporary output (".NAME.part-...").
+std::vector<std::string> leftovers(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(".part-") != std::string::npos) names.push_back(e.path().string());
+  return names;
+}
+
+// A 40-frame MJPG .avi of `size`; false if this OpenCV cannot write one.
+bool writeClip(const std::string& path, cv::Size size, int frames) {
+  cv::VideoWriter writer(path, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0, size);
+  if (!writer.isOpened()) return false;
+  for (int i = 0; i < frames; ++i) writer.write(testimg::scene(size.width, size.height, i));
+  return true;
+}
+
+class RunCli : public Cli {
+ protected:
+  void SetUp() override {
+    Cli::SetUp();
+    model_ = path("lite.derain");
+    derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model_);
+  }
+  Result runWith(std::vector<std::string> args, const std::string& prefix = "") {
+    args.insert(args.end(), {"--model", model_, "--threads", "1"});
+    return run("DERAIN_RUN_BIN", args, prefix);
+  }
+  std::string model_;
+};
+
+TEST_F(RunCli, OutOfMemoryIsOneLineAndNonZero) {
+  // A 4000x3000 frame needs far more than the 1 GB of address space this run is allowed.
+  ASSERT_TRUE(cv::imwrite(path("big.png"), cv::Mat(3000, 4000, CV_8UC3, cv::Scalar(90, 120, 150))));
+  const Result r = runWith({"--input", path("big.png"), "--output", path("out.png"), "--tile-size", "0"},
+                           "ulimit -v 1000000; exec timeout 120 ");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, -1) << "killed by a signal: " << r.err;
+  EXPECT_NE(r.exit_code, 124) << "timed out: " << r.err;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("frame #"), std::string::npos) << r.err;  // no LibTorch backtrace
+  size_t error_lines = 0;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("error") == std::string::npos) continue;
+    ++error_lines;
+    EXPECT_EQ(line.rfind("derain-run: error: ", 0), 0u) << line;
+  }
+  EXPECT_EQ(error_lines, 1u) << r.err;
+  EXPECT_FALSE(fs::exists(path("out.png")));
+  EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(RunCli, OutputThatIsTheInputImageIsRefused) {
+  ASSERT_TRUE(cv::imwrite(path("in.png"), testimg::scene(40, 30, 1)));
+  const std::string before = readText(path("in.png"));
+  const Result r = runWith({"--input", path("in.png"), "--output", root_.string() + "/./in.png"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("it is the input"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("derain-run: model"), std::string::npos) << "refused only after loading the model";
+  EXPECT_EQ(readText(path("in.png")), before);
+}
+
+TEST_F(RunCli, OutputThatIsTheInputVideoIsRefused) {
+  if (!writeClip(path("v.avi"), {48, 32}, 6)) GTEST_SKIP() << "this OpenCV cannot write MJPG .avi";
+  fs::create_symlink(path("v.avi"), path("link.avi"));
+  const std::string before = readText(path("v.avi"));
+  const Result r = runWith({"--input", path("v.avi"), "--output", path("link.avi")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("it is the input"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(path("v.avi")), before);
+}
+
+TEST_F(RunCli, VideoToAnImageNameIsRefusedBeforeWork) {
+  if (!writeClip(path("v.avi"), {48, 32}, 6)) GTEST_SKIP() << "this OpenCV cannot write MJPG .avi";
+  Result r = runWith({"--input", path("v.avi"), "--output", path("out.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is a video"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("derain-run: model"), std::string::npos) << "refused only after loading the model";
+  EXPECT_FALSE(fs::exists(path("out.png")));
+  r = runWith({"--input", path("v.avi"), "--output", path("out.xyz")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(".avi, .mp4"), std::string::npos) << r.err;  // lists the supported ones
+  r = runWith({"--input", path("v.avi"), "--output", path("no-such-folder/out.avi")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("derain-run: model"), std::string::npos) << r.err;
+}
+
+TEST_F(RunCli, UnreadableInputSaysWhy) {
+  Result r = runWith({"--input", path("missing.png"), "--output", path("o.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot read image '" + path("missing.png") + "': no such file"), std::string::npos) << r.err;
+  dir("folder.png");
+  r = runWith({"--input", path("folder.png"), "--output", path("o.png")});
+  EXPECT_NE(r.err.find("is a folder"), std::string::npos) << r.err;
+  std::ofstream(path("junk.png")) << "not a png";
+  r = runWith({"--input", path("junk.png"), "--output", path("o.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("corrupt"), std::string::npos) << r.err;
+  if (geteuid() != 0) {  // root reads anything
+    ASSERT_TRUE(cv::imwrite(path("locked.png"), testimg::scene(20, 20, 1)));
+    fs::permissions(path("locked.png"), fs::perms::none);
+    r = runWith({"--input", path("locked.png"), "--output", path("o.png")});
+    EXPECT_NE(r.err.find("no permission"), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(RunCli, TruncatedVideoWarnsWithTheCountAndStrictFails) {
+  if (!writeClip(path("v.avi"), {64, 48}, 40)) GTEST_SKIP() << "this OpenCV cannot write MJPG .avi";
+  fs::resize_file(path("v.avi"), fs::file_size(path("v.avi")) / 2);
+  Result r = runWith({"--input", path("v.avi"), "--output", path("out.avi")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" of 40 frames of '" + path("v.avi") + "' could not be decoded"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(path("out.avi")));
+  r = runWith({"--input", path("v.avi"), "--output", path("strict.avi"), "--strict"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--strict"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("strict.avi")));
+  EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(RunCli, TruncatedJpegWarnsAndStrictFails) {
+  ASSERT_TRUE(cv::imwrite(path("in.jpg"), testimg::scene(64, 48, 2)));
+  fs::resize_file(path("in.jpg"), fs::file_size(path("in.jpg")) / 2);
+  Result r = runWith({"--input", path("in.jpg"), "--output", path("out.png")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: '" + path("in.jpg") + "' is truncated"), std::string::npos) << r.err;
+  r = runWith({"--input", path("in.jpg"), "--output", path("strict.png"), "--strict"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(path("strict.png")));
+}
+
+TEST_F(RunCli, InterruptedVideoLeavesNoPartialFileAndThePreviousOutput) {
+  if (!writeClip(path("v.avi"), {320, 240}, 200)) GTEST_SKIP() << "this OpenCV cannot write MJPG .avi";
+  std::ofstream(path("out.avi")) << "the previous output";
+  const std::string exe = binary("DERAIN_RUN_BIN");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(path("log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(exe.c_str(), exe.c_str(), "--input", path("v.avi").c_str(), "--output", path("out.avi").c_str(), "--model",
+          model_.c_str(), "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Interrupt once the temporary output holds a few derained frames.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool writing = false;
+  while (!writing && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (const auto& name : leftovers(root_)) writing |= fs::file_size(name) > 20000;
+  }
+  ASSERT_TRUE(writing) << readText(path("log.txt"));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string log = readText(path("log.txt"));
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
+  EXPECT_EQ(readText(path("out.avi")), "the previous output");
+  EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(RunCli, OutOfRangeIntegersAreUsageErrors) {
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"--tile-size", "4294967301"},
+                                                                {"--threads", "4294967297"},
+                                                                {"--threads", "257"},
+                                                                {"--tile-size", "8"},
+                                                                {"--tile-overlap", "-1"},
+                                                                {"--tile-overlap", "99999999999999999999999"}}) {
+    std::vector<std::string> args{"--demo", path("d")};
+    args.insert(args.end(), bad.begin(), bad.end());
+    const Result r = run("DERAIN_RUN_BIN", args);
+    EXPECT_EQ(r.exit_code, 2) << bad[0] << " " << bad[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(bad[0]), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("d")));
+  }
+}
+
+TEST_F(RunCli, MoreThreadsThanCoresIsAWarning) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores == 0 || cores >= 256) GTEST_SKIP() << "core count unknown or too high";
+  // A missing model stops the run right after the options are read.
+  const Result r = run("DERAIN_RUN_BIN", {"--demo", path("d"), "--threads", std::to_string(cores + 1), "--model",
+                                          path("missing.derain")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("warning: --threads " + std::to_string(cores + 1) + " is more than"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, EvalOutputFolderThatIsAnInputFolderIsRefused) {
+  makePairs(2, 32, 32);
+  const std::string rainy_before = readText(root_ / "rainy" / "img0.png");
+  const std::string clean_before = readText(root_ / "clean" / "img0.png");
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--out", path("rainy")}, {"--out", path("clean") + "/"}, {"--out", path("clean/sub")}, {"--out", path("")}};
+  for (const auto& [option, folder] : cases) {
+    const Result r = eval({"--rainy", path("rainy"), "--clean", path("clean"), option, folder});
+    EXPECT_EQ(r.exit_code, 1) << folder;
+    EXPECT_NE(r.err.find("refusing to write into " + option), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("mean PSNR"), std::string::npos);
+  }
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model);
+  const Result r = eval({"--rainy", path("rainy"), "--clean", path("clean"), "--model", model, "--derained",
+                         path("clean")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'" + path("clean") + "'"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(root_ / "rainy" / "img0.png"), rainy_before);
+  EXPECT_EQ(readText(root_ / "clean" / "img0.png"), clean_before);
+  EXPECT_EQ(folderNames(root_ / "clean"), (std::vector<std::string>{"img0.png", "img1.png"}));
+}
+
+TEST_F(Cli, FailedEvalLeavesThePreviousCsvIntact) {
+  makePairs(3, 32, 32);
+  std::ofstream(path("scores.csv")) << "name,psnr,ssim\nprevious,1,1\n";
+  // The side-by-side of the second pair cannot be written: a folder has its name.
+  fs::create_directories(root_ / "sbs" / "img1.png");
+  const Result r = eval({"--rainy", path("rainy"), "--clean", path("clean"), "--csv", path("scores.csv"), "--out",
+                         path("sbs")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("img1.png"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(path("scores.csv")), "name,psnr,ssim\nprevious,1,1\n");
+  EXPECT_TRUE(leftovers(root_).empty());
+}
+
+TEST_F(Cli, EvalSkipsPairsSmallerThanTheSsimWindow) {
+  makePairs(2, 32, 32);
+  ASSERT_TRUE(cv::imwrite((root_ / "rainy" / "tiny.png").string(), testimg::scene(3, 2, 1)));
+  ASSERT_TRUE(cv::imwrite((root_ / "clean" / "tiny.png").string(), testimg::scene(3, 2, 2)));
+  const Result all = eval({"--rainy", path("rainy"), "--clean", path("clean")});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_NE(all.err.find("warning: skipping '" + (root_ / "rainy" / "tiny.png").string() + "': 3x2"),
+            std::string::npos)
+      << all.err;
+  EXPECT_NE(all.err.find("1 pair(s) skipped"), std::string::npos) << all.err;
+  fs::remove(root_ / "rainy" / "tiny.png");
+  fs::remove(root_ / "clean" / "tiny.png");
+  const Result two = eval({"--rainy", path("rainy"), "--clean", path("clean")});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(all.lastLine(), two.lastLine());  // the mean of the two scorable pairs
+  EXPECT_NE(all.lastLine().find("over 2 images"), std::string::npos) << all.lastLine();
+}
+
+TEST_F(Cli, RainmakeOutputThatIsTheInputIsRefused) {
+  ASSERT_TRUE(cv::imwrite(path("in.png"), testimg::scene(40, 32, 1)));
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 7).save(model);
+  const std::string before = readText(path("in.png"));
+  const Result r = rainmake({"--model", model, "--input", path("in.png"), "--output", path("in.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("it is the input"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(path("in.png")), before);
 }
 
 // --- derain-synth ----------------------------------------------------------------------------

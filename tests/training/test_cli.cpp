@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <thread>
 
 #include "derain/engine.hpp"
+#include "training/checkpoint.h"
+#include "training/training_run.h"
 #include "training_test_support.h"
 
 using derain::training_test::TempDir;
@@ -170,4 +173,87 @@ TEST_F(TrainCli, KilledRunResumesToTheUninterruptedResult) {
             derain::training_test::readBytes(dir.file("split/losses.csv")));
   EXPECT_EQ(derain::training_test::readBytes(dir.file("full/model.derain")),
             derain::training_test::readBytes(dir.file("split/model.derain")));
+}
+
+TEST_F(TrainCli, NonEmptyOutFolderIsRefusedWithoutResumeOrForce) {
+  ASSERT_EQ(run(common("out", 3), dir).code, 0);
+  // A finished run without its checkpoint (the case the old guard missed), then one with it.
+  std::filesystem::rename(dir.file("out/checkpoint.derain"), dir.file("checkpoint.saved"));
+  const std::string model = derain::training_test::readBytes(dir.file("out/model.derain"));
+  const std::string losses = derain::training_test::readBytes(dir.file("out/losses.csv"));
+  const std::string conf = derain::training_test::readBytes(dir.file("out/training.conf"));
+  for (int with_checkpoint = 0; with_checkpoint < 2; ++with_checkpoint) {
+    if (with_checkpoint) std::filesystem::rename(dir.file("checkpoint.saved"), dir.file("out/checkpoint.derain"));
+    Result r = run(common("out", 5), dir);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("derain-train: error: the output folder '" + dir.file("out") + "' is not empty"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
+    EXPECT_EQ(derain::training_test::readBytes(dir.file("out/model.derain")), model);
+    EXPECT_EQ(derain::training_test::readBytes(dir.file("out/losses.csv")), losses);
+    EXPECT_EQ(derain::training_test::readBytes(dir.file("out/training.conf")), conf);
+  }
+  auto forced = common("out", 4);
+  forced.push_back("--force");
+  Result r = run(forced, dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(lineCount(dir.file("out/losses.csv")), 5u);  // the new run's log, not appended to the old
+  auto both = common("out", 4);
+  both.insert(both.end(), {"--force", "--resume"});
+  EXPECT_EQ(run(both, dir).code, 2);
+}
+
+TEST_F(TrainCli, SecondTrainerOnALockedFolderFailsAtOnce) {
+  std::filesystem::create_directories(dir.file("out"));
+  const std::string lock = dir.file("out/.derain-train.lock");
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running trainer holds it
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run(common("out", 50), dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("another derain-train is using the output folder '" + dir.file("out") + "'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out/losses.csv")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out/training.conf")));
+  // Released: the same command runs.
+  EXPECT_EQ(run(common("out", 2), dir).code, 0);
+}
+
+TEST_F(TrainCli, DefaultCheckpointIntervalIsATenthOfTheRun) {
+  // 200 iterations: a checkpoint every 20. SIGKILL (no chance to write one on the way out) once 45
+  // iterations are logged: the checkpoint on disk is one of 20, 40, ... and at least 40.
+  pid_t pid = spawn(common("out", 200), dir.file("run.log"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (lineCount(dir.file("out/losses.csv")) < 46 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  kill(pid, SIGKILL);
+  waitExit(pid);
+  const std::string log = derain::training_test::readBytes(dir.file("run.log"));
+  EXPECT_NE(log.find("checkpoint every 20 iterations and every 10 minutes"), std::string::npos) << log;
+  ASSERT_TRUE(std::filesystem::exists(dir.file("out/checkpoint.derain"))) << log;
+  const int64_t iteration = derain::detail::readCheckpoint(dir.file("out/checkpoint.derain")).iteration;
+  EXPECT_EQ(iteration % 20, 0) << iteration;
+  EXPECT_GE(iteration, 40);
+  EXPECT_EQ(derain::detail::defaultCheckpointInterval(30), 3);
+  EXPECT_EQ(derain::detail::defaultCheckpointInterval(5), 1);
+  EXPECT_EQ(derain::detail::defaultCheckpointInterval(400), 40);
+  EXPECT_EQ(derain::detail::defaultCheckpointInterval(1000000), 1000);
+}
+
+TEST_F(TrainCli, OutOfRangeIntegersAreUsageErrors) {
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--iters", "4294967297"}, {"--threads", "100000"}, {"--checkpoint-every", "-1"}, {"--crop", "99999999999"}}) {
+    auto args = common("out", 5);
+    args.insert(args.end(), bad.begin(), bad.end());
+    Result r = run(args, dir);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(bad[0]), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out")));
+  }
 }

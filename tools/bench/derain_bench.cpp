@@ -1,18 +1,27 @@
 // derain-bench: inference speed of each preset at typical video sizes, as ms/frame, fps, achieved
 // GFLOP/s (convolutions only), peak RSS, next to the machine's 3x3-conv ceiling measured in the same run.
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_args.hpp"
+#include "engine_args.hpp"
+#include "run_main.hpp"
 #include "conv_ceiling.hpp"
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "derain/inference_library.hpp"
 #include "derain/rain.hpp"
 
 namespace {
@@ -55,91 +64,136 @@ double peakRssMb() {
 // Writing "5" to clear_refs resets VmHWM, so each case reports its own peak.
 void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
+// N streams (threads) deraining at once through one shared engine, the way several `derain`
+// elements with the same model share one (inference_library.hpp): frames per second in total.
+double sharedStreamsFps(const derain::Engine& engine, const cv::Mat& frame, int streams, double seconds) {
+  char dir_template[] = "/tmp/derain-bench-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (!dir) throw derain::Error("cannot create a temporary folder for the shared model");
+  const std::string model = std::string(dir) + "/model.derain";
+  engine.save(model);
+  auto shared = derain::inferenceLibrary().openShared(model, engine.options());
+  std::remove(model.c_str());
+  rmdir(dir);
+  std::atomic<int> frames{0};
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  std::vector<std::thread> workers;
+  for (int s = 0; s < streams; ++s)
+    workers.emplace_back([&] {
+      cv::Mat out;
+      while (elapsed() < seconds) {
+        shared->derain(frame, out, derain::ColorOrder::BGR);
+        ++frames;
+      }
+    });
+  for (auto& w : workers) w.join();
+  return frames / elapsed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  derain::cli::ArgParser args("derain-bench",
-                              "Measures inference speed of the model presets on this machine (untrained weights:\n"
-                              "speed does not depend on their values).");
-  args.option("preset", "LIST", "presets to run, comma-separated: lite, paper", "lite,paper");
-  args.option("size", "LIST", "frame sizes WxH, comma-separated", "481x321,640x360,1280x720");
-  args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16", "fp32");
-  args.option("threads", "N", "intra-op threads (0 = every core)", "0");
-  args.option("tile-size", "N", "tile side (0 = auto)", "0");
-  args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
-  args.option("output", "FILE", "also append the result lines to FILE");
-  args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
-  args.parse(argc, argv);
+  return derain::cli::runMain("derain-bench", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    derain::cli::ArgParser args("derain-bench",
+                                "Measures inference speed of the model presets on this machine (untrained weights:\n"
+                                "speed does not depend on their values).");
+    args.option("preset", "LIST", "presets to run, comma-separated: lite, paper", "lite,paper");
+    args.option("size", "LIST", "frame sizes WxH, comma-separated", "481x321,640x360,1280x720");
+    args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16", "fp32");
+    args.option("threads", "N", "intra-op threads (0 = every core)", "0");
+    args.option("tile-size", "N", "tile side (0 = auto)", "0");
+    args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
+    args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
+    args.option("output", "FILE", "also append the result lines to FILE");
+    args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
+    args.parse(argc, argv);
 
-  std::vector<Size> sizes;
-  for (const auto& s : splitList(args.get("size"))) sizes.push_back(parseSize(s, args));
-  std::vector<derain::Precision> precisions;
-  std::vector<derain::ModelConfig> presets;
-  try {
-    for (const auto& p : splitList(args.get("precision"))) precisions.push_back(derain::parsePrecision(p));
-    for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
-  } catch (const derain::Error& e) {
-    args.fail(e.what());
-  }
-  const double budget = args.getDouble("seconds");
-  std::ofstream file;
-  if (args.has("output")) {
-    file.open(args.get("output"), std::ios::app);
-    if (!file) args.fail("cannot write '" + args.get("output") + "'");
-  }
-  auto emit = [&](const std::string& line) {
-    std::cout << line << std::endl;
-    if (file) file << line << std::endl;
-  };
+    std::vector<Size> sizes;
+    for (const auto& s : splitList(args.get("size"))) sizes.push_back(parseSize(s, args));
+    std::vector<derain::Precision> precisions;
+    std::vector<derain::ModelConfig> presets;
+    try {
+      for (const auto& p : splitList(args.get("precision"))) precisions.push_back(derain::parsePrecision(p));
+      for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
+    } catch (const derain::Error& e) {
+      args.fail(e.what());
+    }
+    const double budget = args.getDouble("seconds");
+    std::ofstream file;
+    if (args.has("output")) {
+      file.open(args.get("output"), std::ios::app);
+      if (!file) args.fail("cannot write '" + args.get("output") + "'");
+    }
+    auto emit = [&](const std::string& line) {
+      std::cout << line << std::endl;
+      if (file) file << line << std::endl;
+    };
 
-  try {
     derain::EngineOptions options;
     options.device = derain::Device::CPU;
-    options.threads = args.getInt("threads");
-    options.tile_size = args.getInt("tile-size");
-    const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
-    const int threads = derain::runtimeThreads();
-    for (auto precision : precisions) {
-      char line[160];
-      std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
-                    derain::toString(precision).c_str(), derain::bench::convCeilingGflops(precision, threads),
-                    threads, derain::cpuHasNativeBf16() ? "yes" : "no");
-      emit(line);
+    options.threads = derain::cli::threadsOption(args);
+    options.tile_size = args.getInt("tile-size", 0, derain::kMaxTileSize);
+    try {
+      options.validate();
+    } catch (const derain::Error& e) {
+      args.fail(e.what());
     }
-    for (const auto& config : presets) {
+    {
+      const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
+      const int threads = derain::runtimeThreads();
+      const int streams = args.getInt("streams", 1, 64);
+      std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
       for (auto precision : precisions) {
-        options.precision = precision;
-        derain::Engine engine = derain::Engine::untrained(config, 0, options);
-        for (const Size& size : sizes) {
-          cv::Mat frame, out;
-          derain::RainParams rain;
-          rain.seed = 1;
-          derain::addRain(derain::makeDemoScene(cv::Size(size.width, size.height), 1), frame, rain);
-          resetPeakRss();
-          for (int i = 0; i < kWarmupFrames; ++i) engine.derain(frame, out);
-          const double case_budget = config.preset == "paper" ? budget / 3 : budget;
-          int frames = 0;
-          double seconds = 0;
-          auto start = std::chrono::steady_clock::now();
-          do {
-            engine.derain(frame, out);
-            ++frames;
-            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          } while (seconds < case_budget);
-          const double ms = 1000.0 * seconds / frames;
-          const double gflops = 2.0 * engine.macsPerFrame(size.width, size.height) / (seconds / frames) / 1e9;
-          char line[200];
-          std::snprintf(line, sizeof line, "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s rss %.0f MB (%d frames)",
-                        config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
-                        1000.0 / ms, gflops, peakRssMb(), frames);
-          emit(line);
+        ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
+        char line[160];
+        std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
+                      derain::toString(precision).c_str(), ceiling[precision], threads,
+                      derain::cpuHasNativeBf16() ? "yes" : "no");
+        emit(line);
+      }
+      for (const auto& config : presets) {
+        for (auto precision : precisions) {
+          options.precision = precision;
+          derain::Engine engine = derain::Engine::untrained(config, 0, options);
+          for (const Size& size : sizes) {
+            cv::Mat frame, out;
+            derain::RainParams rain;
+            rain.seed = 1;
+            derain::addRain(derain::makeDemoScene(cv::Size(size.width, size.height), 1), frame, rain);
+            resetPeakRss();
+            for (int i = 0; i < kWarmupFrames; ++i) engine.derain(frame, out);
+            const double case_budget = config.preset == "paper" ? budget / 3 : budget;
+            int frames = 0;
+            double seconds = 0;
+            auto start = std::chrono::steady_clock::now();
+            do {
+              engine.derain(frame, out);
+              ++frames;
+              seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            } while (seconds < case_budget);
+            const double ms = 1000.0 * seconds / frames;
+            const double gflops = 2.0 * engine.macsPerFrame(size.width, size.height) / (seconds / frames) / 1e9;
+            char line[240];
+            std::snprintf(line, sizeof line,
+                          "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s (%.0f%% of the %s ceiling) rss %.0f MB "
+                          "(%d frames)",
+                          config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
+                          1000.0 / ms, gflops, 100.0 * gflops / ceiling[precision],
+                          derain::toString(precision).c_str(), peakRssMb(), frames);
+            emit(line);
+            if (streams > 1) {
+              const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
+              std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
+                            config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(),
+                            streams, total_fps);
+              emit(line);
+            }
+          }
         }
       }
     }
-  } catch (const derain::Error& e) {
-    std::cerr << "derain-bench: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -1,5 +1,6 @@
 #include "cli_args.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -28,7 +29,7 @@ void ArgParser::epilog(const std::string& text) { epilog_ = text; }
 void ArgParser::fail(const std::string& message) const {
   std::cerr << program_ << ": " << message << "\n"
             << "Try '" << program_ << " --help' for more information.\n";
-  std::exit(kUsageExit);
+  throw UsageExit{};
 }
 
 std::string ArgParser::help() const {
@@ -93,15 +94,31 @@ std::string ArgParser::get(const std::string& name) const {
   return spec == specs_.end() ? std::string() : spec->second.default_value;
 }
 
-int ArgParser::getInt(const std::string& name) const {
+int ArgParser::getInt(const std::string& name, int min, int max) const {
   const std::string text = get(name);
+  long long value = 0;
+  bool parsed = false, in_long_range = true;
   try {
     size_t used = 0;
-    long value = std::stol(text, &used);
-    if (used == text.size()) return static_cast<int>(value);
+    value = std::stoll(text, &used);
+    parsed = used == text.size() && !text.empty() && !std::isspace(static_cast<unsigned char>(text[0]));
+  } catch (const std::out_of_range&) {
+    parsed = true;
+    in_long_range = false;  // more digits than any integer type holds
   } catch (const std::exception&) {
   }
-  fail("option '--" + name + "' needs an integer, got '" + text + "'");
+  if (!parsed) fail("option '--" + name + "' needs an integer, got '" + text + "'");
+  if (!in_long_range || value < min || value > max) {
+    std::string range;
+    if (min == std::numeric_limits<int>::min() && max == std::numeric_limits<int>::max())
+      range = "the integer range";
+    else if (max == std::numeric_limits<int>::max())
+      range = ">= " + std::to_string(min);
+    else
+      range = std::to_string(min) + ".." + std::to_string(max);
+    fail("option '--" + name + "' is out of range: " + text + " (must be " + range + ")");
+  }
+  return static_cast<int>(value);
 }
 
 double ArgParser::getDouble(const std::string& name) const {

@@ -2,6 +2,7 @@
 // "--flag" switches, generated --help, and a usage error (exit code 2) for anything it does not know.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,11 @@ namespace derain::cli {
 
 // Exit code of a usage error (bad or missing argument), as most Unix tools.
 constexpr int kUsageExit = 2;
+
+// Thrown by ArgParser::fail after it printed the message: runMain (run_main.hpp) turns it into exit
+// kUsageExit, and the unwinding on the way removes any output still pending (safe_output.hpp).
+// Deliberately not a std::exception, so no "catch (const std::exception&)" swallows it.
+struct UsageExit {};
 
 class ArgParser {
  public:
@@ -24,17 +30,20 @@ class ArgParser {
   void epilog(const std::string& text);
 
   // Parses argv. On --help prints help to stdout and exits 0; on a usage error prints the problem
-  // and a hint to stderr and exits kUsageExit.
+  // and a hint to stderr and fails with UsageExit (see fail).
   void parse(int argc, char** argv);
 
   bool has(const std::string& name) const;  // given on the command line (or a flag set)
   std::string get(const std::string& name) const;
-  int getInt(const std::string& name) const;       // usage error if not an integer
+  // Usage error if not an integer in [min, max] (no wrapping: 4294967301 is out of range, not 5).
+  int getInt(const std::string& name, int min = std::numeric_limits<int>::min(),
+             int max = std::numeric_limits<int>::max()) const;
   double getDouble(const std::string& name) const;  // usage error if not a number
   bool flagSet(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
-  // Prints "program: message" and the --help hint to stderr, exits kUsageExit.
+  // Prints "program: message" and the --help hint to stderr, then throws UsageExit (runMain exits
+  // kUsageExit).
   [[noreturn]] void fail(const std::string& message) const;
   std::string help() const;
 

@@ -1,5 +1,8 @@
 #include "engine_args.hpp"
 
+#include <iostream>
+#include <thread>
+
 #include "derain/error.hpp"
 
 namespace derain::cli {
@@ -9,10 +12,23 @@ void addEngineOptions(ArgParser& args) {
   args.option("device", "NAME", "auto, cpu or cuda", toString(defaults.device));
   args.option("precision", "NAME", "fp32, bf16 or auto (bf16 where the hardware has it)",
               toString(defaults.precision));
-  args.option("threads", "N", "CPU inference threads, 0 = every core", std::to_string(defaults.threads));
-  args.option("tile-size", "PIXELS", "process frames in tiles of this side, 0 = automatic",
+  args.option("threads", "N", "CPU inference threads, 0 = every core (at most " + std::to_string(kMaxThreads) + ")",
+              std::to_string(defaults.threads));
+  args.option("tile-size", "PIXELS",
+              "process frames in tiles of this side, 0 = automatic, else " + std::to_string(kMinTileSize) + ".." +
+                  std::to_string(kMaxTileSize),
               std::to_string(defaults.tile_size));
-  args.option("tile-overlap", "PIXELS", "pixels shared by neighbouring tiles", std::to_string(defaults.tile_overlap));
+  args.option("tile-overlap", "PIXELS", "pixels shared by neighbouring tiles, 0.." + std::to_string(kMaxTileOverlap),
+              std::to_string(defaults.tile_overlap));
+}
+
+int threadsOption(const ArgParser& args, const std::string& name) {
+  const int threads = args.getInt(name, 0, kMaxThreads);
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && static_cast<unsigned>(threads) > cores)
+    std::cerr << "warning: --" << name << " " << threads << " is more than this machine's " << cores
+              << " cores; the extra threads only wait for each other\n";
+  return threads;
 }
 
 EngineOptions engineOptionsFrom(const ArgParser& args) {
@@ -23,12 +39,17 @@ EngineOptions engineOptionsFrom(const ArgParser& args) {
   } catch (const Error& e) {
     args.fail(e.what());
   }
-  options.threads = args.getInt("threads");
-  options.tile_size = args.getInt("tile-size");
-  options.tile_overlap = args.getInt("tile-overlap");
-  if (options.threads < 0) args.fail("--threads must be >= 0");
-  if (options.tile_size < 0) args.fail("--tile-size must be >= 0");
-  if (options.tile_overlap < 0) args.fail("--tile-overlap must be >= 0");
+  options.threads = threadsOption(args);
+  options.tile_size = args.getInt("tile-size", 0, kMaxTileSize);
+  if (options.tile_size != 0 && options.tile_size < kMinTileSize)
+    args.fail("option '--tile-size' is out of range: " + std::to_string(options.tile_size) + " (must be 0 or " +
+              std::to_string(kMinTileSize) + ".." + std::to_string(kMaxTileSize) + ")");
+  options.tile_overlap = args.getInt("tile-overlap", 0, kMaxTileOverlap);
+  try {
+    options.validate();  // the engine's own check, so the two can never disagree
+  } catch (const Error& e) {
+    args.fail(e.what());
+  }
   return options;
 }
 

@@ -10,4 +10,9 @@ namespace derain::cli {
 // sorted by name. Throws derain::Error if `dir` does not exist or is not a folder.
 std::vector<std::string> listImages(const std::string& dir);
 
+// Training data: the images and video files (mp4, m4v, mov, avi, mkv, webm, mpg, mpeg, wmv, flv, ts)
+// of a folder, sorted by name; or `path` itself when it is a video file. Throws derain::Error when
+// `path` is neither a folder nor a file.
+std::vector<std::string> listImagesAndVideos(const std::string& path);
+
 }  // namespace derain::cli

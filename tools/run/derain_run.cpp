@@ -5,10 +5,12 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <opencv2/videoio/registry.hpp>
 
 #include "cli_args.hpp"
 #include "derain/demo_scene.hpp"
@@ -19,6 +21,8 @@
 #include "engine_args.hpp"
 #include "image_files.hpp"
 #include "progress_bar.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace fs = std::filesystem;
 
@@ -89,40 +93,141 @@ int runDemo(derain::Engine& engine, const std::string& dir) {
   return 0;
 }
 
-int runImage(derain::Engine& engine, const std::string& input, const std::string& output, bool side) {
-  cv::Mat image = cv::imread(input, cv::IMREAD_COLOR);
-  if (image.empty()) throw derain::Error("cannot read image '" + input + "'");
+// The containers derain-run writes and, per container, the codecs it tries in order (the first one
+// this OpenCV build can open wins).
+struct VideoContainer {
+  const char* extension;
+  std::vector<int> fourccs;
+};
+
+const std::vector<VideoContainer>& videoContainers() {
+  using W = cv::VideoWriter;
+  static const std::vector<VideoContainer> kContainers{
+      {".avi", {W::fourcc('M', 'J', 'P', 'G'), W::fourcc('X', 'V', 'I', 'D')}},
+      {".mp4", {W::fourcc('m', 'p', '4', 'v')}},
+      {".m4v", {W::fourcc('m', 'p', '4', 'v')}},
+      {".mov", {W::fourcc('m', 'p', '4', 'v')}},
+      {".mkv", {W::fourcc('m', 'p', '4', 'v'), W::fourcc('M', 'J', 'P', 'G')}},
+      {".webm", {W::fourcc('V', 'P', '8', '0')}},  // WebM holds VP8/VP9 only: nothing else is tried
+  };
+  return kContainers;
+}
+
+std::string fourccText(int fourcc) {
+  std::string text;
+  for (int i = 0; i < 4; ++i) text += static_cast<char>((fourcc >> (8 * i)) & 0xFF);
+  return text;
+}
+
+std::string supportedVideoExtensions() {
+  std::string list;
+  for (const auto& c : videoContainers()) list += (list.empty() ? "" : ", ") + std::string(c.extension);
+  return list;
+}
+
+// Checks made before the model is loaded: the output's folder exists and is writable, it is not
+// the input, and its extension suits the input (an image for an image, a container we can write for
+// a video).
+void checkOutput(const std::string& input, const std::string& output) {
+  derain::cli::refuseSameFile(input, output);
+  derain::cli::checkWritableOutput(output);
+  const std::string ext = derain::cli::lowerExtension(output);
+  if (derain::cli::isVideoPath(input)) {
+    if (derain::cli::isWritableImagePath(output) && !derain::cli::isVideoPath(output))
+      throw derain::Error("the input '" + input + "' is a video but the output '" + output +
+                          "' is an image file name; give a video file (" + supportedVideoExtensions() + ")");
+    for (const auto& c : videoContainers())
+      if (ext == c.extension) return;
+    throw derain::Error("cannot write a video as '" + output + "': unknown video extension '" + ext +
+                        "' (supported: " + supportedVideoExtensions() + ")");
+  }
+  if (derain::cli::isVideoPath(output))
+    throw derain::Error("the input '" + input + "' is an image but the output '" + output +
+                        "' is a video file name; give an image file (.png, .jpg, ...)");
+  if (!derain::cli::isWritableImagePath(output))
+    throw derain::Error("cannot write an image as '" + output + "': '" + (ext.empty() ? std::string("no extension") : ext) +
+                        "' is not an image format OpenCV writes (use .png, .jpg, .bmp, .tif or .webp)");
+}
+
+// A truncated or corrupt input: a warning, or with --strict an error (the output is then not kept).
+void reportUndecoded(const std::string& what, bool strict) {
+  if (strict) throw derain::Error(what + "; --strict: output not written");
+  std::cerr << "derain-run: warning: " << what << "\n";
+}
+
+int runImage(derain::Engine& engine, const std::string& input, const std::string& output, bool side, bool strict) {
+  cv::Mat image = derain::cli::readImage(input, cv::IMREAD_COLOR);
+  const bool truncated = derain::cli::imageLooksTruncated(input);
+  if (truncated)
+    reportUndecoded("'" + input + "' is truncated: its end is missing and decodes as grey", strict);
   cv::Mat derained;
   engine.derain(image, derained);
+  derain::cli::checkInterrupted();
   derain::cli::writeImage(output, side ? sideBySide(image, derained) : derained);
-  std::printf("wrote %s\n", output.c_str());
+  std::printf("wrote %s%s\n", output.c_str(), truncated ? " (from a truncated input)" : "");
   return 0;
 }
 
-int runVideo(derain::Engine& engine, const std::string& input, const std::string& output, bool side) {
-  cv::VideoCapture capture(input);
-  if (!capture.isOpened()) throw derain::Error("cannot open video '" + input + "'");
+int runVideo(derain::Engine& engine, const std::string& input, const std::string& output, bool side, bool strict) {
+  // FFmpeg alone where it is built in: other backends' fallbacks can hang on a damaged file.
+  cv::VideoCapture capture;
+  if (cv::videoio_registry::hasBackend(cv::CAP_FFMPEG))
+    capture.open(input, cv::CAP_FFMPEG);
+  else
+    capture.open(input);
+  if (!capture.isOpened()) {
+    std::error_code ec;
+    throw derain::Error("cannot open video '" + input + "': " +
+                        (fs::is_regular_file(input, ec) ? "not a video OpenCV can decode (corrupt or unsupported)"
+                                                        : derain::cli::unreadableReason(input)));
+  }
   const double fps = capture.get(cv::CAP_PROP_FPS) > 0 ? capture.get(cv::CAP_PROP_FPS) : 25.0;
   const auto total = static_cast<int64_t>(capture.get(cv::CAP_PROP_FRAME_COUNT));
+  const cv::Size in_size(static_cast<int>(capture.get(cv::CAP_PROP_FRAME_WIDTH)),
+                         static_cast<int>(capture.get(cv::CAP_PROP_FRAME_HEIGHT)));
+  const cv::Size out_size(side ? 2 * in_size.width : in_size.width, in_size.height);
+
+  // Open the writer (into a temporary file) before any frame is derained: a container this OpenCV
+  // cannot write fails now, not after the work.
+  derain::cli::PendingFile pending(output);
   cv::VideoWriter writer;
+  const std::string ext = derain::cli::lowerExtension(output);
+  std::string tried;
+  for (const auto& c : videoContainers()) {
+    if (ext != c.extension) continue;
+    for (int fourcc : c.fourccs) {
+      if (writer.open(pending.tempPath(), fourcc, fps, out_size)) break;
+      tried += (tried.empty() ? "" : ", ") + fourccText(fourcc);
+    }
+  }
+  if (!writer.isOpened())
+    throw derain::Error("cannot write video '" + output + "': this OpenCV build has no " + ext + " writer for " +
+                        (tried.empty() ? std::string("it") : tried) +
+                        (ext == ".webm" ? " (WebM needs VP8); use .avi or .mp4" : "; use .avi (MJPG)"));
+
   derain::cli::ProgressBar bar("derain", std::max<int64_t>(total, 1));
   cv::Mat frame, derained;
   int64_t done = 0;
   while (capture.read(frame)) {
+    derain::cli::checkInterrupted();
+    if (frame.size() != in_size)
+      throw derain::Error("frame " + std::to_string(done) + " of '" + input + "' is " + std::to_string(frame.cols) +
+                          "x" + std::to_string(frame.rows) + ", the video said " + std::to_string(in_size.width) +
+                          "x" + std::to_string(in_size.height));
     engine.derain(frame, derained);
-    cv::Mat out = side ? sideBySide(frame, derained) : derained;
-    if (!writer.isOpened()) {
-      // MJPG in AVI is written by every OpenCV build; other containers depend on its backends.
-      const bool avi = fs::path(output).extension() == ".avi";
-      const int fourcc = avi ? cv::VideoWriter::fourcc('M', 'J', 'P', 'G') : cv::VideoWriter::fourcc('m', 'p', '4', 'v');
-      if (!writer.open(output, fourcc, fps, out.size()))
-        throw derain::Error("cannot write video '" + output + "' (try an .avi output)");
-    }
-    writer.write(out);
+    derain::cli::checkInterrupted();
+    writer.write(side ? sideBySide(frame, derained) : derained);
     bar.update(++done);
   }
   bar.finish();
+  writer.release();
   if (done == 0) throw derain::Error("no frames could be read from '" + input + "'");
+  if (total > done)
+    reportUndecoded(std::to_string(total - done) + " of " + std::to_string(total) + " frames of '" + input +
+                        "' could not be decoded (truncated or corrupt input)",
+                    strict);
+  derain::cli::checkInterrupted();
+  pending.commit();
   std::printf("wrote %s (%lld frames, %.1f fps through the model)\n", output.c_str(), static_cast<long long>(done),
               bar.itemsPerSecond());
   return 0;
@@ -131,31 +236,48 @@ int runVideo(derain::Engine& engine, const std::string& input, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
-  derain::cli::ArgParser args("derain-run", "Removes rain from an image or video with a DerainCycleGAN model.");
-  args.option("input", "FILE", "rainy image (png, jpg, ...) or video (mp4, avi, mkv, ...)");
-  args.option("output", "FILE", "where to write the result (same kind as the input)");
-  args.option("demo", "DIR", "instead of --input: derain a generated rainy scene, write before/after PNGs to DIR");
-  args.option("model", "FILE", "model file (default: $DERAIN_MODEL, else the installed default model)");
-  derain::cli::addEngineOptions(args);
-  args.flag("side-by-side", "write input and result next to each other");
-  args.epilog("Examples:\n"
-              "  derain-run --demo out/\n"
-              "  derain-run --input rainy.jpg --output clean.jpg --model runs/a/model.derain\n"
-              "  derain-run --input dashcam.mp4 --output derained.avi --side-by-side");
-  args.parse(argc, argv);
-  if (args.has("demo") == args.has("input")) args.fail("give either --input FILE --output FILE, or --demo DIR");
-  if (args.has("input") && !args.has("output")) args.fail("--input needs --output");
+  return derain::cli::runMain("derain-run", [&] {
+    derain::keepFreedBuffersForReuse();  // this process derains frame after frame (process.hpp)
+    derain::cli::ArgParser args("derain-run", "Removes rain from an image or video with a DerainCycleGAN model.");
+    args.option("input", "FILE", "rainy image (png, jpg, ...) or video (mp4, avi, mkv, ...)");
+    args.option("output", "FILE",
+                "where to write the result: an image for an image, a video (" + supportedVideoExtensions() +
+                    ") for a video; never the input");
+    args.option("demo", "DIR", "instead of --input: derain a generated rainy scene, write before/after PNGs to DIR");
+    args.option("model", "FILE", "model file (default: $DERAIN_MODEL, else the installed default model)");
+    derain::cli::addEngineOptions(args);
+    args.flag("side-by-side", "write input and result next to each other");
+    args.flag("strict", "a truncated or corrupt input (frames that cannot be decoded) is an error, not a warning");
+    args.epilog("The output is written to a temporary file next to it and renamed into place when complete:\n"
+                "a failure or Ctrl-C leaves no partial file and any previous file of that name intact.\n"
+                "Video codecs: .avi MJPG (else XVID), .mp4/.m4v/.mov MPEG-4 (mp4v), .mkv mp4v (else MJPG),\n"
+                ".webm VP8 (only where this OpenCV build can write it).\n"
+                "Exit status: 0 done, 1 error (or a truncated input with --strict), 2 usage error, 130/143\n"
+                "interrupted.\n"
+                "Examples:\n"
+                "  derain-run --demo out/\n"
+                "  derain-run --input rainy.jpg --output clean.jpg --model runs/a/model.derain\n"
+                "  derain-run --input dashcam.mp4 --output derained.avi --side-by-side");
+    args.parse(argc, argv);
+    if (args.has("demo") == args.has("input")) args.fail("give either --input FILE --output FILE, or --demo DIR");
+    if (args.has("input") && !args.has("output")) args.fail("--input needs --output");
+    if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
 
-  try {
     const derain::EngineOptions options = derain::cli::engineOptionsFrom(args);
+    const std::string input = args.get("input"), output = args.get("output");
+    if (!args.has("demo")) {
+      // Everything that can be checked before the (slow) model load and inference.
+      std::error_code ec;
+      if (!fs::is_regular_file(input, ec))
+        throw derain::Error("cannot read " + std::string(derain::cli::isVideoPath(input) ? "video" : "image") + " '" +
+                            input + "': " + derain::cli::unreadableReason(input));
+      checkOutput(input, output);
+    }
+    derain::cli::installInterruptHandlers();
     derain::Engine engine = openEngine(args, options);
     if (args.has("demo")) return runDemo(engine, args.get("demo"));
-    const std::string input = args.get("input"), output = args.get("output");
-    return derain::cli::isVideoPath(input) ? runVideo(engine, input, output, args.flagSet("side-by-side"))
-                          : runImage(engine, input, output, args.flagSet("side-by-side"));
-  } catch (const derain::Error& e) {
-    std::cerr << "derain-run: " << e.what() << "\n";
-    return 1;
-  }
+    const bool side = args.flagSet("side-by-side"), strict = args.flagSet("strict");
+    return derain::cli::isVideoPath(input) ? runVideo(engine, input, output, side, strict)
+                                           : runImage(engine, input, output, side, strict);
+  });
 }

@@ -10,4 +10,6 @@
 #include "derain/metrics.hpp"
 #include "derain/process.hpp"
 #include "derain/rain.hpp"
+#include "derain/rain_video.hpp"
+#include "derain/temporal_metrics.hpp"
 #include "derain/types.hpp"

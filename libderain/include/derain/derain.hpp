@@ -3,3 +3,4 @@
 
 #include "derain/core.hpp"
 #include "derain/engine.hpp"
+#include "derain/video.hpp"

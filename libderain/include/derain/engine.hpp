@@ -36,13 +36,17 @@ class DERAIN_API Engine {
   Engine& operator=(Engine&&) noexcept;
   ~Engine();
 
-  // Derain n_r = G_N(Att(r), r). src: CV_8UC3 (0..255) or CV_32FC3 (0..1), any size >= 1x1,
-  // channel order as given. dst gets the same size and type. Throws derain::Error on bad input.
+  // Derain n_r = G_N(Att(r), r). src: any size >= 1x1; 8-bit (0..255), 16-bit (0..65535) or float
+  // (0..1); 1 channel (grey: replicated for the network, the result converted back to grey), 3
+  // (colour in `order`) or 4 (colour + alpha: alpha copied through bit-exact). dst gets src's size,
+  // type and channel count; dst may be src. Frames larger than the tile size are processed in
+  // streaming tiles: peak memory grows with the frame's width, not its area. Throws derain::Error on
+  // bad input.
   void derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order = ColorOrder::BGR);
   // Rainmake r_n = G_R(Att(n), n), optionally with noise on the mask.
   void rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order = ColorOrder::BGR,
                 const RainmakeOptions& rain = {});
-  // The U-ARSE rain-streak mask Att(x) of an image: CV_32FC1 of the image's size.
+  // The U-ARSE rain-streak mask Att(x) of an image (types as derain()): CV_32FC1 of the image's size.
   void attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order = ColorOrder::BGR);
 
   // Writes the inference model file (format version, config, U-ARSE / G_N / G_R weights), atomically.

@@ -34,6 +34,9 @@ DERAIN_API void lumaY(const cv::Mat& image, cv::Mat& y, ColorOrder order = Color
 // +infinity when they are identical. Throws derain::Error on size/type mismatch.
 DERAIN_API double psnrOfPlanes(const cv::Mat& a, const cv::Mat& b);
 
+// Side of ssim.m's Gaussian window. Downsampling never takes an image of this size or more below it.
+constexpr int kSsimWindow = 11;
+
 // SSIM of two same-size single-channel CV_64F images on the 0..255 scale, exactly as ssim.m (see top).
 // Images smaller than the 11x11 window (after downsampling) throw derain::Error, as ssim.m refuses them.
 DERAIN_API double ssimOfPlanes(const cv::Mat& a, const cv::Mat& b);

@@ -24,6 +24,20 @@
 
 namespace derain {
 
+// Valid range of one rain parameter (inclusive). Defined once here: RainParams::validate, the
+// dataset CLIs and the rainmake element's property specs all use these.
+struct RainParamLimit {
+  const char* name;
+  double min, max;
+};
+constexpr RainParamLimit kRainDensity{"density", 0.0, 1.0};
+constexpr RainParamLimit kRainAngle{"angle", -80.0, 80.0};
+constexpr RainParamLimit kRainAngleJitter{"angle_jitter", 0.0, 45.0};
+constexpr RainParamLimit kRainLength{"length", 1.0, 400.0};
+constexpr RainParamLimit kRainWidth{"width", 0.5, 8.0};
+constexpr RainParamLimit kRainIntensity{"intensity", 0.0, 1.0};
+constexpr RainParamLimit kRainHaze{"haze", 0.0, 1.0};
+
 struct DERAIN_API RainParams {
   double density = 0.05;      // fraction of the image area covered by streak cores, [0, 1]; 0 = no rain
                               // (Rain100L-like light rain ~0.02-0.06, heavy rain ~0.1-0.2)

@@ -17,7 +17,6 @@ namespace {
 constexpr double kYr = 65.481, kYg = 128.553, kYb = 24.966, kYOffset = 16.0;
 
 // ssim.m defaults.
-constexpr int kSsimWindow = 11;          // Gaussian window side
 constexpr double kSsimSigma = 1.5;       // Gaussian window sigma
 constexpr double kSsimK1 = 0.01, kSsimK2 = 0.03;
 constexpr double kSsimDynamicRange = 255.0;

@@ -28,14 +28,14 @@ void checkRange(const char* name, double value, double lo, double hi) {
                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
 }
 
-// Valid ranges, shared by RainParams::validate and RainParamRanges::validate.
-struct FieldRange {
-  const char* name;
-  double lo, hi;
-};
-constexpr FieldRange kDensity{"density", 0.0, 1.0}, kAngle{"angle", -80.0, 80.0},
-    kAngleJitter{"angle_jitter", 0.0, 45.0}, kLength{"length", 1.0, 400.0}, kWidth{"width", 0.5, 8.0},
-    kIntensity{"intensity", 0.0, 1.0}, kHaze{"haze", 0.0, 1.0};
+// Valid ranges (rain.hpp), shared by RainParams::validate and RainParamRanges::validate.
+constexpr const RainParamLimit& kDensity = kRainDensity;
+constexpr const RainParamLimit& kAngle = kRainAngle;
+constexpr const RainParamLimit& kAngleJitter = kRainAngleJitter;
+constexpr const RainParamLimit& kLength = kRainLength;
+constexpr const RainParamLimit& kWidth = kRainWidth;
+constexpr const RainParamLimit& kIntensity = kRainIntensity;
+constexpr const RainParamLimit& kHaze = kRainHaze;
 
 // x-interval (inclusive, real) where lo <= a*x + b <= hi; empty when first > second.
 std::pair<double, double> slab(double a, double b, double lo, double hi) {
@@ -86,13 +86,13 @@ void splat(cv::Mat& layer, const Streak& st, double sigma, double radius) {
 }  // namespace
 
 void RainParams::validate() const {
-  checkRange(kDensity.name, density, kDensity.lo, kDensity.hi);
-  checkRange(kAngle.name, angle, kAngle.lo, kAngle.hi);
-  checkRange(kAngleJitter.name, angle_jitter, kAngleJitter.lo, kAngleJitter.hi);
-  checkRange(kLength.name, length, kLength.lo, kLength.hi);
-  checkRange(kWidth.name, width, kWidth.lo, kWidth.hi);
-  checkRange(kIntensity.name, intensity, kIntensity.lo, kIntensity.hi);
-  checkRange(kHaze.name, haze, kHaze.lo, kHaze.hi);
+  checkRange(kDensity.name, density, kDensity.min, kDensity.max);
+  checkRange(kAngle.name, angle, kAngle.min, kAngle.max);
+  checkRange(kAngleJitter.name, angle_jitter, kAngleJitter.min, kAngleJitter.max);
+  checkRange(kLength.name, length, kLength.min, kLength.max);
+  checkRange(kWidth.name, width, kWidth.min, kWidth.max);
+  checkRange(kIntensity.name, intensity, kIntensity.min, kIntensity.max);
+  checkRange(kHaze.name, haze, kHaze.min, kHaze.max);
 }
 
 void renderRainLayer(cv::Size size, cv::Mat& layer, const RainParams& p) {
@@ -207,15 +207,15 @@ ParamRange parseParamRange(const std::string& text) {
 }
 
 void RainParamRanges::validate() const {
-  const std::pair<const ParamRange*, FieldRange> fields[] = {
+  const std::pair<const ParamRange*, RainParamLimit> fields[] = {
       {&density, kDensity}, {&angle, kAngle},         {&angle_jitter, kAngleJitter}, {&length, kLength},
       {&width, kWidth},     {&intensity, kIntensity}, {&haze, kHaze}};
   for (const auto& [range, field] : fields) {
     if (!(range->min <= range->max))
       throw Error(std::string("rain parameter range ") + field.name + " = " + std::to_string(range->min) +
                   ":" + std::to_string(range->max) + " is reversed (min > max)");
-    checkRange(field.name, range->min, field.lo, field.hi);
-    checkRange(field.name, range->max, field.lo, field.hi);
+    checkRange(field.name, range->min, field.min, field.max);
+    checkRange(field.name, range->max, field.min, field.max);
   }
 }
 

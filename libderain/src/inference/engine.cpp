@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "derain/error.hpp"
+#include "image_channels.h"
 #include "model_file.h"
 #include "networks.h"
 #include "runtime.h"
@@ -67,23 +68,37 @@ struct Engine::Impl {
     return int64_t{width} * height > kAutoTileMaxPixels ? kAutoTileSize : std::max(width, height);
   }
 
-  // Runs `forward` (device tensor in the engine's dtype -> output) on a CPU [-1, 1] image,
-  // tile by tile when needed, and returns CPU float.
+  // Runs `forward` (device tensor in the engine's dtype -> output) over a 3-channel image tile by
+  // tile, streaming: each tile is converted from the image on its own and finished rows go straight
+  // into the result of `out_type`, so no whole-frame float buffer exists when the frame is tiled.
   template <typename Forward>
-  at::Tensor run(const at::Tensor& image, Forward&& forward) {
+  cv::Mat run(const cv::Mat& colour, ColorOrder order, int out_type, Forward&& forward) {
     detail::applyThreads(threads);
     c10::InferenceMode inference;
-    const int height = static_cast<int>(image.size(2)), width = static_cast<int>(image.size(3));
+    const int height = colour.rows, width = colour.cols;
     const auto target = detail::torchDevice(device);
     const auto dtype = detail::torchDtype(precision);
-    return detail::processTiled(image, tileSize(width, height), options.tile_overlap, [&](const at::Tensor& piece) {
-      // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
-      auto padded = detail::padToMultiple(piece, config.sizeMultiple())
-                        .to(target, dtype)
-                        .contiguous(at::MemoryFormat::ChannelsLast);
-      auto out = forward(padded);
-      return out.narrow(2, 0, piece.size(2)).narrow(3, 0, piece.size(3)).to(torch::kCPU, torch::kFloat32);
-    });
+    cv::Mat result;
+    detail::processTiledRows(height, width, tileSize(width, height), options.tile_overlap,
+        [&](const detail::Span& rows, const detail::Span& cols) {
+          auto piece = detail::imageToTensor(colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size)), order);
+          // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
+          auto padded = detail::padToMultiple(piece, config.sizeMultiple())
+                            .to(target, dtype)
+                            .contiguous(at::MemoryFormat::ChannelsLast);
+          auto out = forward(padded);
+          return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU, torch::kFloat32);
+        },
+        [&](int first_row, const at::Tensor& rows) {
+          cv::Mat finished = detail::tensorToImage(rows, out_type, order);
+          if (first_row == 0 && finished.rows == height) {
+            result = finished;  // one tile: no copy
+            return;
+          }
+          if (result.empty()) result.create(height, width, out_type);
+          finished.copyTo(result.rowRange(first_row, first_row + finished.rows));
+        });
+    return result;
   }
 };
 
@@ -119,40 +134,37 @@ Engine::~Engine() = default;
 
 void Engine::derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) {
   translated([&] {
-    const int type = src.type();
-    auto image = detail::imageToTensor(src, order);
+    const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
-    auto out = impl_->run(image, [&](const at::Tensor& x) { return net->derain(x); });
-    dst = detail::tensorToImage(out, type, order);
+    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) { return net->derain(x); });
+    dst = detail::restoreLayout(out, src, order);
   });
 }
 
 void Engine::rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const RainmakeOptions& rain) {
   if (rain.mask_noise < 0) throw Error("mask noise must be >= 0");
   translated([&] {
-  const int type = src.type();
-  auto image = detail::imageToTensor(src, order);
-  auto& net = impl_->net;
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(rain.seed);
-  auto out = impl_->run(image, [&](const at::Tensor& x) {
-    auto mask = net->att->forward(x);
-    if (rain.mask_noise > 0) {
-      // Noise drawn on the CPU from the seed: the same rain on every device.
-      auto noise = torch::randn(mask.sizes(), generator, torch::kFloat32) * rain.mask_noise;
-      mask = mask + noise.to(mask.device(), mask.scalar_type());
-    }
-    return net->g_r->forward(x, mask);
-  });
-  dst = detail::tensorToImage(out, type, order);
+    const cv::Mat colour = detail::networkColour(src);
+    auto& net = impl_->net;
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(rain.seed);
+    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
+      auto mask = net->att->forward(x);
+      if (rain.mask_noise > 0) {
+        // Noise drawn on the CPU from the seed: the same rain on every device.
+        auto noise = torch::randn(mask.sizes(), generator, torch::kFloat32) * rain.mask_noise;
+        mask = mask + noise.to(mask.device(), mask.scalar_type());
+      }
+      return net->g_r->forward(x, mask);
+    });
+    dst = detail::restoreLayout(out, src, order);
   });
 }
 
 void Engine::attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order) {
   translated([&] {
-    auto image = detail::imageToTensor(src, order);
+    const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
-    auto out = impl_->run(image, [&](const at::Tensor& x) { return net->att->forward(x); });
-    mask = detail::tensorToImage(out, CV_32FC1, order);
+    mask = impl_->run(colour, order, CV_32FC1, [&](const at::Tensor& x) { return net->att->forward(x); });
   });
 }
 

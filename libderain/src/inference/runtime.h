@@ -16,7 +16,7 @@ c10::Device torchDevice(Device resolved);
 Precision resolvePrecision(Precision requested, Device resolved);
 c10::ScalarType torchDtype(Precision resolved);
 
-// 0 -> every core; negative -> DeviceError.
+// 0 -> every core; out of [0, kMaxThreads] -> derain::Error (EngineOptions::validate checks first).
 int resolveThreads(int requested);
 
 // Sets LibTorch's intra-op thread count for the calling thread when it differs (OpenMP keeps it per thread).

@@ -368,20 +368,22 @@ void DataParallel::attach(Trainer& trainer, const CheckpointInfo* resumed) {
   }
 }
 
-bool DataParallel::finishStep(StepLosses& losses, bool stop) {
+bool DataParallel::finishStep(StepLosses& losses, bool stop, bool& checkpoint_due) {
   double* fields[StepLosses::kCount] = {&losses.adversarial, &losses.attention_r, &losses.attention_n,
                                         &losses.cycle,       &losses.perceptual,  &losses.gmm,
                                         &losses.reconstruction, &losses.identity, &losses.synthetic,
                                         &losses.generator,   &losses.d_n,         &losses.d_r};
-  at::Tensor t = torch::zeros({static_cast<int64_t>(StepLosses::kCount) + 1}, torch::kFloat64);
+  at::Tensor t = torch::zeros({static_cast<int64_t>(StepLosses::kCount) + 2}, torch::kFloat64);
   auto* p = t.data_ptr<double>();
   for (size_t i = 0; i < StepLosses::kCount; ++i) p[i] = *fields[i];
   p[StepLosses::kCount] = stop ? 1.0 : 0.0;
+  p[StepLosses::kCount + 1] = checkpoint_due ? 1.0 : 0.0;
   at::Tensor c = impl_->toComm(t);
   impl_->allreduceSum(c, "the loss all-reduce");
   t = c.cpu();
   p = t.data_ptr<double>();
   for (size_t i = 0; i < StepLosses::kCount; ++i) *fields[i] = p[i] / worldSize();
+  checkpoint_due = p[StepLosses::kCount + 1] > 0;
   return p[StepLosses::kCount] > 0;
 }
 

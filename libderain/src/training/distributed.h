@@ -70,8 +70,13 @@ class DataParallel {
   // restored from; ranks > 0 take their own history pools from it when it holds them.
   void attach(Trainer& trainer, const CheckpointInfo* resumed);
 
-  // Averages `losses` over the ranks in place; returns true when any rank's `stop` is true.
-  bool finishStep(StepLosses& losses, bool stop);
+  // Averages `losses` over the ranks in place; returns true when any rank's `stop` is true, and sets
+  // `checkpoint_due` when any rank's is (ranks must checkpoint together: it is a collective).
+  bool finishStep(StepLosses& losses, bool stop, bool& checkpoint_due);
+  bool finishStep(StepLosses& losses, bool stop) {
+    bool no_checkpoint = false;
+    return finishStep(losses, stop, no_checkpoint);
+  }
 
   // --resume: rank 0 reads `path` (error if missing) and broadcasts its bytes; every rank returns
   // the same checkpoint.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "derain/error.hpp"
+#include "training/atomic_file.h"
 
 namespace derain::detail {
 
@@ -59,11 +60,12 @@ LossLog::LossLog(const std::string& path, int64_t resume_iteration) : path_(path
       if (parseRow(line, row) && row.iteration <= resume_iteration) rows_.push_back(row);
     }
   }
-  file_ = std::fopen(path.c_str(), "w");
+  // Rewritten through a temporary file (the old log stays whole until the new one is), then appended.
+  std::string text = header() + "\n";
+  for (const auto& row : rows_) text += formatRow(row) + "\n";
+  writeTextAtomically(path, text);
+  file_ = std::fopen(path.c_str(), "a");
   if (!file_) throw Error("cannot write the loss log '" + path + "': " + std::strerror(errno));
-  std::fprintf(file_, "%s\n", header().c_str());
-  for (const auto& row : rows_) std::fprintf(file_, "%s\n", formatRow(row).c_str());
-  std::fflush(file_);
 }
 
 LossLog::~LossLog() {

@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "derain/error.hpp"
+#include "training/atomic_file.h"
 
 namespace derain::detail {
 
@@ -122,11 +123,10 @@ cv::Mat drawLossPlot(const std::vector<LossRow>& rows, cv::Size size) {
 }
 
 void writeLossPlot(const std::vector<LossRow>& rows, const std::string& path) {
-  const std::string tmp = path + ".tmp.png";
-  if (!cv::imwrite(tmp, drawLossPlot(rows))) throw Error("cannot write the loss plot '" + path + "'");
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error("cannot write the loss plot '" + path + "': " + ec.message());
+  const cv::Mat plot = drawLossPlot(rows);
+  replaceFileAtomically(path, [&](const std::string& temp) {
+    if (!cv::imwrite(temp, plot)) throw Error("cannot write the loss plot '" + path + "'");
+  });
 }
 
 }  // namespace derain::detail

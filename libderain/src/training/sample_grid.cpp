@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "derain/error.hpp"
+#include "training/atomic_file.h"
 #include "tensor_image.h"
 
 namespace derain::detail {
@@ -42,7 +43,10 @@ cv::Mat makeSampleGrid(const StepImages& images) {
 }
 
 void writeSampleGrid(const StepImages& images, const std::string& path) {
-  if (!cv::imwrite(path, makeSampleGrid(images))) throw Error("cannot write the sample image '" + path + "'");
+  const cv::Mat grid = makeSampleGrid(images);
+  replaceFileAtomically(path, [&](const std::string& temp) {
+    if (!cv::imwrite(temp, grid)) throw Error("cannot write the sample image '" + path + "'");
+  });
 }
 
 }  // namespace derain::detail

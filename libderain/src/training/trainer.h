@@ -43,7 +43,8 @@ struct DataParallelHooks {
 
 class Trainer {
  public:
-  // A fresh model initialised N(0, 0.02) from options.seed, on `device`. `perceptual` is the
+  // A fresh model initialised as options.init says (weight_init.h: paper N(0, 0.02) or He) from
+  // options.seed, on `device`. `perceptual` is the
   // loaded VGG16 features module, or null to train without the perceptual loss.
   Trainer(const ModelConfig& config, const TrainingOptions& options, c10::Device device,
           VGG16Features perceptual = nullptr);

@@ -1,8 +1,15 @@
 #include "training/training_run.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -11,6 +18,7 @@
 #include "derain/error.hpp"
 #include "losses/vgg16_features.h"
 #include "runtime.h"
+#include "training/atomic_file.h"
 #include "training/batch_plan.h"
 #include "training/batch_prefetcher.h"
 #include "training/checkpoint.h"
@@ -33,7 +41,58 @@ std::string samplePath(const std::string& out_dir, int64_t iteration) {
   return (fs::path(out_dir) / "samples" / name).string();
 }
 
+std::string formatMinutes(double minutes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", minutes);
+  return text;
+}
+
 bool due(int64_t done, int64_t every) { return every > 0 && done % every == 0; }
+
+// The folder's entries other than the lock file, for the "not empty" message (up to a few names).
+std::vector<std::string> folderEntries(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != kTrainingLockFile) names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void refuseNonEmpty(const TrainingRunOptions& options) {
+  const auto names = folderEntries(options.out_dir);
+  if (names.empty()) return;
+  std::string listed;
+  for (size_t i = 0; i < names.size() && i < 4; ++i) listed += (i ? ", " : "") + names[i];
+  if (names.size() > 4) listed += ", ...";
+  throw Error("the output folder '" + options.out_dir + "' is not empty (" + listed +
+              "); continue its run with --resume, start over in it with --force, or choose another folder");
+}
+
+// An exclusive flock on OUT/.derain-train.lock for the lifetime of the object; derain::Error at once
+// if another process holds it.
+class FolderLock {
+ public:
+  explicit FolderLock(const std::string& dir) {
+    const std::string path = (fs::path(dir) / kTrainingLockFile).string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error("cannot create the lock file '" + path + "': " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      if (err == EWOULDBLOCK)
+        throw Error("another derain-train is using the output folder '" + dir + "' (it holds '" + path +
+                    "'); wait for it to finish or choose another folder");
+      throw Error("cannot lock '" + path + "': " + std::strerror(err));
+    }
+  }
+  ~FolderLock() { ::close(fd_); }  // closing releases the lock
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // Identifies the usable training images (count and FNV-1a hash of their paths and sizes): the
 // batch plan depends on them, so a resume on other data cannot reproduce the original run.
@@ -51,32 +110,49 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
 }
 }  // namespace
 
+int64_t defaultCheckpointInterval(int64_t iterations) {
+  return std::min<int64_t>(1000, std::max<int64_t>(1, iterations / 10));
+}
+
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
   auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
   DataParallel* const dp = options.data_parallel;
-  const bool writer = !dp || dp->rank() == 0;  // rank 0 alone writes the output folder
+  const bool writer = !dp || dp->rank() == 0;  // rank 0 alone touches the output folder
   const int world = dp ? dp->worldSize() : 1;
   const fs::path out(options.out_dir);
-  std::error_code ec;
-  if (writer) fs::create_directories(out / "samples", ec);
-  if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
-
   TrainingRunResult result;
   result.checkpoint_path = (out / "checkpoint.derain").string();
   result.model_path = (out / "model.derain").string();
   result.log_path = (out / "losses.csv").string();
+
+  // Before anything is written: a fresh run never lands in a folder holding files (a finished run's
+  // model, another run's log), a resumed one needs its checkpoint.
+  std::optional<FolderLock> lock;
+  if (writer) {
+    if (options.resume) {
+      if (!fs::exists(result.checkpoint_path))
+        throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
+    } else if (!options.force) {
+      refuseNonEmpty(options);
+    }
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
+    lock.emplace(options.out_dir);
+    // Checked again under the lock: another trainer may have started between the check and the lock.
+    if (!options.resume && !options.force) refuseNonEmpty(options);
+    fs::create_directories(out / "samples", ec);
+    if (ec) throw Error("cannot create the output folder '" + (out / "samples").string() + "': " + ec.message());
+  }
 
   // Settings: from the command line for a fresh run, from the checkpoint for a resumed one.
   ModelConfig config = options.config;
   TrainingOptions training = options.training;
   std::unique_ptr<CheckpointInfo> checkpoint;
   if (options.resume) {
-    if (dp)
-      checkpoint = std::make_unique<CheckpointInfo>(dp->readCheckpoint(result.checkpoint_path));
-    else if (!fs::exists(result.checkpoint_path))
-      throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
-    else
-      checkpoint = std::make_unique<CheckpointInfo>(readCheckpoint(result.checkpoint_path));
+    // Data-parallel: rank 0 reads it and broadcasts it (the others need no access to the folder).
+    checkpoint = std::make_unique<CheckpointInfo>(dp ? dp->readCheckpoint(result.checkpoint_path)
+                                                     : readCheckpoint(result.checkpoint_path));
     config = checkpoint->config;
     training = checkpoint->options;
     if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
@@ -85,9 +161,6 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
       training.iterations = options.resume_iterations;
     }
     if (!options.resume_vgg_weights.empty()) training.vgg_weights = options.resume_vgg_weights;
-  } else if (writer && fs::exists(result.checkpoint_path)) {
-    throw Error("'" + options.out_dir + "' already holds a training run (checkpoint.derain); resume it with "
-                "--resume or choose another output folder");
   }
   config.validate();
   training.validate(config);
@@ -128,17 +201,24 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     dp->attach(trainer, nullptr);
   }
   result.first_iteration = trainer.iteration();
-  if (writer) {
-    std::ofstream conf(out / "training.conf");
-    conf << "# settings of this run (a valid derain-train --config file)\n" << config.toText() << training.toText();
-  }
+  if (writer)
+    writeTextAtomically((out / "training.conf").string(), "# settings of this run (a valid derain-train --config file)\n" +
+                                                         config.toText() + training.toText());
+  const int64_t checkpoint_every = options.checkpoint_every == kAutoCheckpointInterval
+                                       ? defaultCheckpointInterval(training.iterations)
+                                       : options.checkpoint_every;
+  message("checkpoint every " + std::to_string(checkpoint_every) + " iterations" +
+          (options.checkpoint_minutes > 0 ? " and every " + formatMinutes(options.checkpoint_minutes) + " minutes" : ""));
+  using Clock = std::chrono::steady_clock;
+  auto last_checkpoint = Clock::now();
+  auto checkpointNow = [&] {
+    if (dp) dp->saveCheckpoint(trainer, result.checkpoint_path, data_meta);  // every rank, rank 0 writes
+    else saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+    last_checkpoint = Clock::now();
+  };
 
   std::optional<LossLog> log;
   if (writer) log.emplace(result.log_path, trainer.iteration());
-  auto save = [&] {
-    if (dp) dp->saveCheckpoint(trainer, result.checkpoint_path, data_meta);
-    else saveCheckpoint(trainer, result.checkpoint_path, data_meta);
-  };
   int64_t end = training.iterations;
   if (options.stop_after > 0) end = std::min(end, options.stop_after);
   bool stopped = false;
@@ -154,22 +234,25 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
       } catch (...) {
         // A file that vanished or broke mid-run: keep the progress so far, then report.
         // (Data-parallel: the other ranks are mid-step; the last periodic checkpoint stays.)
-        if (!dp && trainer.iteration() > result.first_iteration) save();
+        if (!dp && trainer.iteration() > result.first_iteration) checkpointNow();
         throw;
       }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
       const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic);
-      bool stop = options.stop_requested && options.stop_requested();
-      StepLosses logged = losses;
-      if (dp) stop = dp->finishStep(logged, stop);  // losses averaged; any rank's stop stops all
       const int64_t done = trainer.iteration();
+      bool stop = options.stop_requested && options.stop_requested();
+      const double minutes = std::chrono::duration<double>(Clock::now() - last_checkpoint).count() / 60.0;
+      bool checkpoint_due = options.checkpoint_minutes > 0 && minutes >= options.checkpoint_minutes;
+      StepLosses logged = losses;
+      // Data-parallel: losses averaged; any rank's stop request or checkpoint clock counts for all.
+      if (dp) stop = dp->finishStep(logged, stop, checkpoint_due);
       if (writer) {
         log->append(done, lr, logged);
         if (options.progress) options.progress(done, training.iterations, logged);
         if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
         if (due(done, options.plot_every)) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
       }
-      if (due(done, options.checkpoint_every)) save();
+      if (due(done, checkpoint_every) || checkpoint_due) checkpointNow();
       if (done < end && stop) {
         stopped = true;
         break;
@@ -177,7 +260,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     }
   }
   result.iterations_done = trainer.iteration();
-  save();
+  checkpointNow();
   if (writer && !log->rows().empty()) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
   if (writer && trainer.lastImages().rainy.defined())
     writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, result.iterations_done));

@@ -39,7 +39,7 @@ enum Target {
 
 /** @brief Removes rain from images (and synthesises it) with a DerainCycleGAN model file.
 
-Images may be CV_8U (0..255) or CV_32F (0..1) with
+Images may be CV_8U (0..255), CV_16U (0..65535) or CV_32F (0..1) with
 - 3 channels: colour, BGR unless setSwapRB(true) says RGB;
 - 1 channel: grey; replicated to 3 channels for the model, the result converted back to grey
   (cv::COLOR_BGR2GRAY, or RGB2GRAY with swapRB) — so it equals converting the colour result;

@@ -7,7 +7,7 @@
 namespace derain::detail {
 
 namespace {
-constexpr double kInitialMask = 0.5;  // mask state before the first stage (method.md)
+constexpr double kInitialMask = 0.5;  // mask state before the first stage (docs/method.md)
 constexpr int kImageChannels = 3;
 }  // namespace
 

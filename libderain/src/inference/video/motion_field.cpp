@@ -1,0 +1,204 @@
+// Dense motion for temporal deraining (see motion_field.h).
+#include "video/motion_field.h"
+
+#include <cmath>
+
+#include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace derain::detail {
+
+namespace {
+
+// Round trip l -> e -> l must close within this, in guide pixels, plus a share of the motion (Sundaram et
+// al.'s test: larger motion is allowed a larger error).
+constexpr float kConsistencyPixels = 0.75f;
+constexpr float kConsistencyShare = 0.05f;
+// A pixel is "explained" by the previous frame when its motion is consistent and the warped guide matches
+// within this many grey levels (rain is mostly eroded out of the guides).
+constexpr float kExplainedLevels = 24.0f;
+// DIS pyramid level where the flow stops being refined (0 = guide resolution).
+constexpr int kFlowFinestScale = 1;
+// Erosion that removes rain streaks (1-3 px wide at full resolution) from the guide.
+constexpr int kGuideErosion = 3;
+// Guides (rain mostly eroded away) of aligned frames agree within this, as the median over a small window.
+constexpr float kPhotometricLevels = 10.0f;
+constexpr int kPhotometricWindow = 5;
+// The camera model is preferred unless the dense flow matches the target better by this many levels.
+constexpr float kCameraPreferenceLevels = 1.0f;
+// Camera homography fit: flow sampled every few guide pixels, RANSAC inlier distance (guide pixels), and
+// the share of inliers below which the scene is not one rigid motion (no camera model then).
+constexpr int kCameraSampleStep = 4;
+constexpr size_t kCameraMinSamples = 24;
+constexpr double kCameraInlierPixels = 0.75;
+constexpr double kCameraMinInlierShare = 0.3;
+// Confidence under this (after bilinear resampling) makes a warped sample invalid.
+constexpr float kMinConfidence = 0.99f;
+
+cv::Mat sampleGrid(cv::Size size) {
+  cv::Mat grid(size, CV_32FC2);
+  for (int y = 0; y < size.height; ++y) {
+    auto* row = grid.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < size.width; ++x) row[x] = cv::Vec2f(static_cast<float>(x), static_cast<float>(y));
+  }
+  return grid;
+}
+
+// 1 on `flow`'s pixels where following it, then `back` at the landing point, returns home.
+cv::Mat consistency(const cv::Mat& flow, const cv::Mat& back) {
+  cv::Mat map = sampleGrid(flow.size()) + flow, back_there;
+  cv::remap(back, back_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(1e4));
+  cv::Mat ok(flow.size(), CV_32FC1);
+  for (int y = 0; y < flow.rows; ++y) {
+    const auto* f = flow.ptr<cv::Vec2f>(y);
+    const auto* b = back_there.ptr<cv::Vec2f>(y);
+    float* o = ok.ptr<float>(y);
+    for (int x = 0; x < flow.cols; ++x) {
+      const cv::Vec2f loop = f[x] + b[x];
+      const float err2 = loop.dot(loop), motion2 = f[x].dot(f[x]) + b[x].dot(b[x]);
+      o[x] = err2 <= kConsistencyShare * motion2 + kConsistencyPixels * kConsistencyPixels ? 1.0f : 0.0f;
+    }
+  }
+  return ok;
+}
+
+cv::Mat fitCamera(const cv::Mat& flow, const cv::Mat& ok);
+
+}  // namespace
+
+MotionEstimator::MotionEstimator(int downscale)
+    : downscale_(downscale), dis_(cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_FAST)) {
+  // FAST stops refining at 1/4 of the guide's resolution (finest scale 2); one level finer costs little
+  // at guide resolution and makes the warped neighbours visibly sharper.
+  dis_->setFinestScale(kFlowFinestScale);
+}
+
+cv::Mat MotionEstimator::guide(const cv::Mat& frame, ColorOrder order) const {
+  cv::Mat grey, small;
+  cv::cvtColor(frame, grey, order == ColorOrder::BGR ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY);
+  if (downscale_ > 1) {
+    const cv::Size size(std::max(8, frame.cols / downscale_), std::max(8, frame.rows / downscale_));
+    cv::resize(grey, small, size, 0, 0, cv::INTER_AREA);
+  } else {
+    small = grey;
+  }
+  cv::Mat guide;
+  cv::erode(small, guide, cv::getStructuringElement(cv::MORPH_RECT, {kGuideErosion, kGuideErosion}));
+  return guide;
+}
+
+PairMotion MotionEstimator::estimate(const cv::Mat& earlier_guide, const cv::Mat& later_guide) {
+  PairMotion m;
+  dis_->calc(later_guide, earlier_guide, m.backward);
+  dis_->calc(earlier_guide, later_guide, m.forward);
+  m.backward_ok = consistency(m.backward, m.forward);
+  m.forward_ok = consistency(m.forward, m.backward);
+  // Explained fraction: consistent and photometrically matched (the scene-cut statistic).
+  cv::Mat warped, map = sampleGrid(later_guide.size()) + m.backward;
+  cv::remap(earlier_guide, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::Mat diff;
+  cv::absdiff(warped, later_guide, diff);
+  cv::Mat matched = (diff < kExplainedLevels) & (m.backward_ok > 0.5f);
+  m.explained = static_cast<double>(cv::countNonZero(matched)) / static_cast<double>(matched.total());
+  m.camera_backward = fitCamera(m.backward, m.backward_ok);
+  if (!m.camera_backward.empty()) m.camera_forward = m.camera_backward.inv();
+  return m;
+}
+
+Alignment identityAlignment(cv::Size size) {
+  return {cv::Mat::zeros(size, CV_32FC2), cv::Mat::ones(size, CV_32FC1)};
+}
+
+Alignment chain(const Alignment& a, const cv::Mat& step, const cv::Mat& step_ok) {
+  // Sample the next hop where the chain has got to so far: offset' = offset + step(x + offset).
+  cv::Mat map = sampleGrid(a.offset.size()) + a.offset, step_there, ok_there;
+  cv::remap(step, step_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::remap(step_ok, ok_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+  Alignment next;
+  next.offset = a.offset + step_there;
+  next.confidence = a.confidence.mul(ok_there);
+  return next;
+}
+
+Alignment cameraAlignment(cv::Size size, const cv::Mat& camera) {
+  Alignment a{cv::Mat(size, CV_32FC2), cv::Mat::ones(size, CV_32FC1)};
+  const cv::Matx33d h = camera;
+  for (int y = 0; y < size.height; ++y) {
+    auto* o = a.offset.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const cv::Vec3d p = h * cv::Vec3d(x, y, 1.0);
+      o[x] = cv::Vec2f(static_cast<float>(p[0] / p[2] - x), static_cast<float>(p[1] / p[2] - y));
+    }
+  }
+  return a;
+}
+
+Alignment chooseAlignment(const Alignment& dense, const Alignment& camera, const cv::Mat& target_guide,
+                          const cv::Mat& neighbour_guide) {
+  auto error = [&](const Alignment& a) {
+    cv::Mat map = sampleGrid(a.offset.size()) + a.offset, warped, diff;
+    cv::remap(neighbour_guide, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::absdiff(warped, target_guide, diff);
+    // A median, not a mean: the target's own rain streaks (thin, a minority of the window) must not count
+    // as misalignment, or the neighbours would be thrown away exactly where they are needed.
+    cv::medianBlur(diff, diff, kPhotometricWindow);
+    diff.convertTo(diff, CV_32F);
+    return diff;
+  };
+  Alignment chosen{dense.offset.clone(), dense.confidence.clone()};
+  cv::Mat dense_error = error(dense);
+  if (!camera.offset.empty()) {
+    const cv::Mat camera_error = error(camera);
+    const cv::Mat use_camera = camera_error <= dense_error + kCameraPreferenceLevels;
+    camera.offset.copyTo(chosen.offset, use_camera);
+    camera.confidence.copyTo(chosen.confidence, use_camera);
+    camera_error.copyTo(dense_error, use_camera);
+  }
+  chosen.confidence.setTo(0.0f, dense_error > kPhotometricLevels);
+  return chosen;
+}
+
+namespace {
+// Homography (target -> neighbour, guide coordinates) that most consistent flow vectors follow, or empty.
+cv::Mat fitCamera(const cv::Mat& flow, const cv::Mat& ok) {
+  std::vector<cv::Point2f> from, to;
+  for (int y = kCameraSampleStep / 2; y < flow.rows; y += kCameraSampleStep)
+    for (int x = kCameraSampleStep / 2; x < flow.cols; x += kCameraSampleStep) {
+      if (ok.at<float>(y, x) < 0.5f) continue;
+      const cv::Vec2f f = flow.at<cv::Vec2f>(y, x);
+      from.emplace_back(static_cast<float>(x), static_cast<float>(y));
+      to.emplace_back(x + f[0], y + f[1]);
+    }
+  if (from.size() < kCameraMinSamples) return {};
+  cv::Mat inliers;
+  cv::Mat h = cv::findHomography(from, to, cv::RANSAC, kCameraInlierPixels, inliers);
+  if (h.empty() || cv::countNonZero(inliers) < kCameraMinInlierShare * static_cast<double>(from.size())) return {};
+  return h;
+}
+}  // namespace
+
+void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat& warped, cv::Mat& valid) {
+  const cv::Size full = neighbour.size(), small = alignment.offset.size();
+  const float sx = static_cast<float>(full.width) / small.width, sy = static_cast<float>(full.height) / small.height;
+  cv::Mat offset, confidence;
+  cv::resize(alignment.offset, offset, full, 0, 0, cv::INTER_LINEAR);
+  cv::resize(alignment.confidence, confidence, full, 0, 0, cv::INTER_LINEAR);
+  // Guide-grid pixel centres sit at (x + 0.5) * s - 0.5 in the full frame; offsets only scale.
+  cv::Mat map(full, CV_32FC2);
+  valid.create(full, CV_8UC1);
+  const float max_x = full.width - 1.0f, max_y = full.height - 1.0f;
+  for (int y = 0; y < full.height; ++y) {
+    const auto* o = offset.ptr<cv::Vec2f>(y);
+    const float* c = confidence.ptr<float>(y);
+    auto* m = map.ptr<cv::Vec2f>(y);
+    uint8_t* v = valid.ptr<uint8_t>(y);
+    for (int x = 0; x < full.width; ++x) {
+      const float px = x + o[x][0] * sx, py = y + o[x][1] * sy;
+      m[x] = cv::Vec2f(px, py);
+      v[x] = (c[x] >= kMinConfidence && px >= 0 && py >= 0 && px <= max_x && py <= max_y) ? 255 : 0;
+    }
+  }
+  cv::remap(neighbour, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+}
+
+}  // namespace derain::detail

@@ -1,0 +1,181 @@
+// VideoDerainer (see derain/video.hpp): frame buffer, scene cuts, look-ahead scheduling; the motion and the
+// fusion live in motion_field.cpp and temporal_fusion.cpp.
+#include "derain/video.hpp"
+
+#include <deque>
+#include <string>
+
+#include "derain/error.hpp"
+#include "video/motion_field.h"
+#include "video/regional_derain.h"
+#include "video/temporal_fusion.h"
+
+namespace derain {
+
+namespace {
+// Frames smaller than this are not worth aligning (the flow needs a few patches).
+constexpr int kMinTemporalSide = 16;
+
+// A frame kept for context, with the motion that links it to the frame before it in the same scene.
+struct Entry {
+  cv::Mat frame;  // CV_8UC3, our own copy
+  cv::Mat guide;  // reduced rain-suppressed grey (motion_field.h)
+  cv::Mat to_previous, to_previous_ok;      // on this frame's guide grid: offset to the previous frame
+  cv::Mat from_previous, from_previous_ok;  // on the previous frame's grid: offset to this frame
+  cv::Mat to_previous_camera, from_previous_camera;  // camera homographies of the same hop (may be empty)
+};
+}  // namespace
+
+struct VideoDerainer::Impl {
+  Engine* engine;
+  VideoOptions options;
+  detail::MotionEstimator motion;
+  detail::FusionParams fusion;
+  VideoStats stats;
+  // Oldest first: up to temporal_window frames already output, then the frames waiting for their look-ahead.
+  std::deque<Entry> entries;
+  size_t next_output = 0;  // index in `entries` of the oldest frame not yet output
+
+  Impl(Engine& e, const VideoOptions& o) : engine(&e), options(o), motion(o.flow_downscale) {}
+
+  bool frameByFrame() const { return options.temporal_window == 0 && options.lookahead == 0; }
+
+  void checkFrame(const cv::Mat& frame) const {
+    if (frameByFrame()) return;  // Engine::derain checks its own input
+    if (frame.empty() || frame.type() != CV_8UC3 || frame.cols < kMinTemporalSide || frame.rows < kMinTemporalSide)
+      throw Error("VideoDerainer: temporal mode expects CV_8UC3 frames of at least " + std::to_string(kMinTemporalSide) +
+                  "x" + std::to_string(kMinTemporalSide) + ", got " +
+                  (frame.empty() ? std::string("an empty frame")
+                                 : cv::typeToString(frame.type()) + " " + std::to_string(frame.cols) + "x" +
+                                       std::to_string(frame.rows)));
+  }
+
+  // Derains entries[index] with the aligned neighbours of its window that are in the buffer.
+  cv::Mat derainEntry(size_t index) {
+    const Entry& target = entries[index];
+
+    std::vector<cv::Mat> warped, valid;
+    auto add = [&](const Entry& neighbour, const detail::Alignment& dense, const cv::Mat& camera) {
+      const detail::Alignment chosen = detail::chooseAlignment(
+          dense, camera.empty() ? detail::Alignment{} : detail::cameraAlignment(dense.offset.size(), camera),
+          target.guide, neighbour.guide);
+      cv::Mat w, v;
+      detail::warpToTarget(neighbour.frame, chosen, w, v);
+      warped.push_back(w);
+      valid.push_back(v);
+    };
+    // Camera homographies compose by products; an empty one (no rigid motion found) ends the camera chain.
+    auto compose = [](const cv::Mat& step, const cv::Mat& so_far) -> cv::Mat {
+      return step.empty() || so_far.empty() ? cv::Mat() : cv::Mat(step * so_far);
+    };
+    // Past: hop back frame by frame, composing the flows so each neighbour costs one remap, not one flow.
+    detail::Alignment a = detail::identityAlignment(target.guide.size());
+    cv::Mat camera = cv::Mat::eye(3, 3, CV_64F);
+    for (size_t j = index; j > 0 && index - (j - 1) <= static_cast<size_t>(options.temporal_window); --j) {
+      a = detail::chain(a, entries[j].to_previous, entries[j].to_previous_ok);
+      camera = compose(entries[j].to_previous_camera, camera);
+      add(entries[j - 1], a, camera);
+    }
+    a = detail::identityAlignment(target.guide.size());
+    camera = cv::Mat::eye(3, 3, CV_64F);
+    for (size_t j = index + 1; j < entries.size() && j - index <= static_cast<size_t>(options.lookahead); ++j) {
+      a = detail::chain(a, entries[j].from_previous, entries[j].from_previous_ok);
+      camera = compose(entries[j].from_previous_camera, camera);
+      add(entries[j], a, camera);
+    }
+    cv::Mat out;
+    if (warped.empty()) {  // first frame of a scene: exactly frame by frame
+      engine->derain(target.frame, out, options.color_order);
+      stats.last_replaced = 0.0;
+      stats.last_generated = 1.0;
+      return out;
+    }
+    cv::Mat attention, fused;
+    engine->attention(target.frame, attention, options.color_order);
+    const detail::FusionResult fusion_result =
+        detail::fuseWithNeighbours(target.frame, warped, valid, attention, options.color_order, fusion, fused);
+    stats.last_replaced = fusion_result.replaced;
+    stats.last_generated = detail::derainRegions(*engine, fused, fusion_result.needs_generator, options.color_order, out);
+    return out;
+  }
+
+  void emitNext(std::vector<cv::Mat>& ready) {
+    ready.push_back(derainEntry(next_output));
+    ++next_output;
+    ++stats.frames_out;
+    // Keep only the past frames the window can still use.
+    while (next_output > static_cast<size_t>(options.temporal_window)) {
+      entries.pop_front();
+      --next_output;
+    }
+  }
+
+  // Outputs every pending frame with whatever look-ahead the buffer holds, then forgets the scene.
+  void finishScene(std::vector<cv::Mat>& ready) {
+    while (next_output < entries.size()) emitNext(ready);
+    entries.clear();
+    next_output = 0;
+  }
+
+  void process(const cv::Mat& frame, std::vector<cv::Mat>& ready) {
+    checkFrame(frame);
+    ++stats.frames_in;
+    stats.last_was_scene_cut = false;
+    if (frameByFrame()) {
+      cv::Mat out;
+      engine->derain(frame, out, options.color_order);
+      ready.push_back(out);
+      ++stats.frames_out;
+      return;
+    }
+    if (!entries.empty() && entries.back().frame.size() != frame.size()) {  // new caps: a new stream
+      finishScene(ready);
+      ++stats.resets;
+    }
+    Entry entry;
+    entry.frame = frame.clone();
+    entry.guide = motion.guide(entry.frame, options.color_order);
+    if (!entries.empty()) {
+      detail::PairMotion m = motion.estimate(entries.back().guide, entry.guide);
+      stats.last_explained = m.explained;
+      if (m.explained < options.scene_cut_threshold) {
+        finishScene(ready);
+        ++stats.scene_cuts;
+        stats.last_was_scene_cut = true;
+      } else {
+        entry.to_previous = std::move(m.backward);
+        entry.to_previous_ok = std::move(m.backward_ok);
+        entry.from_previous = std::move(m.forward);
+        entry.from_previous_ok = std::move(m.forward_ok);
+        entry.to_previous_camera = std::move(m.camera_backward);
+        entry.from_previous_camera = std::move(m.camera_forward);
+      }
+    }
+    entries.push_back(std::move(entry));
+    while (entries.size() - next_output > static_cast<size_t>(options.lookahead)) emitNext(ready);
+  }
+};
+
+VideoDerainer::VideoDerainer(Engine& engine, const VideoOptions& options) {
+  options.validate();
+  impl_ = std::make_unique<Impl>(engine, options);
+}
+VideoDerainer::VideoDerainer(VideoDerainer&&) noexcept = default;
+VideoDerainer& VideoDerainer::operator=(VideoDerainer&&) noexcept = default;
+VideoDerainer::~VideoDerainer() = default;
+
+void VideoDerainer::process(const cv::Mat& frame, std::vector<cv::Mat>& ready) { impl_->process(frame, ready); }
+
+void VideoDerainer::flush(std::vector<cv::Mat>& ready) { impl_->finishScene(ready); }
+
+void VideoDerainer::reset() {
+  impl_->entries.clear();
+  impl_->next_output = 0;
+  ++impl_->stats.resets;
+}
+
+int VideoDerainer::latency() const { return impl_->options.lookahead; }
+const VideoOptions& VideoDerainer::options() const { return impl_->options; }
+const VideoStats& VideoDerainer::stats() const { return impl_->stats; }
+
+}  // namespace derain
