@@ -292,6 +292,9 @@ int main(int argc, char** argv) {
           data_parallel->reportFailure(what);
           if (what.rfind("distributed training: rank", 0) == 0) throw;
           throw Error("rank " + std::to_string(rendezvous.rank) + ": " + what);
+        } catch (...) {
+          if (bar) bar->finish();
+          throw;
         }
       }();
       if (bar) bar->finish();
