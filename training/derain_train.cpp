@@ -1,5 +1,6 @@
 // derain-train: trains a DerainCycleGAN model from two folders of unpaired images (rainy and clean)
 // into a model file the inference API loads. A thin command line over libderain's training run.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,8 @@
 #include "progress_bar.hpp"
 #include "runtime.h"
 #include "key_value.h"
+#include "training/distributed.h"
+#include "training/local_launcher.h"
 #include "training/training_run.h"
 
 namespace dt = derain::detail;  // ("detail" alone is ambiguous with LibTorch's)
@@ -81,6 +84,11 @@ stored there (model, training options, seed) and reproduces an uninterrupted run
 the CPU with the same thread count (on CUDA closely, GPU kernels are not bitwise deterministic); only --iters/--epochs (to extend the run), --vgg-weights (a moved
 file), device, threads and the intervals may be given again.
 
+Data-parallel training (see training/README.md, "Distributed training"): --nproc-per-node N starts N
+local workers; or start one process per rank yourself with torchrun's variables RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT (Slurm: derive them from SLURM_PROCID / SLURM_NTASKS). --batch is
+per rank: the effective batch is --batch x WORLD_SIZE. Rank 0 writes the output folder.
+
 Exit status: 0 done (or stopped by --stop-after), 1 error, 2 usage error, 130/143 interrupted.
 
 Example:
@@ -131,10 +139,18 @@ int main(int argc, char** argv) {
     args.option("stop-after", "N", "stop with a checkpoint once N iterations are done (split a run)");
     args.flag("resume", "continue the run in --out from its checkpoint");
     args.flag("force", "start a fresh run in a non-empty --out (its files are replaced as the new run writes them)");
+    args.option("nproc-per-node", "N", "data-parallel: start N local worker processes (Gloo over loopback)");
+    args.option("dist-timeout", "S", "data-parallel: seconds before a dead or hung rank fails the others", "60");
     args.flag("quiet", "no progress bar");
     args.epilog(kEpilog);
     args.parse(argc, argv);
     if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional().front() + "'");
+    dt::RendezvousEnv rendezvous;  // torchrun's variables; WORLD_SIZE unset or 1 = one process
+    try {
+      rendezvous = dt::rendezvousFromEnvironment();
+    } catch (const Error& e) {
+      args.fail(e.what());
+    }
 
     auto positive = [&](const std::string& name) { return args.getInt(name, 1); };
     auto nonNegative = [&](const std::string& name) { return args.getInt(name, 0); };
@@ -210,7 +226,15 @@ int main(int argc, char** argv) {
     if (!(run.checkpoint_minutes >= 0)) args.fail("option '--checkpoint-minutes' must be >= 0");
     run.force = args.flagSet("force");
     if (args.has("stop-after")) run.stop_after = positive("stop-after");
-    const int threads = cli::threadsOption(args);
+    int threads = cli::threadsOption(args);
+    const int nproc = args.has("nproc-per-node") ? positive("nproc-per-node") : 1;
+    if (nproc > 1 && rendezvous.distributed())
+      args.fail("--nproc-per-node cannot be combined with WORLD_SIZE=" + std::to_string(rendezvous.world_size) +
+                " (this process is already a worker)");
+    const auto dist_timeout = std::chrono::seconds(positive("dist-timeout"));
+    // Local workers share the cores: "every core" means this worker's share of them.
+    if (threads == 0 && rendezvous.local_world_size > 1)
+      threads = std::max(1, dt::resolveThreads(0) / rendezvous.local_world_size);
 
     try {
       run.rainy_files = cli::listImagesAndVideos(args.get("rainy"));
@@ -224,6 +248,25 @@ int main(int argc, char** argv) {
       args.fail(e.what());
     }
 
+    if (nproc > 1) {  // the launcher: the same command line, minus this option, in each worker
+      std::vector<std::string> worker_args;
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--nproc-per-node") ++i;
+        else if (a.rfind("--nproc-per-node=", 0) != 0) worker_args.push_back(a);
+      }
+      return dt::runLocalWorkers(nproc, worker_args, [](const std::string& m) { std::cerr << "derain-train: " << m << "\n"; });
+    }
+    std::unique_ptr<dt::DataParallel> data_parallel;
+    if (rendezvous.distributed()) {
+      if (run.device.is_cuda()) run.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(rendezvous.local_rank));
+      data_parallel = std::make_unique<dt::DataParallel>(rendezvous, run.device, dist_timeout);
+      run.data_parallel = data_parallel.get();
+      if (rendezvous.rank == 0)
+        std::cerr << "derain-train: data-parallel, " << rendezvous.world_size << " ranks, effective batch "
+                  << run.training.batch << " x " << rendezvous.world_size << "\n";
+    }
+
     installSignalHandlers();
     run.stop_requested = [] { return g_signal != 0; };
     std::unique_ptr<cli::ProgressBar> bar;
@@ -233,18 +276,29 @@ int main(int argc, char** argv) {
       if (!bar) bar = std::make_unique<cli::ProgressBar>("train", total);
       bar->update(done, shortLosses(losses));
     };
-    run.message = [&](const std::string& m) { std::cerr << m << "\n"; };
+    run.message = [&](const std::string& m) {
+      if (rendezvous.rank == 0) std::cerr << m << "\n";  // data-parallel: rank 0 speaks for all
+    };
 
     {
       const dt::TrainingRunResult result = [&] {
         try {
           return dt::runTraining(run);
-        } catch (...) {
+        } catch (const std::exception& e) {
           if (bar) bar->finish();  // the error goes on its own line
-          throw;                   // runMain prints it
+          if (!data_parallel) throw;  // runMain prints it
+          // Data-parallel: tell the other ranks why (through the store), and say which rank this is.
+          const std::string what = cli::oneLineMessage(e);
+          data_parallel->reportFailure(what);
+          if (what.rfind("distributed training: rank", 0) == 0) throw;
+          throw Error("rank " + std::to_string(rendezvous.rank) + ": " + what);
+        } catch (...) {
+          if (bar) bar->finish();
+          throw;
         }
       }();
       if (bar) bar->finish();
+      if (rendezvous.rank != 0) return result.completed || g_signal == 0 ? 0 : 128 + g_signal;  // rank 0 reports
       if (result.skipped_rainy + result.skipped_clean > 0)
         std::cerr << "skipped images: " << result.skipped_rainy << " rainy, " << result.skipped_clean << " clean\n";
       if (result.completed) {

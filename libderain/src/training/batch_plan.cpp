@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <type_traits>
 
 namespace derain::detail {
 
@@ -75,6 +76,22 @@ BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const
     std::mt19937_64 rain_rng(mix(mix(seed, kRainTag), static_cast<uint64_t>(iteration)));
     for (int b = 0; b < batch; ++b) plan.synthetic_rain.push_back(synthetic_rain->sample(rain_rng));
   }
+  return plan;
+}
+
+BatchPlan planShard(uint64_t seed, int64_t iteration, int batch, int rank, int world_size, int crop,
+                    const ImageDomain& rainy, const ImageDomain& clean, const RainParamRanges* synthetic_rain) {
+  if (world_size <= 1) return planBatch(seed, iteration, batch, crop, rainy, clean, synthetic_rain);
+  const BatchPlan global = planBatch(seed, iteration, batch * world_size, crop, rainy, clean, synthetic_rain);
+  const auto first = static_cast<size_t>(rank) * static_cast<size_t>(batch);
+  auto slice = [&](const auto& all) {
+    using V = std::decay_t<decltype(all)>;
+    return all.empty() ? V{} : V(all.begin() + first, all.begin() + first + batch);
+  };
+  BatchPlan plan;
+  plan.rainy = slice(global.rainy);
+  plan.clean = slice(global.clean);
+  plan.synthetic_rain = slice(global.synthetic_rain);
   return plan;
 }
 

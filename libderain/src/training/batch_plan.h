@@ -30,6 +30,15 @@ struct BatchPlan {
 BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
                     const ImageDomain& clean, const RainParamRanges* synthetic_rain = nullptr);
 
+// Data-parallel shard: rank `rank` of `world_size` gets samples [rank * batch, (rank + 1) * batch)
+// of the global batch of batch * world_size samples, i.e. of planBatch(seed, iteration,
+// batch * world_size, ...). The ranks together see exactly what one process with the global batch
+// sees, so each image of the larger domain is used once per epoch across all ranks (the smaller
+// domain is drawn with replacement, as in one process). world_size 1 is planBatch itself.
+BatchPlan planShard(uint64_t seed, int64_t iteration, int batch, int rank, int world_size, int crop,
+                    const ImageDomain& rainy, const ImageDomain& clean,
+                    const RainParamRanges* synthetic_rain = nullptr);
+
 // Iterations of one epoch: ceil(max(|rainy|, |clean|) / batch).
 int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch);
 

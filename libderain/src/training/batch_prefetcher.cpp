@@ -59,8 +59,9 @@ TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, cons
 
 BatchPrefetcher::BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch,
                                  int crop, int64_t first, int64_t end, int threads, int depth,
-                                 std::optional<RainParamRanges> synthetic_rain)
-    : rainy_(rainy), clean_(clean), seed_(seed), batch_(batch), crop_(crop), synthetic_rain_(std::move(synthetic_rain)), end_(end),
+                                 std::optional<RainParamRanges> synthetic_rain, int rank, int world_size)
+    : rainy_(rainy), clean_(clean), seed_(seed), batch_(batch), crop_(crop), rank_(rank), world_size_(world_size),
+      synthetic_rain_(std::move(synthetic_rain)), end_(end),
       depth_(std::max(1, depth)), next_to_claim_(first), next_to_return_(first) {
   for (int t = 0; t < std::max(1, threads); ++t) threads_.emplace_back([this] { work(); });
 }
@@ -89,7 +90,7 @@ void BatchPrefetcher::work() {
     std::exception_ptr error;
     try {
       const RainParamRanges* rain = synthetic_rain_ ? &*synthetic_rain_ : nullptr;
-      made = loadBatch(planBatch(seed_, iteration, batch_, crop_, rainy_, clean_, rain), iteration, crop_, rainy_, clean_);
+      made = loadBatch(planShard(seed_, iteration, batch_, rank_, world_size_, crop_, rainy_, clean_, rain), iteration, crop_, rainy_, clean_);
     } catch (...) {
       error = std::current_exception();
     }

@@ -34,10 +34,10 @@ class BatchPrefetcher {
  public:
   // Produces iterations [first, end) with `threads` threads, at most `depth` batches ahead of the
   // consumer. The domains must outlive the prefetcher. With `synthetic_rain`, batches also carry
-  // rained copies of their clean crops.
+  // rained copies of their clean crops. rank / world_size > 1: this rank's shard (planShard).
   BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch, int crop,
                   int64_t first, int64_t end, int threads, int depth,
-                  std::optional<RainParamRanges> synthetic_rain = std::nullopt);
+                  std::optional<RainParamRanges> synthetic_rain = std::nullopt, int rank = 0, int world_size = 1);
   ~BatchPrefetcher();
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
@@ -52,6 +52,7 @@ class BatchPrefetcher {
   const ImageDomain& clean_;
   uint64_t seed_;
   int batch_, crop_;
+  int rank_, world_size_;
   std::optional<RainParamRanges> synthetic_rain_;
   int64_t end_, depth_;
   int64_t next_to_claim_;   // next iteration a worker starts on

@@ -87,7 +87,8 @@ void restorePool(HistoryPool& pool, const std::string& prefix, const ContainerFi
 }  // namespace
 
 void saveCheckpoint(Trainer& trainer, const std::string& path,
-                    const std::vector<std::pair<std::string, std::string>>& extra_meta) {
+                    const std::vector<std::pair<std::string, std::string>>& extra_meta,
+                    const std::vector<std::pair<std::string, at::Tensor>>& extra_tensors) {
   ContainerFile file;
   file.kind = FileKind::Checkpoint;
   file.setMeta("config", trainer.config().toText());
@@ -109,6 +110,7 @@ void saveCheckpoint(Trainer& trainer, const std::string& path,
     file.tensors.emplace_back("gmm.variances", trainer.gmm().variances());
   }
   file.tensors.emplace_back("prior_rng", trainer.priorGenerator().get_state());
+  for (const auto& [name, tensor] : extra_tensors) file.tensors.emplace_back(name, tensor.detach().cpu());
   writeContainer(path, file);
 }
 

@@ -25,9 +25,11 @@
 
 namespace derain::detail {
 
-// Writes `trainer`'s full state to `path` atomically (temp file + rename), with `extra_meta` entries.
+// Writes `trainer`'s full state to `path` atomically (temp file + rename), with `extra_meta` entries
+// and `extra_tensors` (data-parallel runs: the other ranks' history pools).
 void saveCheckpoint(Trainer& trainer, const std::string& path,
-                    const std::vector<std::pair<std::string, std::string>>& extra_meta = {});
+                    const std::vector<std::pair<std::string, std::string>>& extra_meta = {},
+                    const std::vector<std::pair<std::string, at::Tensor>>& extra_tensors = {});
 
 // What a checkpoint says about its run, to build the Trainer before restoring it.
 struct CheckpointInfo {

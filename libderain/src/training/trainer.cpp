@@ -59,6 +59,20 @@ Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10:
   opt_d_ = makeAdam(parametersWithPrefixes(*model_, {"d_n.", "d_r."}), options_);
 }
 
+void Trainer::setDataParallel(DataParallelHooks hooks) {
+  dp_ = std::move(hooks);
+  if (dp_.rank > 0) pool_rng_.seed((options_.seed ^ kPoolStream) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(dp_.rank));
+}
+
+void Trainer::averageGradients(torch::optim::Adam& optimizer) {
+  if (!dp_.average) return;
+  std::vector<at::Tensor> grads;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params())
+      if (p.grad().defined()) grads.push_back(p.mutable_grad());
+  dp_.average(grads);
+}
+
 void Trainer::setDiscriminatorsTrainable(bool trainable) {
   for (auto& p : model_->d_n->parameters()) p.set_requires_grad(trainable);
   for (auto& p : model_->d_r->parameters()) p.set_requires_grad(trainable);
@@ -94,13 +108,24 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   const at::Tensor n_cycled = m.g_n->forward(r_n, m.att->forward(r_n));
 
   const at::Tensor adversarial = lsganLoss(m.d_n->forward(n_r), true) + lsganLoss(m.d_r->forward(r_n), true);
-  const at::Tensor prior = attentionPrior(att_r.sizes(), prior_gen_).to(device_);
+  at::Tensor prior;
+  if (dp_.world_size > 1) {
+    // Every rank draws the global batch's prior (so the streams stay in step) and takes its slice.
+    std::vector<int64_t> global(att_r.sizes().begin(), att_r.sizes().end());
+    global[0] *= dp_.world_size;
+    prior = attentionPrior(global, prior_gen_).narrow(0, dp_.rank * att_r.size(0), att_r.size(0)).to(device_);
+  } else {
+    prior = attentionPrior(att_r.sizes(), prior_gen_).to(device_);
+  }
   const at::Tensor attention_r = rainyAttentionLoss(att_r, prior);
   const at::Tensor attention_n = cleanAttentionLoss(att_n);
   const at::Tensor cycle = cycleLoss(r, r_cycled, n, n_cycled);
   const at::Tensor perceptual = perceptual_ ? (*perceptual_)(n_r, r) : torch::zeros({}, r.options());
   const at::Tensor rain_layer = r - n_r;
-  gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
+  if (dp_.sum)
+    gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations, dp_.sum);
+  else
+    gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
   const at::Tensor gmm = gmm_.negativeLogLikelihood(rain_layer);
   const at::Tensor reconstruction = reconstructionLoss(att_r, n_r, r);
   // The two terms beyond the paper cost extra generator passes, so they run only when weighted.
@@ -121,6 +146,7 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   if (w.identity > 0) total = total + w.identity * identity;
   if (w.synthetic > 0) total = total + w.synthetic * synthetic_pair;
   total.backward();
+  averageGradients(*opt_g_);
   setLearningRate(*opt_g_, lr);
   opt_g_->step();
   setDiscriminatorsTrainable(true);
@@ -154,6 +180,7 @@ void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true) + lsganLoss(m.d_n->forward(fake_n), false));
   const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true) + lsganLoss(m.d_r->forward(fake_r), false));
   (d_n + d_r).backward();
+  averageGradients(*opt_d_);
   setLearningRate(*opt_d_, lr);
   opt_d_->step();
   losses.d_n = d_n.item<double>();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -28,6 +29,16 @@ namespace derain::detail {
 struct StepImages {
   at::Tensor rainy, att_rainy, derained;   // r, Att(r), n_r
   at::Tensor clean, att_clean, rainmade;   // n, Att(n), r_n
+};
+
+// Data-parallel wiring (training/distributed.h fills it in): this rank's place and the collectives
+// the steps need. Empty functions = one process.
+struct DataParallelHooks {
+  int rank = 0, world_size = 1;
+  // In place: the mean over the ranks of each tensor (gradients, before every optimiser step).
+  std::function<void(std::vector<at::Tensor>&)> average;
+  // In place: the sum over the ranks of a CPU double tensor (GMM sufficient statistics).
+  std::function<void(at::Tensor&)> sum;
 };
 
 class Trainer {
@@ -56,6 +67,13 @@ class Trainer {
   bool perceptualEnabled() const { return perceptual_.has_value(); }
   const StepImages& lastImages() const { return last_; }
 
+  // Makes the steps data-parallel: gradients averaged across ranks before each optimiser step, the
+  // GMM fitted on every rank's residuals, the attention prior drawn for the global batch (this
+  // rank's slice), so world_size ranks x batch B step like one process with batch world_size x B.
+  // History pools stay per rank: a rank > 0 reseeds its pool stream from (seed, rank).
+  void setDataParallel(DataParallelHooks hooks);
+  const DataParallelHooks& dataParallel() const { return dp_; }
+
   // Finished iterations (what the next step() will be, 0-based).
   int64_t iteration() const { return iteration_; }
   void setIteration(int64_t iteration) { iteration_ = iteration; }
@@ -71,6 +89,7 @@ class Trainer {
 
  private:
   void setDiscriminatorsTrainable(bool trainable);
+  void averageGradients(torch::optim::Adam& optimizer);
 
   ModelConfig config_;
   TrainingOptions options_;
@@ -86,6 +105,7 @@ class Trainer {
   at::Tensor fake_clean_, fake_rainy_;  // n_r and r_n of the last G step, detached, for the D step
   at::Tensor real_rainy_, real_clean_;
   int64_t iteration_ = 0;
+  DataParallelHooks dp_;
 };
 
 }  // namespace derain::detail

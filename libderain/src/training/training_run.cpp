@@ -22,6 +22,7 @@
 #include "training/batch_plan.h"
 #include "training/batch_prefetcher.h"
 #include "training/checkpoint.h"
+#include "training/distributed.h"
 #include "training/image_domain.h"
 #include "training/loss_log.h"
 #include "training/loss_plot.h"
@@ -115,6 +116,9 @@ int64_t defaultCheckpointInterval(int64_t iterations) {
 
 TrainingRunResult runTraining(const TrainingRunOptions& options) {
   auto message = options.message ? options.message : [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  DataParallel* const dp = options.data_parallel;
+  const bool writer = !dp || dp->rank() == 0;  // rank 0 alone touches the output folder
+  const int world = dp ? dp->worldSize() : 1;
   const fs::path out(options.out_dir);
   TrainingRunResult result;
   result.checkpoint_path = (out / "checkpoint.derain").string();
@@ -123,27 +127,32 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
 
   // Before anything is written: a fresh run never lands in a folder holding files (a finished run's
   // model, another run's log), a resumed one needs its checkpoint.
-  if (options.resume) {
-    if (!fs::exists(result.checkpoint_path))
-      throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
-  } else if (!options.force) {
-    refuseNonEmpty(options);
+  std::optional<FolderLock> lock;
+  if (writer) {
+    if (options.resume) {
+      if (!fs::exists(result.checkpoint_path))
+        throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
+    } else if (!options.force) {
+      refuseNonEmpty(options);
+    }
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
+    lock.emplace(options.out_dir);
+    // Checked again under the lock: another trainer may have started between the check and the lock.
+    if (!options.resume && !options.force) refuseNonEmpty(options);
+    fs::create_directories(out / "samples", ec);
+    if (ec) throw Error("cannot create the output folder '" + (out / "samples").string() + "': " + ec.message());
   }
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
-  const FolderLock lock(options.out_dir);
-  // Checked again under the lock: another trainer may have started between the check and the lock.
-  if (!options.resume && !options.force) refuseNonEmpty(options);
-  fs::create_directories(out / "samples", ec);
-  if (ec) throw Error("cannot create the output folder '" + (out / "samples").string() + "': " + ec.message());
 
   // Settings: from the command line for a fresh run, from the checkpoint for a resumed one.
   ModelConfig config = options.config;
   TrainingOptions training = options.training;
   std::unique_ptr<CheckpointInfo> checkpoint;
   if (options.resume) {
-    checkpoint = std::make_unique<CheckpointInfo>(readCheckpoint(result.checkpoint_path));
+    // Data-parallel: rank 0 reads it and broadcasts it (the others need no access to the folder).
+    checkpoint = std::make_unique<CheckpointInfo>(dp ? dp->readCheckpoint(result.checkpoint_path)
+                                                     : readCheckpoint(result.checkpoint_path));
     config = checkpoint->config;
     training = checkpoint->options;
     if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
@@ -163,7 +172,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   result.skipped_rainy = rainy.skipped();
   result.skipped_clean = clean.skipped();
   if (training.iterations == 0)
-    training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch);
+    training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch * world);
   result.total_iterations = training.iterations;
   const std::vector<std::pair<std::string, std::string>> data_meta{{"data", dataFingerprint(rainy, clean)}};
   if (checkpoint) {
@@ -184,12 +193,16 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   Trainer trainer(config, training, options.device, vgg);
   if (checkpoint) {
     restoreCheckpoint(trainer, *checkpoint, result.checkpoint_path);
+    if (dp) dp->attach(trainer, checkpoint.get());
     checkpoint.reset();  // its tensors are in the trainer now
     message("resuming at iteration " + std::to_string(trainer.iteration()) + " of " +
             std::to_string(training.iterations));
+  } else if (dp) {
+    dp->attach(trainer, nullptr);
   }
   result.first_iteration = trainer.iteration();
-  writeTextAtomically((out / "training.conf").string(), "# settings of this run (a valid derain-train --config file)\n" +
+  if (writer)
+    writeTextAtomically((out / "training.conf").string(), "# settings of this run (a valid derain-train --config file)\n" +
                                                          config.toText() + training.toText());
   const int64_t checkpoint_every = options.checkpoint_every == kAutoCheckpointInterval
                                        ? defaultCheckpointInterval(training.iterations)
@@ -199,11 +212,13 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   using Clock = std::chrono::steady_clock;
   auto last_checkpoint = Clock::now();
   auto checkpointNow = [&] {
-    saveCheckpoint(trainer, result.checkpoint_path, data_meta);
+    if (dp) dp->saveCheckpoint(trainer, result.checkpoint_path, data_meta);  // every rank, rank 0 writes
+    else saveCheckpoint(trainer, result.checkpoint_path, data_meta);
     last_checkpoint = Clock::now();
   };
 
-  LossLog log(result.log_path, trainer.iteration());
+  std::optional<LossLog> log;
+  if (writer) log.emplace(result.log_path, trainer.iteration());
   int64_t end = training.iterations;
   if (options.stop_after > 0) end = std::min(end, options.stop_after);
   bool stopped = false;
@@ -211,27 +226,34 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
     std::optional<RainParamRanges> synthetic_rain;
     if (training.weights.synthetic > 0) synthetic_rain = training.synthetic_rain;
     BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
-                           options.loader_threads, options.prefetch, synthetic_rain);
+                           options.loader_threads, options.prefetch, synthetic_rain, dp ? dp->rank() : 0, world);
     while (trainer.iteration() < end) {
       TrainingBatch batch;
       try {
         batch = loader.next();
       } catch (...) {
         // A file that vanished or broke mid-run: keep the progress so far, then report.
-        if (trainer.iteration() > result.first_iteration) checkpointNow();
+        // (Data-parallel: the other ranks are mid-step; the last periodic checkpoint stays.)
+        if (!dp && trainer.iteration() > result.first_iteration) checkpointNow();
         throw;
       }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
       const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic);
       const int64_t done = trainer.iteration();
-      log.append(done, lr, losses);
-      if (options.progress) options.progress(done, training.iterations, losses);
-      if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
-      if (due(done, options.plot_every)) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
+      bool stop = options.stop_requested && options.stop_requested();
       const double minutes = std::chrono::duration<double>(Clock::now() - last_checkpoint).count() / 60.0;
-      if (due(done, checkpoint_every) || (options.checkpoint_minutes > 0 && minutes >= options.checkpoint_minutes))
-        checkpointNow();
-      if (done < end && options.stop_requested && options.stop_requested()) {
+      bool checkpoint_due = options.checkpoint_minutes > 0 && minutes >= options.checkpoint_minutes;
+      StepLosses logged = losses;
+      // Data-parallel: losses averaged; any rank's stop request or checkpoint clock counts for all.
+      if (dp) stop = dp->finishStep(logged, stop, checkpoint_due);
+      if (writer) {
+        log->append(done, lr, logged);
+        if (options.progress) options.progress(done, training.iterations, logged);
+        if (due(done, options.sample_every)) writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, done));
+        if (due(done, options.plot_every)) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
+      }
+      if (due(done, checkpoint_every) || checkpoint_due) checkpointNow();
+      if (done < end && stop) {
         stopped = true;
         break;
       }
@@ -239,11 +261,11 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   }
   result.iterations_done = trainer.iteration();
   checkpointNow();
-  if (!log.rows().empty()) writeLossPlot(log.rows(), (out / "loss_plot.png").string());
-  if (trainer.lastImages().rainy.defined())
+  if (writer && !log->rows().empty()) writeLossPlot(log->rows(), (out / "loss_plot.png").string());
+  if (writer && trainer.lastImages().rainy.defined())
     writeSampleGrid(trainer.lastImages(), samplePath(options.out_dir, result.iterations_done));
   if (!stopped && result.iterations_done >= training.iterations) {
-    exportInferenceModel(trainer, result.model_path);
+    if (writer) exportInferenceModel(trainer, result.model_path);
     result.completed = true;
   }
   return result;

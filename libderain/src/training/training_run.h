@@ -27,6 +27,8 @@
 
 namespace derain::detail {
 
+class DataParallel;  // training/distributed.h
+
 constexpr int64_t kAutoCheckpointInterval = -1;
 // The default checkpoint interval of a run of `iterations`: every 10 % of the run, at most 1000
 // iterations apart: min(1000, max(1, iterations / 10)).
@@ -57,6 +59,9 @@ struct TrainingRunOptions {
   std::function<bool()> stop_requested;              // polled after every iteration (e.g. a signal flag)
   std::function<void(const std::string&)> message;  // warnings and notes (default: stderr)
   std::function<void(int64_t done, int64_t total, const StepLosses&)> progress;
+  // Data-parallel run (null: one process): this rank's group. The batch is per rank; rank 0 alone
+  // writes the output folder; progress gets the losses averaged over the ranks (rank 0 only).
+  DataParallel* data_parallel = nullptr;
 };
 
 struct TrainingRunResult {

@@ -53,6 +53,34 @@ void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations) {
   }
 }
 
+void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations, const SumAcrossRanks& sum_across_ranks) {
+  if (!sum_across_ranks) return fit(samples, iterations);
+  torch::NoGradGuard no_grad;
+  auto x = samples.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
+  if (x.numel() == 0) throw Error("GMM loss: no samples to fit");
+  auto x2 = x.pow(2).reshape({-1, 1});
+  if (!initialised()) {
+    at::Tensor stats = torch::stack({x2.sum(), torch::scalar_tensor(static_cast<double>(x.numel()), torch::kFloat64)});
+    sum_across_ranks(stats);
+    const double var = std::max(stats[0].item<double>() / stats[1].item<double>(), kMinVariance);
+    weights_ = torch::full({components_}, 1.0 / components_, torch::kFloat64);
+    auto exponents = torch::arange(components_, torch::kFloat64) - (components_ - 1) / 2.0;
+    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(kMinVariance);
+  }
+  for (int it = 0; it < iterations; ++it) {
+    auto log_p = componentLogDensities(x, weights_, variances_);
+    auto gamma = (log_p - log_p.logsumexp(1, true)).exp();
+    // [count, mass_1..K, sum_n gamma_nk x_n^2 (K)], summed over the ranks.
+    at::Tensor stats = torch::cat({torch::full({1}, static_cast<double>(x.numel()), torch::kFloat64), gamma.sum(0),
+                                   (gamma * x2).sum(0)});
+    sum_across_ranks(stats);
+    const at::Tensor mass = stats.narrow(0, 1, components_), weighted = stats.narrow(0, 1 + components_, components_);
+    weights_ = (mass / stats[0].item<double>()).clamp_min(kMinWeight);
+    weights_ = weights_ / weights_.sum();
+    variances_ = (weighted / mass.clamp_min(1e-300)).clamp_min(kMinVariance);
+  }
+}
+
 at::Tensor ZeroMeanGMM::negativeLogLikelihood(const at::Tensor& residual) const {
   if (!initialised()) throw Error("GMM loss: fit() must run before the likelihood is evaluated");
   auto options = residual.options();

@@ -4,6 +4,8 @@
 // log-likelihood of S under it (its gradient flows into G_N).
 #pragma once
 
+#include <functional>
+
 #include <ATen/core/Tensor.h>
 
 namespace derain::detail {
@@ -16,6 +18,12 @@ class ZeroMeanGMM {
   // computed in double on the CPU). The first call initialises the mixture from the samples'
   // variance: equal weights, variances spread by factors of 4 around it.
   void fit(const at::Tensor& samples, int iterations);
+
+  // Data-parallel fit: the same EM on the union of every rank's samples. `sum_across_ranks` sums a
+  // CPU double tensor over all ranks in place; each EM step reduces its sufficient statistics
+  // (count, per-component mass and mass-weighted x^2), so every rank ends with the same mixture.
+  using SumAcrossRanks = std::function<void(at::Tensor&)>;
+  void fit(const at::Tensor& samples, int iterations, const SumAcrossRanks& sum_across_ranks);
 
   // Mean over all values of -log sum_k pi_k N(s | 0, sigma_k^2): differentiable in `residual`.
   at::Tensor negativeLogLikelihood(const at::Tensor& residual) const;

@@ -1,0 +1,2 @@
+// Declarations only (see ../rendezvous/store.h): nothing of it is needed.
+#pragma once
