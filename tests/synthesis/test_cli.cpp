@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "derain/config.hpp"
@@ -584,6 +585,46 @@ TEST_F(Cli, SynthVideoMakesDeterministicPairedClipsThatEvalScoresWithTheTemporal
                 ssim / 10, temporal);
   EXPECT_EQ(r.out, expected);
   EXPECT_GT(temporal, 0.5);  // moving rain against a still background
+}
+
+TEST_F(RunCli, GreyAlphaAnd16BitImagesKeepTheirLayout) {
+  derain::EngineOptions one_thread;
+  one_thread.threads = 1;
+  derain::Engine engine(model_, one_thread);
+  // 16-bit BGRA PNG: 16-bit BGRA out, alpha bit-exact, colour = the engine's.
+  cv::Mat deep;
+  testimg::scene(40, 30, 3).convertTo(deep, CV_16UC3, 257.0);
+  cv::Mat alpha(30, 40, CV_16UC1);
+  cv::randu(alpha, 0, 65536);
+  cv::Mat bgra;
+  cv::merge(std::vector<cv::Mat>{deep, alpha}, bgra);
+  ASSERT_TRUE(cv::imwrite(path("deep.png"), bgra));
+  ASSERT_EQ(runWith({"--input", path("deep.png"), "--output", path("deep-out.png")}).exit_code, 0);
+  const cv::Mat out = cv::imread(path("deep-out.png"), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(out.type(), CV_16UC4);
+  cv::Mat expected;
+  engine.derain(bgra, expected);
+  EXPECT_EQ(cv::norm(out, expected, cv::NORM_INF), 0.0);
+  cv::Mat out_alpha;
+  cv::extractChannel(out, out_alpha, 3);
+  EXPECT_EQ(cv::norm(out_alpha, alpha, cv::NORM_INF), 0.0);
+
+  // Grey PNG: grey out (no colour cast possible), equal to the engine's grey result.
+  cv::Mat grey;
+  cv::cvtColor(testimg::scene(40, 30, 4), grey, cv::COLOR_BGR2GRAY);
+  ASSERT_TRUE(cv::imwrite(path("grey.png"), grey));
+  ASSERT_EQ(runWith({"--input", path("grey.png"), "--output", path("grey-out.png")}).exit_code, 0);
+  const cv::Mat grey_out = cv::imread(path("grey-out.png"), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(grey_out.type(), CV_8UC1);
+  engine.derain(grey, expected);
+  EXPECT_EQ(cv::norm(grey_out, expected, cv::NORM_INF), 0.0);
+
+  // JPEG cannot hold 16 bits or alpha: said, and converted (not silently wrapped).
+  const Result r = runWith({"--input", path("deep.png"), "--output", path("deep-out.jpg")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("scaled to 8-bit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no alpha channel"), std::string::npos) << r.err;
+  EXPECT_EQ(cv::imread(path("deep-out.jpg"), cv::IMREAD_UNCHANGED).type(), CV_8UC3);
 }
 
 TEST_F(RunCli, VideosUseTemporalModeAndWindowZeroIsFrameByFrame) {

@@ -157,15 +157,35 @@ void reportUndecoded(const std::string& what, bool strict) {
   std::cerr << "derain-run: warning: " << what << "\n";
 }
 
+// What the output's format can hold: 16-bit only in PNG and TIFF (elsewhere scaled to 8-bit), alpha
+// only in PNG, TIFF and WebP (elsewhere dropped). Says so when it changes the image.
+cv::Mat forOutputFormat(const cv::Mat& image, const std::string& output) {
+  const std::string ext = derain::cli::lowerExtension(output);
+  const bool deep = ext == ".png" || ext == ".tif" || ext == ".tiff";
+  const bool alpha = deep || ext == ".webp";
+  cv::Mat out = image;
+  if (out.depth() == CV_16U && !deep) {
+    std::fprintf(stderr, "derain-run: note: %s holds 8 bits per channel; the 16-bit result is scaled to 8-bit\n",
+                 ext.c_str());
+    out.convertTo(out, CV_8U, 1.0 / 257.0);
+  }
+  if (out.channels() == 4 && !alpha) {
+    std::fprintf(stderr, "derain-run: note: %s has no alpha channel; the input's alpha is not written\n", ext.c_str());
+    cv::cvtColor(out, out, cv::COLOR_BGRA2BGR);
+  }
+  return out;
+}
+
 int runImage(derain::Engine& engine, const std::string& input, const std::string& output, bool side, bool strict) {
-  cv::Mat image = derain::cli::readImage(input, cv::IMREAD_COLOR);
+  // As stored: grey stays grey, alpha and 16-bit survive (the engine adapts them, derain/engine.hpp).
+  cv::Mat image = derain::cli::readImage(input, cv::IMREAD_UNCHANGED);
   const bool truncated = derain::cli::imageLooksTruncated(input);
   if (truncated)
     reportUndecoded("'" + input + "' is truncated: its end is missing and decodes as grey", strict);
   cv::Mat derained;
   engine.derain(image, derained);
   derain::cli::checkInterrupted();
-  derain::cli::writeImage(output, side ? sideBySide(image, derained) : derained);
+  derain::cli::writeImage(output, forOutputFormat(side ? sideBySide(image, derained) : derained, output));
   std::printf("wrote %s%s\n", output.c_str(), truncated ? " (from a truncated input)" : "");
   return 0;
 }
