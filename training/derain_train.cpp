@@ -4,8 +4,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -95,6 +97,57 @@ Example:
   derain-train --rainy data/rainy --clean data/clean --out runs/lite --preset lite --iters 20000 \
                --vgg-weights vgg16_features.derain)";
 
+// The run's training settings that an option overrides (after the preset and the config file). One
+// row each: the option, its help, and where its value goes. A run's settings live in its checkpoint,
+// so none of these may change on --resume.
+struct SettingOption {
+  const char* name;
+  const char* value_name;
+  const char* help;
+  std::function<void(const derain::cli::ArgParser&, derain::detail::TrainingOptions&)> apply;
+};
+
+const std::vector<SettingOption>& settingOptions() {
+  using derain::cli::ArgParser;
+  using T = derain::detail::TrainingOptions;
+  using W = derain::detail::LossWeights;
+  auto real = [](const char* name, double T::*field) {
+    return [name, field](const ArgParser& args, T& t) { t.*field = args.getDouble(name); };
+  };
+  auto weight = [](const char* name, double W::*field) {
+    return [name, field](const ArgParser& args, T& t) { t.weights.*field = args.getDouble(name); };
+  };
+  auto atLeast = [](const char* name, int T::*field, int min) {
+    return [name, field, min](const ArgParser& args, T& t) { t.*field = args.getInt(name, min); };
+  };
+  static const std::vector<SettingOption> table = {
+      {"crop", "PX", "side of the square random training crops [default: 216]", atLeast("crop", &T::crop, 1)},
+      {"batch", "N", "images per domain per iteration (per rank) [default: 1]", atLeast("batch", &T::batch, 1)},
+      {"lr", "X", "Adam learning rate, constant then linearly decayed to 0 [default: 1e-4]", real("lr", &T::lr)},
+      {"decay-start", "F", "fraction of the run before the lr decay starts [default: 0.5]",
+       real("decay-start", &T::decay_start)},
+      {"w-adv", "X", "weight of the adversarial loss [default: 1]", weight("w-adv", &W::adversarial)},
+      {"w-att", "X", "weight of the attention loss [default: 10]", weight("w-att", &W::attention)},
+      {"w-cycle", "X", "weight of the cycle-consistency loss [default: 10]", weight("w-cycle", &W::cycle)},
+      {"w-perceptual", "X", "weight of the perceptual loss [default: 0.01]", weight("w-perceptual", &W::perceptual)},
+      {"w-gmm", "X", "weight of the GMM loss [default: 10]", weight("w-gmm", &W::gmm)},
+      {"w-rec", "X", "weight of the reconstruction loss [default: 10]", weight("w-rec", &W::reconstruction)},
+      {"w-identity", "X", "weight of the identity term, not in the paper [default: 0 = off]",
+       weight("w-identity", &W::identity)},
+      {"w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]",
+       weight("w-synthetic", &W::synthetic)},
+      {"gmm-components", "K", "Gaussian components of the GMM loss [default: 3]",
+       atLeast("gmm-components", &T::gmm_components, 1)},
+      {"pool-size", "N", "history pool of generated images per domain [default: 50]",
+       atLeast("pool-size", &T::pool_size, 0)},
+      {"init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]",
+       [](const ArgParser& args, T& t) { t.init = args.get("init"); }},
+      {"seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]",
+       [](const ArgParser& args, T& t) { t.seed = static_cast<uint64_t>(args.getInt("seed", 0)); }},
+  };
+  return table;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,23 +162,8 @@ int main(int argc, char** argv) {
     args.option("config", "FILE", "model and training settings (key = value lines, see below)");
     args.option("iters", "N", "total training iterations (overrides --epochs)");
     args.option("epochs", "N", "total epochs, each one pass over the larger folder [default: 400]");
-    args.option("crop", "PX", "side of the square random training crops [default: 216]");
-    args.option("batch", "N", "images per domain per iteration [default: 1]");
-    args.option("lr", "X", "Adam learning rate, constant then linearly decayed to 0 [default: 1e-4]");
-    args.option("decay-start", "F", "fraction of the run before the lr decay starts [default: 0.5]");
     args.option("vgg-weights", "FILE", "VGG16 features file for the perceptual loss (off without it)");
-    args.option("w-adv", "X", "weight of the adversarial loss [default: 1]");
-    args.option("w-att", "X", "weight of the attention loss [default: 10]");
-    args.option("w-cycle", "X", "weight of the cycle-consistency loss [default: 10]");
-    args.option("w-perceptual", "X", "weight of the perceptual loss [default: 0.01]");
-    args.option("w-gmm", "X", "weight of the GMM loss [default: 10]");
-    args.option("w-rec", "X", "weight of the reconstruction loss [default: 10]");
-    args.option("w-identity", "X", "weight of the identity term, not in the paper [default: 0 = off]");
-    args.option("w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]");
-    args.option("gmm-components", "K", "Gaussian components of the GMM loss [default: 3]");
-    args.option("pool-size", "N", "history pool of generated images per domain [default: 50]");
-    args.option("init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]");
-    args.option("seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]");
+    for (const auto& setting : settingOptions()) args.option(setting.name, setting.value_name, setting.help);
     args.option("device", "DEV", "cpu, cuda or auto (CUDA when available)", "auto");
     args.option("threads", "N", "LibTorch intra-op threads, 0 = every core", "0");
     args.option("loader-threads", "N", "image decoding threads", "2");
@@ -181,23 +219,9 @@ int main(int argc, char** argv) {
         training.epochs = positive("epochs");
         training.iterations = 0;
       }
-      if (args.has("crop")) training.crop = positive("crop");
-      if (args.has("batch")) training.batch = positive("batch");
-      if (args.has("lr")) training.lr = args.getDouble("lr");
-      if (args.has("decay-start")) training.decay_start = args.getDouble("decay-start");
+      for (const auto& setting : settingOptions())
+        if (args.has(setting.name)) setting.apply(args, training);
       if (args.has("vgg-weights")) training.vgg_weights = args.get("vgg-weights");
-      if (args.has("w-adv")) training.weights.adversarial = args.getDouble("w-adv");
-      if (args.has("w-att")) training.weights.attention = args.getDouble("w-att");
-      if (args.has("w-cycle")) training.weights.cycle = args.getDouble("w-cycle");
-      if (args.has("w-perceptual")) training.weights.perceptual = args.getDouble("w-perceptual");
-      if (args.has("w-gmm")) training.weights.gmm = args.getDouble("w-gmm");
-      if (args.has("w-rec")) training.weights.reconstruction = args.getDouble("w-rec");
-      if (args.has("w-identity")) training.weights.identity = args.getDouble("w-identity");
-      if (args.has("w-synthetic")) training.weights.synthetic = args.getDouble("w-synthetic");
-      if (args.has("gmm-components")) training.gmm_components = positive("gmm-components");
-      if (args.has("pool-size")) training.pool_size = nonNegative("pool-size");
-      if (args.has("init")) training.init = args.get("init");
-      if (args.has("seed")) training.seed = static_cast<uint64_t>(nonNegative("seed"));
       if (!args.flagSet("resume")) training.validate(config);  // a bad setting is a usage error, before any work
 
       run.config = config;
@@ -207,10 +231,11 @@ int main(int argc, char** argv) {
         if (args.has("iters") || args.has("epochs")) run.resume_iterations = training.iterations;
         if (args.has("epochs")) args.fail("--epochs cannot be combined with --resume; give --iters");
         run.resume_vgg_weights = args.get("vgg-weights");
-        for (const char* fixed : {"preset", "config", "crop", "batch", "lr", "decay-start", "w-adv", "w-att", "w-cycle",
-                                  "w-perceptual", "w-gmm", "w-rec", "w-identity", "w-synthetic", "gmm-components", "pool-size", "init", "seed"})
-          if (args.has(fixed))
-            args.fail(std::string("--") + fixed + " cannot change on --resume (the checkpoint holds the run's settings)");
+        std::vector<std::string> fixed{"preset", "config"};
+        for (const auto& setting : settingOptions()) fixed.push_back(setting.name);
+        for (const auto& name : fixed)
+          if (args.has(name))
+            args.fail("--" + name + " cannot change on --resume (the checkpoint holds the run's settings)");
       }
     } catch (const Error& e) {
       args.fail(e.what());
