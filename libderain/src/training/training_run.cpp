@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -108,6 +109,57 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return "rainy " + std::to_string(rainy.size()) + ", clean " + std::to_string(clean.size()) + ", " + hex;
 }
+// Before anything is written: a fresh run never lands in a folder holding files (a finished run's
+// model, another run's log), a resumed one needs its checkpoint. Takes the folder's lock (`lock`),
+// held for the whole run.
+void prepareOutputFolder(const TrainingRunOptions& options, const std::string& checkpoint_path,
+                         std::optional<FolderLock>& lock) {
+  const fs::path out(options.out_dir);
+  if (options.resume) {
+    if (!fs::exists(checkpoint_path)) throw Error("cannot resume: '" + checkpoint_path + "' does not exist");
+  } else if (!options.force) {
+    refuseNonEmpty(options);
+  }
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
+  lock.emplace(options.out_dir);
+  // Checked again under the lock: another trainer may have started between the check and the lock.
+  if (!options.resume && !options.force) refuseNonEmpty(options);
+  fs::create_directories(out / "samples", ec);
+  if (ec) throw Error("cannot create the output folder '" + (out / "samples").string() + "': " + ec.message());
+}
+
+// Data-parallel: rank 0 reads the checkpoint and broadcasts it (the others need no access to the folder).
+std::unique_ptr<CheckpointInfo> readCheckpointOf(DataParallel* dp, const std::string& path) {
+  return std::make_unique<CheckpointInfo>(dp ? dp->readCheckpoint(path) : readCheckpoint(path));
+}
+
+// A resumed run's settings: the checkpoint's, with the few a resume may change (total iterations,
+// where the VGG16 weights are).
+TrainingOptions resumedSettings(const TrainingRunOptions& options, const CheckpointInfo& checkpoint,
+                                const std::function<void(const std::string&)>& message) {
+  TrainingOptions training = checkpoint.options;
+  if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
+    message("note: resuming with " + std::to_string(options.resume_iterations) + " total iterations instead of " +
+            std::to_string(training.iterations) + "; the learning-rate schedule changes accordingly");
+    training.iterations = options.resume_iterations;
+  }
+  if (!options.resume_vgg_weights.empty()) training.vgg_weights = options.resume_vgg_weights;
+  return training;
+}
+
+VGG16Features perceptualFeatures(const TrainingOptions& training,
+                                 const std::function<void(const std::string&)>& message) {
+  if (training.vgg_weights.empty()) {
+    message("perceptual loss: OFF (no VGG16 weights given; see --vgg-weights)");
+    return nullptr;
+  }
+  VGG16Features vgg = loadVGG16Features(training.vgg_weights);
+  message("perceptual loss: on, VGG16 features from '" + training.vgg_weights + "'");
+  return vgg;
+}
+
 }  // namespace
 
 int64_t defaultCheckpointInterval(int64_t iterations) {
@@ -125,43 +177,14 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   result.model_path = (out / "model.derain").string();
   result.log_path = (out / "losses.csv").string();
 
-  // Before anything is written: a fresh run never lands in a folder holding files (a finished run's
-  // model, another run's log), a resumed one needs its checkpoint.
   std::optional<FolderLock> lock;
-  if (writer) {
-    if (options.resume) {
-      if (!fs::exists(result.checkpoint_path))
-        throw Error("cannot resume: '" + result.checkpoint_path + "' does not exist");
-    } else if (!options.force) {
-      refuseNonEmpty(options);
-    }
-    std::error_code ec;
-    fs::create_directories(out, ec);
-    if (ec) throw Error("cannot create the output folder '" + options.out_dir + "': " + ec.message());
-    lock.emplace(options.out_dir);
-    // Checked again under the lock: another trainer may have started between the check and the lock.
-    if (!options.resume && !options.force) refuseNonEmpty(options);
-    fs::create_directories(out / "samples", ec);
-    if (ec) throw Error("cannot create the output folder '" + (out / "samples").string() + "': " + ec.message());
-  }
+  if (writer) prepareOutputFolder(options, result.checkpoint_path, lock);
 
   // Settings: from the command line for a fresh run, from the checkpoint for a resumed one.
-  ModelConfig config = options.config;
-  TrainingOptions training = options.training;
   std::unique_ptr<CheckpointInfo> checkpoint;
-  if (options.resume) {
-    // Data-parallel: rank 0 reads it and broadcasts it (the others need no access to the folder).
-    checkpoint = std::make_unique<CheckpointInfo>(dp ? dp->readCheckpoint(result.checkpoint_path)
-                                                     : readCheckpoint(result.checkpoint_path));
-    config = checkpoint->config;
-    training = checkpoint->options;
-    if (options.resume_iterations > 0 && options.resume_iterations != training.iterations) {
-      message("note: resuming with " + std::to_string(options.resume_iterations) + " total iterations instead of " +
-              std::to_string(training.iterations) + "; the learning-rate schedule changes accordingly");
-      training.iterations = options.resume_iterations;
-    }
-    if (!options.resume_vgg_weights.empty()) training.vgg_weights = options.resume_vgg_weights;
-  }
+  if (options.resume) checkpoint = readCheckpointOf(dp, result.checkpoint_path);
+  ModelConfig config = checkpoint ? checkpoint->config : options.config;
+  TrainingOptions training = checkpoint ? resumedSettings(options, *checkpoint, message) : options.training;
   config.validate();
   training.validate(config);
 
@@ -182,13 +205,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
               data_meta[0].second + " now); the run continues but cannot reproduce an uninterrupted one");
   }
 
-  VGG16Features vgg = nullptr;
-  if (training.vgg_weights.empty())
-    message("perceptual loss: OFF (no VGG16 weights given; see --vgg-weights)");
-  else {
-    vgg = loadVGG16Features(training.vgg_weights);
-    message("perceptual loss: on, VGG16 features from '" + training.vgg_weights + "'");
-  }
+  VGG16Features vgg = perceptualFeatures(training, message);
 
   Trainer trainer(config, training, options.device, vgg);
   if (checkpoint) {
