@@ -280,6 +280,27 @@ struct LiveResult {
 
 void countRendered(GstElement*, GstBuffer*, GstPad*, gpointer count) { ++*static_cast<int*>(count); }
 
+// Parses `description` (freed here), a pipeline with a "derain" element and a fakesink "sink" that
+// signals handoffs, sets the element's model and connects `on_handoff`. Throws naming `what`.
+GstElement* launchWithModel(const char* what, gchar* description, const std::string& model, GCallback on_handoff,
+                            gpointer data) {
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description, &error);
+  g_free(description);
+  if (pipeline == nullptr) {
+    const std::string message = error != nullptr ? error->message : "unknown error";
+    g_clear_error(&error);
+    throw std::runtime_error(std::string(what) + ": " + message);
+  }
+  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
+  g_object_set(derain, "model", model.c_str(), nullptr);
+  gst_object_unref(derain);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_signal_connect(sink, "handoff", on_handoff, data);
+  gst_object_unref(sink);
+  return pipeline;
+}
+
 LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds) {
   LiveResult result;
   result.offered = seconds * kLiveFps;
@@ -288,20 +309,8 @@ LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max
       "derain name=derain threads=%d max-in-flight=%d ! "
       "fakesink name=sink sync=true max-lateness=20000000 qos=true signal-handoffs=true",
       result.offered, size.width, size.height, kLiveFps, threads, max_in_flight);
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch(description, &error);
-  g_free(description);
-  if (pipeline == nullptr) {
-    const std::string message = error != nullptr ? error->message : "unknown error";
-    g_clear_error(&error);
-    throw std::runtime_error("live pipeline: " + message);
-  }
-  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
-  g_object_set(derain, "model", model.c_str(), nullptr);
-  gst_object_unref(derain);
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-  g_signal_connect(sink, "handoff", G_CALLBACK(countRendered), &result.rendered);
-  gst_object_unref(sink);
+  GstElement* pipeline = launchWithModel("live pipeline", description, model, G_CALLBACK(countRendered),
+                                         &result.rendered);
 
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus* bus = gst_element_get_bus(pipeline);
@@ -380,22 +389,9 @@ void soakSize(const std::string& model, cv::Size size, const Options& options) {
       "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=RGB,width=%d,height=%d ! "
       "derain name=derain threads=%d max-in-flight=2 ! fakesink name=sink sync=false signal-handoffs=true",
       options.soak_frames, size.width, size.height, options.threads);
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch(description, &error);
-  g_free(description);
-  if (pipeline == nullptr) {
-    const std::string message = error != nullptr ? error->message : "unknown error";
-    g_clear_error(&error);
-    throw std::runtime_error("soak pipeline: " + message);
-  }
-  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
-  g_object_set(derain, "model", model.c_str(), nullptr);
-  gst_object_unref(derain);
   SoakState state;
   state.started_ms = nowMs();
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-  g_signal_connect(sink, "handoff", G_CALLBACK(soakHandoff), &state);
-  gst_object_unref(sink);
+  GstElement* pipeline = launchWithModel("soak pipeline", description, model, G_CALLBACK(soakHandoff), &state);
   std::printf("soak: %dx%d, %d frames, rss at start %.1f MB\n", size.width, size.height, options.soak_frames,
               residentMb());
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
