@@ -26,6 +26,7 @@ namespace {
 constexpr char kMagic[8] = {'D', 'E', 'R', 'A', 'I', 'N', 'v', '\0'};
 constexpr size_t kHeaderBytes = sizeof(kMagic) + 4 + 4 + 8;
 constexpr size_t kCrcBytes = 4;
+constexpr int64_t kMaxElements = int64_t{1} << 40;  // per tensor: far above any model, far below overflow
 constexpr int kMaxDims = 8;
 
 // Stable on-disk dtype codes (never reuse a number).
@@ -245,7 +246,10 @@ ContainerFile readContainer(const std::string& path) {
     int64_t numel = 1;
     for (auto& d : sizes) {
       d = in.get<int64_t>();
-      if (d < 0 || d > (int64_t{1} << 40)) throw ModelFileError(path, "tensor '" + name + "' has a bad shape");
+      if (d < 0 || d > kMaxElements) throw ModelFileError(path, "tensor '" + name + "' has a bad shape");
+      // Checked before multiplying: the product of the dims must not overflow (found by the fuzzer).
+      if (d != 0 && numel > kMaxElements / d)
+        throw ModelFileError(path, "tensor '" + name + "' is too large (more than 2^40 elements)");
       numel *= d;
     }
     const uint64_t nbytes = in.get<uint64_t>();
