@@ -3,8 +3,9 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer of the libraries, the core tests (model files,
 # configs, networks, engine) under both sanitizers, and libFuzzer on the model-file reader and the
 # config-text parser for FUZZ_SECONDS each (default 60) from generated seeds, after replaying every
-# committed regression input once. A crash input found here is saved to $build_dir/crashes/: commit
-# it under tests/fuzz/regressions/ with the fix. Prints "hardening: N passed, N failed".
+# committed regression input once (libFuzzer seed FUZZ_SEED, default 1, so a run can be repeated). A
+# crash input found here is saved to $build_dir/crashes/: commit it under tests/fuzz/regressions/ with
+# the fix. Prints "hardening: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${DERAIN_HARDENING_BUILD_DIR:-build-hardening}
@@ -45,7 +46,7 @@ for target in model-file config-text; do
   regressions=tests/fuzz/regressions/$target
   check "fuzz-$target regressions" "$build_dir/tests/fuzz/fuzz-$target" $(find "$regressions" -type f | sort)
   check "fuzz-$target for ${fuzz_seconds}s" "$build_dir/tests/fuzz/fuzz-$target" -max_total_time="$fuzz_seconds" \
-    -rss_limit_mb=4096 -artifact_prefix="$build_dir/crashes/$target-" -print_final_stats=1 "$seeds/$target"
+    -seed="${FUZZ_SEED:-1}" -rss_limit_mb=4096 -artifact_prefix="$build_dir/crashes/$target-" -print_final_stats=1 "$seeds/$target"
 done
 echo "hardening: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
