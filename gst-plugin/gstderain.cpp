@@ -29,14 +29,16 @@
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
  *
- * Frames are processed on the element's own worker thread (#GstDerain:max-in-flight, default 2):
+ * With #GstDerain:max-in-flight above 1, frames are processed on the element's own worker thread:
  * the streaming thread hands a frame over and goes back upstream for the next one, so capture,
  * decoding and colour conversion of frame t+1 overlap the network's work on frame t. At most
  * max-in-flight frames are queued or being processed; the streaming thread waits while that many
  * are (backpressure). Frames leave in the order they came, with their timestamps, flags and
  * metadata; EOS and caps changes wait until every queued frame is out, a flush or the change to
- * READY discards the queued ones. max-in-flight=1 processes each frame in the streaming thread, as
- * a plain #GstVideoFilter does.
+ * READY discards the queued ones. max-in-flight=1 (the default) processes each frame in the
+ * streaming thread, as a plain #GstVideoFilter does: measured in a live 25 fps pipeline, the worker
+ * (2) rendered far fewer frames on time than 1 (derain-gst-bench --live), so it is for file and
+ * other non-live pipelines, where it overlaps decoding with inference.
  *
  * Elements with the same model file and the same engine properties share one loaded engine (one
  * copy of the weights, one thread pool) and take turns on it, frame by frame.
@@ -101,7 +103,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 // model, device, precision, tile-size, tile-overlap and threads: element_common.h, with the
 // defaults and ranges of derain::EngineOptions.
 #define DEFAULT_PROP_STRENGTH 1.0
-#define DEFAULT_PROP_MAX_IN_FLIGHT 2
+#define DEFAULT_PROP_MAX_IN_FLIGHT 1
 #define DEFAULT_PROP_TEMPORAL_WINDOW (derain::VideoOptions().temporal_window)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
