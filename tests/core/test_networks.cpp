@@ -5,6 +5,7 @@
 
 #include "derain/config.hpp"
 #include "networks.h"
+#include "nets/packed_conv.h"
 #include "test_support.h"
 
 using derain::ModelConfig;
@@ -94,4 +95,43 @@ TEST(Networks, GeneratorSeesTheMask) {
   auto x = randomImage(1, 16, 16, 4);
   auto zero = torch::zeros({1, 1, 16, 16}), one = torch::ones({1, 1, 16, 16});
   EXPECT_FALSE(torch::equal(net->g_n->forward(x, zero), net->g_n->forward(x, one)));
+}
+
+// The packed convolution is the plain one, bit for bit, for every shape the networks use; it repacks
+// when the weights change.
+TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {
+  using derain::detail::PackedConv2d;
+  struct Case {
+    int in, out, kernel, stride, padding, dilation;
+  };
+  for (const Case& c : {Case{4, 16, 3, 1, 1, 1}, Case{16, 32, 3, 2, 1, 1}, Case{32, 32, 3, 1, 4, 4},
+                        Case{4, 8, 5, 1, 2, 1}, Case{24, 8, 1, 1, 0, 1}}) {
+    torch::manual_seed(c.in * 100 + c.kernel);
+    PackedConv2d conv(torch::nn::Conv2dOptions(c.in, c.out, c.kernel)
+                          .stride(c.stride).padding(c.padding).dilation(c.dilation));
+    const auto x = torch::randn({1, c.in, 37, 29}).contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor plain, packed, packed_again;
+    {
+      torch::NoGradGuard no_grad;
+      plain = conv->forward(x);  // not in inference mode: the plain LibTorch path
+    }
+    {
+      c10::InferenceMode inference;
+      packed = conv->forward(x);
+      packed_again = conv->forward(x);  // from the cached pack
+    }
+    ASSERT_EQ(conv->packCount(), 1u) << "the packed path was not taken";
+    EXPECT_TRUE(torch::equal(plain, packed)) << "kernel " << c.kernel << " stride " << c.stride << " dilation "
+                                              << c.dilation << ": max diff "
+                                              << (plain - packed).abs().max().item<float>();
+    EXPECT_TRUE(torch::equal(packed, packed_again));
+    {
+      torch::NoGradGuard no_grad;
+      conv->weight.mul_(2.0);  // an optimiser step, say: the pack must not be reused
+      plain = conv->forward(x);
+    }
+    c10::InferenceMode inference;
+    EXPECT_TRUE(torch::equal(plain, conv->forward(x))) << "stale pack after a weight change";
+    EXPECT_EQ(conv->packCount(), 2u);  // packed again for the new weights
+  }
 }

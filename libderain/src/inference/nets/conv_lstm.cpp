@@ -10,7 +10,7 @@ constexpr int kGateCount = 4;   // i, f, o, g
 }  // namespace
 
 ConvLSTMImpl::ConvLSTMImpl(int input_channels, int hidden_channels) {
-  gates_ = register_module("gates", torch::nn::Conv2d(
+  gates_ = register_module("gates", PackedConv2d(
       torch::nn::Conv2dOptions(input_channels + hidden_channels, kGateCount * hidden_channels, kGateKernel)
           .padding(kGateKernel / 2)));
 }

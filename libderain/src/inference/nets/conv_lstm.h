@@ -2,6 +2,8 @@
 // (same parameters as four separate convs, one kernel launch).
 #pragma once
 
+#include "nets/packed_conv.h"
+
 #include <utility>
 
 #include <torch/nn/module.h>
@@ -21,7 +23,7 @@ class ConvLSTMImpl : public torch::nn::Module {
   LSTMState forward(const torch::Tensor& x, const LSTMState& state);
 
  private:
-  torch::nn::Conv2d gates_{nullptr};
+  PackedConv2d gates_{nullptr};
 };
 TORCH_MODULE(ConvLSTM);
 

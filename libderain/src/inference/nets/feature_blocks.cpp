@@ -5,8 +5,8 @@
 namespace derain::detail {
 
 namespace {
-torch::nn::Conv2d conv3x3(int in, int out) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
+PackedConv2d conv3x3(int in, int out) {
+  return PackedConv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
 }
 }  // namespace
 
@@ -27,7 +27,7 @@ HybridBlockImpl::HybridBlockImpl(int channels) {
   dense1_ = register_module("dense1", conv3x3(channels, growth));
   dense2_ = register_module("dense2", conv3x3(channels + growth, growth));
   dense3_ = register_module("dense3", conv3x3(channels + 2 * growth, growth));
-  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels + 3 * growth, channels, 1)));
+  fuse_ = register_module("fuse", PackedConv2d(torch::nn::Conv2dOptions(channels + 3 * growth, channels, 1)));
 }
 
 torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {

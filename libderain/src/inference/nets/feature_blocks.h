@@ -2,6 +2,8 @@
 // (dual-path residual dense) block. Both map C channels to C channels at the same resolution.
 #pragma once
 
+#include "nets/packed_conv.h"
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
@@ -17,7 +19,7 @@ class ResidualBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  PackedConv2d conv1_{nullptr}, conv2_{nullptr};
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -30,9 +32,9 @@ class HybridBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Conv2d res1_{nullptr}, res2_{nullptr};
-  torch::nn::Conv2d dense1_{nullptr}, dense2_{nullptr}, dense3_{nullptr};
-  torch::nn::Conv2d fuse_{nullptr};
+  PackedConv2d res1_{nullptr}, res2_{nullptr};
+  PackedConv2d dense1_{nullptr}, dense2_{nullptr}, dense3_{nullptr};
+  PackedConv2d fuse_{nullptr};
 };
 TORCH_MODULE(HybridBlock);
 

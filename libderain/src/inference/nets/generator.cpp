@@ -1,4 +1,5 @@
 #include "nets/generator.h"
+#include "nets/packed_conv.h"
 
 #include <torch/torch.h>
 
@@ -8,8 +9,8 @@ namespace {
 constexpr int kInputChannels = 4;  // image (3) + attention mask (1)
 constexpr int kOutputChannels = 3;
 
-torch::nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int dilation = 1) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+PackedConv2d conv(int in, int out, int kernel, int stride = 1, int dilation = 1) {
+  return PackedConv2d(torch::nn::Conv2dOptions(in, out, kernel)
                                .stride(stride)
                                .padding(dilation * (kernel / 2))
                                .dilation(dilation));

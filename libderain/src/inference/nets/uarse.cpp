@@ -14,10 +14,10 @@ constexpr int kImageChannels = 3;
 UARSEImpl::UARSEImpl(const AttentionConfig& config) : config_(config) {
   const int c = config.channels;
   conv_in_ = register_module("conv_in",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(kImageChannels + 1, c, 3).padding(1)));
+      PackedConv2d(torch::nn::Conv2dOptions(kImageChannels + 1, c, 3).padding(1)));
   lstm_ = register_module("lstm", ConvLSTM(c, c));
   blocks_ = register_module("blocks", makeFeatureBlocks(config.block, c, config.blocks));
-  conv_out_ = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 1, 3).padding(1)));
+  conv_out_ = register_module("conv_out", PackedConv2d(torch::nn::Conv2dOptions(c, 1, 3).padding(1)));
 }
 
 torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {

@@ -2,6 +2,8 @@
 // every stage; each stage sees the image and the previous mask. One module serves r, n, n_r and r_n.
 #pragma once
 
+#include "nets/packed_conv.h"
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
@@ -20,10 +22,10 @@ class UARSEImpl : public torch::nn::Module {
 
  private:
   AttentionConfig config_;
-  torch::nn::Conv2d conv_in_{nullptr};   // cat(image, mask) -> features
+  PackedConv2d conv_in_{nullptr};   // cat(image, mask) -> features
   ConvLSTM lstm_{nullptr};
   torch::nn::Sequential blocks_{nullptr};
-  torch::nn::Conv2d conv_out_{nullptr};  // features -> mask
+  PackedConv2d conv_out_{nullptr};  // features -> mask
 };
 TORCH_MODULE(UARSE);
 
