@@ -224,6 +224,7 @@ void writeRealPicture(const Args& args, derain::Engine& engine) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  derain::keepFreedBuffersForReuse();  // frame after frame, as the CLIs and the elements do (process.hpp)
   Args args;
   if (!parseArgs(argc, argv, args)) return 0;
   if (const char* env = std::getenv("DERAIN_SHARED_DATA"); env && args.data == "../shared/data") args.data = env;
