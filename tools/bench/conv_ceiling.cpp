@@ -1,8 +1,12 @@
 #include "conv_ceiling.hpp"
 
+#include <cstdio>
+
 #include <chrono>
 
 #include <torch/torch.h>
+
+#include "derain/engine.hpp"
 
 namespace derain::bench {
 
@@ -32,6 +36,13 @@ double convCeilingGflops(Precision precision, int threads) {
   } while (seconds < kMinSeconds);
   const double flops = 2.0 * kChannels * kChannels * 9 * kSide * kSide * reps;
   return flops / seconds / 1e9;
+}
+
+std::string ceilingLine(Precision precision, double gflops, int threads) {
+  char line[160];
+  std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
+                toString(precision).c_str(), gflops, threads, cpuHasNativeBf16() ? "yes" : "no");
+  return line;
 }
 
 }  // namespace derain::bench

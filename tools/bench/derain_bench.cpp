@@ -147,11 +147,7 @@ int main(int argc, char** argv) {
       std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
       for (auto precision : precisions) {
         ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
-        char line[160];
-        std::snprintf(line, sizeof line, "ceiling 3x3 conv %s: %.1f GFLOP/s (%d threads, bf16 native: %s)",
-                      derain::toString(precision).c_str(), ceiling[precision], threads,
-                      derain::cpuHasNativeBf16() ? "yes" : "no");
-        emit(line);
+        emit(derain::bench::ceilingLine(precision, ceiling[precision], threads));
       }
       for (const auto& config : presets) {
         for (auto precision : precisions) {

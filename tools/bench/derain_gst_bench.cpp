@@ -36,6 +36,8 @@
 
 #include <derain/derain.hpp>
 
+#include "conv_ceiling.hpp"
+
 namespace {
 
 // Frames timed per method; the median and minimum are reported.
@@ -427,6 +429,10 @@ int main(int argc, char** argv) {
     derain::EngineOptions engine_options;
     engine_options.threads = options.threads;
     derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
+    // Every speed figure next to the machine's ceiling, measured in the same run.
+    const int ceiling_threads = options.threads > 0 ? options.threads : derain::runtimeThreads();
+    std::printf("%s\n", derain::bench::ceilingLine(derain::Precision::FP32,
+        derain::bench::convCeilingGflops(derain::Precision::FP32, ceiling_threads), ceiling_threads).c_str());
     if (options.soak_frames > 0) {
       for (const auto& size : options.sizes) soakSize(model, size, options);
     } else if (options.live_seconds > 0) {

@@ -207,8 +207,7 @@ int main(int argc, char** argv) {
     std::printf("derain-train-bench: %s, %d threads in all, %dx%d crops, batch 1 per rank, perceptual %s\n",
                 device.str().c_str(), total_threads, crop, crop, args.flagSet("perceptual") ? "on" : "off");
     if (!device.is_cuda())
-      std::printf("ceiling 3x3 conv fp32: %.1f GFLOP/s (%d threads, bf16 native: %s)\n", ceiling, total_threads,
-                  cpuHasNativeBf16() ? "yes" : "no");
+      std::printf("%s\n", bench::ceilingLine(Precision::FP32, ceiling, total_threads).c_str());
     std::printf("%-7s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "world", "thr/rk", "parameters",
                 "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "conv GF/s", "ceil");
     std::fflush(stdout);

@@ -22,6 +22,7 @@
 #include <opencv2/video/tracking.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "conv_ceiling.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "derain/metrics.hpp"
@@ -242,6 +243,11 @@ int main(int argc, char** argv) try {
   engine_options.device = derain::Device::CPU;
   engine_options.threads = args.threads;
   derain::Engine engine(model, engine_options);
+  {  // timings are read next to the machine's ceiling, measured in the same run
+    const int threads = derain::runtimeThreads();
+    std::printf("%s\n", derain::bench::ceilingLine(derain::Precision::FP32,
+        derain::bench::convCeilingGflops(derain::Precision::FP32, threads), threads).c_str());
+  }
 
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(bsds))
