@@ -74,14 +74,10 @@ class TrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (binary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
-    derain::training_test::writeDomain(dir.file("rainy"), 4, 40, true, 1);
-    derain::training_test::writeDomain(dir.file("clean"), 3, 40, false, 2);
-    std::ofstream(dir.file("tiny.conf")) << derain::training_test::tinyConfigText() << "train.pool_size = 4\n";
+    derain::training_test::writeTinyRunData(dir);
   }
   std::vector<std::string> common(const std::string& out, int iters) {
-    return {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out", dir.file(out), "--config",
-            dir.file("tiny.conf"), "--crop", "32", "--iters", std::to_string(iters), "--device", "cpu",
-            "--threads", "1", "--seed", "3", "--quiet"};
+    return derain::training_test::tinyRunArgs(dir, out, iters);
   }
   TempDir dir;
 };

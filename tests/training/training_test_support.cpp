@@ -110,4 +110,16 @@ std::string readBytes(const std::string& path) {
   return s.str();
 }
 
+void writeTinyRunData(const TempDir& dir) {
+  writeDomain(dir.file("rainy"), 4, 40, true, 1);
+  writeDomain(dir.file("clean"), 3, 40, false, 2);
+  std::ofstream(dir.file("tiny.conf")) << tinyConfigText() << "train.pool_size = 4\n";
+}
+
+std::vector<std::string> tinyRunArgs(const TempDir& dir, const std::string& out, int iters) {
+  return {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out", dir.file(out), "--config",
+          dir.file("tiny.conf"), "--crop", "32", "--iters", std::to_string(iters), "--device", "cpu",
+          "--threads", "1", "--seed", "3", "--quiet"};
+}
+
 }  // namespace derain::training_test

@@ -41,6 +41,11 @@ cv::Mat makeRainyScene(int width, int height, uint64_t seed);
 // Writes `count` PNG scenes (rainy or clean) of about `side` pixels into `dir` (created); returns paths.
 std::vector<std::string> writeDomain(const std::string& dir, int count, int side, bool rainy, uint64_t seed);
 
+// The data of a tiny CLI run in `dir`: rainy/ (4 scenes), clean/ (3), tiny.conf (tinyConfigText with a
+// history pool of 4); and the derain-train arguments of such a run (CPU, one thread, seed 3, quiet).
+void writeTinyRunData(const TempDir& dir);
+std::vector<std::string> tinyRunArgs(const TempDir& dir, const std::string& out, int iters);
+
 // Whole-file byte comparison helpers.
 std::string readBytes(const std::string& path);
 
