@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
     args.option("tile-size", "N", "tile side (0 = auto)", "0");
     args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
     args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
+    args.option("model", "FILE", "time this model file (e.g. the shipped default) instead of the untrained presets");
     args.option("output", "FILE", "also append the result lines to FILE");
     args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
     args.parse(argc, argv);
@@ -116,7 +117,8 @@ int main(int argc, char** argv) {
     std::vector<derain::ModelConfig> presets;
     try {
       for (const auto& p : splitList(args.get("precision"))) precisions.push_back(derain::parsePrecision(p));
-      for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
+      if (!args.has("model"))
+        for (const auto& p : splitList(args.get("preset"))) presets.push_back(derain::ModelConfig::fromPreset(p));
     } catch (const derain::Error& e) {
       args.fail(e.what());
     }
@@ -149,10 +151,15 @@ int main(int argc, char** argv) {
         ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
         emit(derain::bench::ceilingLine(precision, ceiling[precision], threads));
       }
-      for (const auto& config : presets) {
+      // A model file is timed once per precision under its own preset's name, marked "(file)".
+      const size_t cases = args.has("model") ? 1 : presets.size();
+      for (size_t c = 0; c < cases; ++c) {
         for (auto precision : precisions) {
           options.precision = precision;
-          derain::Engine engine = derain::Engine::untrained(config, 0, options);
+          derain::Engine engine = args.has("model") ? derain::Engine(args.get("model"), options)
+                                                    : derain::Engine::untrained(presets[c], 0, options);
+          const derain::ModelConfig& config = engine.config();
+          const std::string label = config.preset + (args.has("model") ? " (file)" : "");
           for (const Size& size : sizes) {
             cv::Mat frame, out;
             derain::RainParams rain;
@@ -175,14 +182,14 @@ int main(int argc, char** argv) {
             std::snprintf(line, sizeof line,
                           "%s %dx%d %s: %.1f ms/frame %.2f fps %.1f GFLOP/s (%.0f%% of the %s ceiling) rss %.0f MB "
                           "(%d frames)",
-                          config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
+                          label.c_str(), size.width, size.height, derain::toString(precision).c_str(), ms,
                           1000.0 / ms, gflops, 100.0 * gflops / ceiling[precision],
                           derain::toString(precision).c_str(), peakRssMb(), frames);
             emit(line);
             if (streams > 1) {
               const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
               std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
-                            config.preset.c_str(), size.width, size.height, derain::toString(precision).c_str(),
+                            label.c_str(), size.width, size.height, derain::toString(precision).c_str(),
                             streams, total_fps);
               emit(line);
             }

@@ -8,6 +8,7 @@
 #include "image_channels.h"
 #include "model_file.h"
 #include "networks.h"
+#include "denormals.h"
 #include "runtime.h"
 #include "tensor_image.h"
 #include "tiling.h"
@@ -74,6 +75,7 @@ struct Engine::Impl {
   template <typename Forward>
   cv::Mat run(const cv::Mat& colour, ColorOrder order, int out_type, Forward&& forward) {
     detail::applyThreads(threads);
+    detail::FlushDenormalsScope denormals(threads);  // a trained net's tiny values are ~3x slower otherwise
     c10::InferenceMode inference;
     const int height = colour.rows, width = colour.cols;
     const auto target = detail::torchDevice(device);
