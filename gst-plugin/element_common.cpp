@@ -134,7 +134,15 @@ void ProcessingLatency::clear() {
   average_ns_ = 0.0;
   frame_ns_ = 0;
   latency_ = 0;
+  held_back_ = 0;
   fresh_ = true;
+}
+
+bool ProcessingLatency::setHeldBack(GstClockTime ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool changed = ns != held_back_;
+  held_back_ = ns;
+  return changed;
 }
 
 bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
@@ -155,7 +163,7 @@ bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
 
 GstClockTime ProcessingLatency::latency() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return latency_;
+  return held_back_ + latency_;
 }
 
 void recordFrameTime(GstElement* element, ProcessingLatency& latency, GstClockTime frame_ns, int frames_in_flight) {

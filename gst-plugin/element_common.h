@@ -67,12 +67,16 @@ class ProcessingLatency {
   void reset();
   // Folds in one frame; true when the reported latency changed (post a latency message).
   bool record(GstClockTime frame_ns, int frames_in_flight);
-  // 0 until a frame has been measured.
+  // Latency that does not depend on the frame time: frames held back for look-ahead times the frame
+  // duration. True when it changed (post a latency message).
+  bool setHeldBack(GstClockTime ns);
+  // Held-back time plus, once a frame has been measured, frames in flight x the frame time.
   GstClockTime latency() const;
   void clear();  // stop(): nothing measured, nothing reported
 
  private:
   mutable std::mutex mutex_;
+  GstClockTime held_back_ = 0;
   double average_ns_ = 0.0;
   GstClockTime frame_ns_ = 0;  // the frame time the latency is built on
   GstClockTime latency_ = 0;

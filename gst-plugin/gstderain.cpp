@@ -56,6 +56,14 @@
  * not; see libderain's docs/temporal-deraining.md). It is causal and adds no latency. Flushes, DISCONT
  * buffers, caps changes and detected scene cuts start the sequence afresh; 0 derains every frame alone.
  *
+ * #GstDerain:lookahead (default 0) also uses that many following frames: a frame leaves the element
+ * once its look-ahead has arrived, so the element holds back that many frames, and its latency (the
+ * LATENCY query, and latency messages) grows by that many frame durations (from the caps' framerate;
+ * with a variable framerate, from the buffers' durations). Serialized events that come between held
+ * frames leave after the frame before them; EOS, caps, segment, gap and stream-start events first let
+ * out every held frame (with the look-ahead there is), a flush discards them. The look-ahead runs in the
+ * streaming thread: with lookahead above 0, max-in-flight is taken as 1.
+ *
  * Only #GstDerain:strength can change while playing. The other properties are read when the
  * element goes from READY to PAUSED; setting one in PAUSED or PLAYING is refused with a warning and
  * the property keeps its value.
@@ -95,6 +103,7 @@
 #include "engine_open.h"
 #include "frame_worker.h"
 #include "gstderainenums.h"
+#include "lookahead_queue.h"
 #include "video_frame_mat.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
@@ -105,6 +114,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define DEFAULT_PROP_STRENGTH 1.0
 #define DEFAULT_PROP_MAX_IN_FLIGHT 1
 #define DEFAULT_PROP_TEMPORAL_WINDOW (derain::VideoOptions().temporal_window)
+#define DEFAULT_PROP_LOOKAHEAD (derain::VideoOptions().lookahead)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
 
@@ -114,6 +124,7 @@ enum {
   PROP_STRENGTH = PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT,
   PROP_MAX_IN_FLIGHT,
   PROP_TEMPORAL_WINDOW,
+  PROP_LOOKAHEAD,
 };
 
 // What exists between start() and stop(): the engine, per-frame scratch images (reused so no
@@ -126,7 +137,10 @@ struct DerainStream {
   cv::Mat blended;   // output blended with the input (strength < 1)
   int max_in_flight = 1;
   int temporal_window = 0;
-  std::unique_ptr<derain::VideoStream> video;  // temporal_window > 0: the previous frames' state
+  int lookahead = 0;
+  std::unique_ptr<derain::VideoStream> video;  // temporal_window or lookahead > 0: the previous frames' state
+  derain_gst::LookaheadQueue held;  // lookahead > 0: frames waiting for their look-ahead (streaming thread)
+  GstClockTime frame_duration = GST_CLOCK_TIME_NONE;  // from the caps' framerate, else the buffers
   std::unique_ptr<derain_gst::FrameWorker> worker;  // max_in_flight > 1 only
 };
 
@@ -138,6 +152,7 @@ struct _GstDerain {
   gdouble strength;
   gint max_in_flight;
   gint temporal_window;
+  gint lookahead;
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -178,6 +193,7 @@ static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps* incaps, Gst
     GstCaps* outcaps, GstVideoInfo* out_info);
 static GstFlowReturn gst_derain_transform_frame(GstVideoFilter* filter, GstVideoFrame* in_frame,
     GstVideoFrame* out_frame);
+static GstFlowReturn gst_derain_let_out_held(GstDerain* self);
 
 static void gst_derain_class_init(GstDerainClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
@@ -212,6 +228,12 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           "frames, the scene does not); 0 = every frame alone. Causal: adds no latency",
           0, derain::kMaxTemporalWindow, DEFAULT_PROP_TEMPORAL_WINDOW,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(gobject_class, PROP_LOOKAHEAD,
+      g_param_spec_int("lookahead", "Look-ahead",
+          "Following frames that also help derain each frame; the element holds back this many frames "
+          "and its latency grows by as many frame durations. 0 = causal",
+          0, derain::kMaxLookahead, DEFAULT_PROP_LOOKAHEAD,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
@@ -241,6 +263,7 @@ static void gst_derain_init(GstDerain* self) {
   self->strength = DEFAULT_PROP_STRENGTH;
   self->max_in_flight = DEFAULT_PROP_MAX_IN_FLIGHT;
   self->temporal_window = DEFAULT_PROP_TEMPORAL_WINDOW;
+  self->lookahead = DEFAULT_PROP_LOOKAHEAD;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
   self->stream = nullptr;
@@ -284,6 +307,8 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
     self->max_in_flight = g_value_get_int(value);
   } else if (prop_id == PROP_TEMPORAL_WINDOW) {
     self->temporal_window = g_value_get_int(value);
+  } else if (prop_id == PROP_LOOKAHEAD) {
+    self->lookahead = g_value_get_int(value);
   } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -302,6 +327,8 @@ static void gst_derain_get_property(GObject* object, guint prop_id, GValue* valu
     g_value_set_int(value, self->max_in_flight);
   else if (prop_id == PROP_TEMPORAL_WINDOW)
     g_value_set_int(value, self->temporal_window);
+  else if (prop_id == PROP_LOOKAHEAD)
+    g_value_set_int(value, self->lookahead);
   else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
@@ -327,9 +354,15 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   GST_OBJECT_LOCK(self);
   gchar* model = g_strdup(self->engine.model);
   const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
-  const int max_in_flight = self->max_in_flight;
+  int max_in_flight = self->max_in_flight;
   const int temporal_window = self->temporal_window;
+  const int lookahead = self->lookahead;
   GST_OBJECT_UNLOCK(self);
+  if (lookahead > 0 && max_in_flight > 1) {
+    GST_WARNING_OBJECT(self, "lookahead %d runs in the streaming thread: max-in-flight %d taken as 1", lookahead,
+                       max_in_flight);
+    max_in_flight = 1;
+  }
 
   std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
   g_free(model);
@@ -342,6 +375,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
     self->stream->engine = std::move(engine);
     self->stream->max_in_flight = max_in_flight;
     self->stream->temporal_window = temporal_window;
+    self->stream->lookahead = lookahead;
     if (max_in_flight > 1)
       self->stream->worker = std::make_unique<derain_gst::FrameWorker>(GST_ELEMENT(self),
           GST_BASE_TRANSFORM_SRC_PAD(trans), max_in_flight);
@@ -367,6 +401,18 @@ static gboolean gst_derain_stop(GstBaseTransform* trans) {
   return TRUE;
 }
 
+// Look-ahead latency: the frames held back times the frame duration (once it is known).
+static void gst_derain_update_held_back_latency(GstDerain* self) {
+  const DerainStream* stream = self->stream;
+  const GstClockTime held = stream != nullptr && stream->lookahead > 0 && GST_CLOCK_TIME_IS_VALID(stream->frame_duration)
+      ? stream->frame_duration * static_cast<GstClockTime>(stream->lookahead)
+      : 0;
+  if (self->latency->setHeldBack(held)) {
+    GST_INFO_OBJECT(self, "look-ahead latency %" GST_TIME_FORMAT, GST_TIME_ARGS(held));
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
+  }
+}
+
 static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoInfo* in_info, GstCaps*,
     GstVideoInfo*) {
   GstDerain* self = GST_DERAIN(filter);
@@ -377,6 +423,10 @@ static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoIn
   GST_DEBUG_OBJECT(self, "negotiated %dx%d", GST_VIDEO_INFO_WIDTH(in_info), GST_VIDEO_INFO_HEIGHT(in_info));
   self->latency->reset();
   self->stream->video.reset();  // new caps: the previous frames say nothing about the next ones
+  self->stream->frame_duration = GST_VIDEO_INFO_FPS_N(in_info) > 0
+      ? gst_util_uint64_scale_int(GST_SECOND, GST_VIDEO_INFO_FPS_D(in_info), GST_VIDEO_INFO_FPS_N(in_info))
+      : GST_CLOCK_TIME_NONE;
+  gst_derain_update_held_back_latency(self);
   return TRUE;
 }
 
@@ -404,6 +454,29 @@ static gboolean gst_derain_sink_event(GstBaseTransform* trans, GstEvent* event) 
       default:
         // EOS, CAPS, SEGMENT, GAP, ...: after every frame that came before them.
         if (GST_EVENT_IS_SERIALIZED(event)) worker->drain();
+        break;
+    }
+  }
+  if (self->stream != nullptr && self->stream->lookahead > 0) {
+    switch (GST_EVENT_TYPE(event)) {
+      case GST_EVENT_FLUSH_STOP:
+        self->stream->held.clear();
+        self->discont_pending = FALSE;
+        break;
+      case GST_EVENT_EOS:
+      case GST_EVENT_CAPS:
+      case GST_EVENT_SEGMENT:
+      case GST_EVENT_GAP:
+      case GST_EVENT_STREAM_START:
+        // The frames held so far belong before it (and a new segment or caps ends their sequence).
+        gst_derain_let_out_held(self);
+        if (self->stream->video) self->stream->video->reset();
+        break;
+      default:
+        if (GST_EVENT_IS_SERIALIZED(event) && !self->stream->held.empty()) {
+          self->stream->held.pushEvent(event);  // leaves after the frame it followed
+          return TRUE;
+        }
         break;
     }
   }
@@ -476,6 +549,158 @@ static void gst_derain_before_transform(GstBaseTransform* trans, GstBuffer* buff
   gst_derain_update_passthrough(GST_DERAIN(trans));
 }
 
+// The stream's temporal derainer, opened on its first frame (the colour order comes with the frames).
+static derain::VideoStream& gst_derain_video(DerainStream* stream, derain::ColorOrder order) {
+  if (!stream->video) {
+    derain::VideoOptions options;
+    options.temporal_window = stream->temporal_window;
+    options.lookahead = stream->lookahead;
+    options.color_order = order;
+    stream->video = derain::inferenceLibrary().openVideo(stream->engine, options);
+  }
+  return *stream->video;
+}
+
+// Writes a derained frame (blended with the input by strength) into output, a buffer made for input.
+static GstFlowReturn gst_derain_write_output(GstDerain* self, GstBuffer* input, GstBuffer* output,
+    const cv::Mat& derained, double strength) {
+  GstVideoFilter* filter = GST_VIDEO_FILTER(self);
+  GstVideoFrame in_frame, out_frame;
+  if (!gst_video_frame_map(&in_frame, &filter->in_info, input, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+    return GST_FLOW_ERROR;
+  }
+  if (!gst_video_frame_map(&out_frame, &filter->out_info, output, GST_MAP_WRITE)) {
+    gst_video_frame_unmap(&in_frame);
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the output frame"));
+    return GST_FLOW_ERROR;
+  }
+  const cv::Mat in = derain_gst::frameMat(&in_frame);
+  cv::Mat out = derain_gst::frameMat(&out_frame);
+  if (strength >= 1.0) {
+    derain_gst::writeColour(derained, in, out);
+  } else {
+    const cv::Mat colour = derain_gst::packedColour(in, self->stream->packed);
+    cv::addWeighted(derained, strength, colour, 1.0 - strength, 0.0, self->stream->blended);
+    derain_gst::writeColour(self->stream->blended, in, out);
+  }
+  gst_video_frame_unmap(&out_frame);
+  gst_video_frame_unmap(&in_frame);
+  return GST_FLOW_OK;
+}
+
+// Look-ahead: pushes the outputs that became ready, oldest first, each in a buffer made from the
+// oldest held frame (its timestamps, flags and metadata), followed by the events that came after it.
+static GstFlowReturn gst_derain_push_ready(GstDerain* self, std::vector<cv::Mat>& ready) {
+  GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
+  DerainStream* stream = self->stream;
+  GST_OBJECT_LOCK(self);
+  const double strength = self->strength;
+  GST_OBJECT_UNLOCK(self);
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (const cv::Mat& derained : ready) {
+    bool after_gap = false;
+    GstBuffer* in = stream->held.popFrame(&after_gap);
+    if (in == nullptr) {  // one output per frame held: a mismatch is a bug, not a stream problem
+      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("an output without a held frame"));
+      ret = GST_FLOW_ERROR;
+      break;
+    }
+    GstBuffer* out = nullptr;
+    ret = GST_BASE_TRANSFORM_CLASS(parent_class)->prepare_output_buffer(trans, in, &out);
+    if (ret == GST_FLOW_OK && out == nullptr) ret = GST_FLOW_ERROR;
+    if (ret == GST_FLOW_OK) ret = gst_derain_write_output(self, in, out, derained, strength);
+    gst_buffer_unref(in);
+    if (ret != GST_FLOW_OK) {
+      if (out != nullptr) gst_buffer_unref(out);
+      break;
+    }
+    if (after_gap) GST_BUFFER_FLAG_SET(out, GST_BUFFER_FLAG_DISCONT);
+    ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(trans), out);
+    if (ret != GST_FLOW_OK) break;
+    stream->held.pushEventsBeforeNextFrame(GST_BASE_TRANSFORM_SRC_PAD(trans));
+  }
+  ready.clear();
+  if (ret != GST_FLOW_OK) {  // flushing, not linked, error: what is held will not go out in order now
+    stream->held.clear();
+    if (stream->video) stream->video->reset();
+  }
+  return ret;
+}
+
+// Look-ahead: lets out every held frame with the look-ahead there is, and the events after them.
+static GstFlowReturn gst_derain_let_out_held(GstDerain* self) {
+  DerainStream* stream = self->stream;
+  if (stream == nullptr || stream->held.empty()) return GST_FLOW_OK;
+  std::vector<cv::Mat> ready;
+  try {
+    if (stream->video) stream->video->flush(ready);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("%s", e.what()));
+    stream->held.clear();
+    return GST_FLOW_ERROR;
+  }
+  const GstFlowReturn ret = gst_derain_push_ready(self, ready);
+  if (ret == GST_FLOW_OK) stream->held.pushEventsBeforeNextFrame(GST_BASE_TRANSFORM_SRC_PAD(GST_BASE_TRANSFORM(self)));
+  return ret;
+}
+
+// Look-ahead: the queued frame is held back; the outputs it completes are pushed from here.
+static GstFlowReturn gst_derain_generate_held_back(GstDerain* self, GstBuffer** outbuf) {
+  GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
+  if (gst_base_transform_is_passthrough(trans)) {  // strength 0: what is held first, then this frame untouched
+    const GstFlowReturn ret = gst_derain_let_out_held(self);
+    if (ret != GST_FLOW_OK) return ret;
+    return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
+  }
+  *outbuf = nullptr;
+  GstBuffer* in = trans->queued_buf;
+  trans->queued_buf = nullptr;
+  if (in == nullptr) return GST_FLOW_OK;
+  GstVideoFilter* filter = GST_VIDEO_FILTER(self);
+  if (!filter->negotiated) {
+    gst_buffer_unref(in);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, (nullptr), ("a frame came before the caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  DerainStream* stream = self->stream;
+  if (!GST_CLOCK_TIME_IS_VALID(stream->frame_duration) && GST_BUFFER_DURATION_IS_VALID(in)) {
+    stream->frame_duration = GST_BUFFER_DURATION(in);  // variable framerate: the buffers say
+    gst_derain_update_held_back_latency(self);
+  }
+  // A DISCONT buffer (a gap, a seek without flush) ends the sequence: what is held goes out first.
+  if (GST_BUFFER_FLAG_IS_SET(in, GST_BUFFER_FLAG_DISCONT)) {
+    const GstFlowReturn ret = gst_derain_let_out_held(self);
+    if (ret != GST_FLOW_OK) {
+      gst_buffer_unref(in);
+      return ret;
+    }
+    if (stream->video) stream->video->reset();
+  }
+  GstVideoFrame frame;
+  if (!gst_video_frame_map(&frame, &filter->in_info, in, GST_MAP_READ)) {
+    gst_buffer_unref(in);
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+    return GST_FLOW_ERROR;
+  }
+  stream->held.pushFrame(in, self->discont_pending);
+  self->discont_pending = FALSE;
+  std::vector<cv::Mat> ready;
+  try {
+    const gint64 begin = g_get_monotonic_time();
+    const cv::Mat colour = derain_gst::packedColour(derain_gst::frameMat(&frame), stream->packed);
+    gst_derain_video(stream, derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(&frame))).process(colour, ready);
+    derain_gst::recordFrameTime(GST_ELEMENT(self), *self->latency,
+        static_cast<GstClockTime>(g_get_monotonic_time() - begin) * GST_USECOND, 1);
+  } catch (const std::exception& e) {
+    gst_video_frame_unmap(&frame);
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("%s", e.what()));
+    return GST_FLOW_ERROR;
+  }
+  gst_video_frame_unmap(&frame);
+  return gst_derain_push_ready(self, ready);
+}
+
 // Derains in_frame into out_frame (strength > 0) with the stream's engine and scratch images, and
 // records the frame time. The streaming thread (no worker) or the worker calls it.
 static GstFlowReturn gst_derain_process(GstDerain* self, GstVideoFrame* in_frame, GstVideoFrame* out_frame,
@@ -495,14 +720,8 @@ static GstFlowReturn gst_derain_process(GstDerain* self, GstVideoFrame* in_frame
     if (stream->temporal_window > 0) {
       // A DISCONT buffer (a gap, a seek without flush) breaks the sequence like a flush does.
       if (GST_BUFFER_FLAG_IS_SET(in_frame->buffer, GST_BUFFER_FLAG_DISCONT)) stream->video.reset();
-      if (!stream->video) {
-        derain::VideoOptions options;
-        options.temporal_window = stream->temporal_window;
-        options.color_order = order;
-        stream->video = derain::inferenceLibrary().openVideo(stream->engine, options);
-      }
       std::vector<cv::Mat> ready;
-      stream->video->process(colour, ready);
+      gst_derain_video(stream, order).process(colour, ready);
       if (ready.size() != 1) throw derain::Error("temporal deraining gave no frame");  // causal: always one
       stream->derained = ready.front();
     } else {
@@ -541,16 +760,17 @@ static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gbo
   derain_gst::FrameWorker* worker = gst_derain_worker(self);
   // Renegotiation (e.g. passthrough switched) may change caps and pool: after the queued frames.
   if (worker != nullptr && gst_pad_needs_reconfigure(GST_BASE_TRANSFORM_SRC_PAD(trans))) worker->drain();
+  const bool pushes_itself = worker != nullptr || (self->stream != nullptr && self->stream->lookahead > 0);
   if (gst_derain_too_late(self, input)) {
     gst_buffer_unref(input);
-    if (worker != nullptr) self->discont_pending = TRUE;
+    if (pushes_itself) self->discont_pending = TRUE;
     // No QoS message is posted for these (the base class posts one for its own drops).
     return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   const GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(parent_class)->submit_input_buffer(trans, is_discont, input);
   // The base class marks the frame after a QoS drop DISCONT when it pushes it; with the worker, it
   // does not push: the element does it.
-  if (worker != nullptr && ret == GST_BASE_TRANSFORM_FLOW_DROPPED) self->discont_pending = TRUE;
+  if (pushes_itself && ret == GST_BASE_TRANSFORM_FLOW_DROPPED) self->discont_pending = TRUE;
   return ret;
 }
 
@@ -559,6 +779,7 @@ static GstFlowReturn gst_derain_submit_input_buffer(GstBaseTransform* trans, gbo
 static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
   GstDerain* self = GST_DERAIN(trans);
   derain_gst::FrameWorker* worker = gst_derain_worker(self);
+  if (self->stream != nullptr && self->stream->lookahead > 0) return gst_derain_generate_held_back(self, outbuf);
   if (worker == nullptr) return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
 
   *outbuf = nullptr;
