@@ -14,6 +14,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "cli_args.hpp"
 #include "derain/engine.hpp"
@@ -21,6 +22,7 @@
 #include "derain/temporal_metrics.hpp"
 #include "derain/video.hpp"
 #include "engine_args.hpp"
+#include "file_list.hpp"
 #include "image_files.hpp"
 #include "derain/metrics.hpp"
 #include "paired_folders.hpp"
@@ -77,22 +79,105 @@ std::vector<derain::cli::ImagePair> usablePairs(const std::vector<derain::cli::I
   return usable;
 }
 
-// --sequences: every subfolder of --rainy is a clip of frames (names in order), paired with the
-// subfolder of the same name in --clean. Frames are derained in order with the temporal derainer
-// (--temporal-window; 0 = frame by frame); PSNR/SSIM are averaged over all frames, the temporal
-// error (temporal_metrics.hpp) over the clips.
-int runSequences(const derain::cli::ArgParser& args) {
-  const fs::path rainy_dir = args.get("rainy"), clean_dir = args.get("clean");
-  std::vector<std::string> clips;
+// One clip of a --sequences set: a folder of frames or a video file on each side.
+struct Clip {
+  std::string name;
+  fs::path rainy, clean;
+  std::vector<derain::cli::ImagePair> pairs;  // both folders: the frames paired by file name
+};
+
+// Every frame of a video file, in order; derain::Error naming the file when it cannot be decoded.
+std::vector<cv::Mat> readVideoFrames(const fs::path& path) {
+  std::vector<cv::Mat> frames;
+  try {
+    cv::VideoCapture capture(path.string());
+    if (!capture.isOpened()) throw derain::Error("cannot read video '" + path.string() + "': " +
+                                                 (fs::exists(path) ? "not a video OpenCV can decode" : "no such file"));
+    cv::Mat frame;
+    while (capture.read(frame) && !frame.empty()) frames.push_back(frame.clone());
+  } catch (const cv::Exception& e) {
+    throw derain::Error("cannot read video '" + path.string() + "': " + e.what());
+  }
+  if (frames.empty()) throw derain::Error("cannot read video '" + path.string() + "': no frames");
+  return frames;
+}
+
+// The frames of one side of a clip that is a video file, or the folder's images in name order.
+std::vector<cv::Mat> clipFrames(const fs::path& side) {
+  if (!fs::is_directory(side)) return readVideoFrames(side);
+  std::vector<cv::Mat> frames;
+  for (const auto& file : derain::cli::listImages(side.string())) frames.push_back(readColour(file));
+  return frames;
+}
+
+// The ground truth of clip `name` in `clean_dir`: the folder of that name, else a video file of that stem.
+fs::path cleanCounterpart(const fs::path& clean_dir, const std::string& name, const fs::path& rainy) {
+  if (fs::is_directory(clean_dir / name)) return clean_dir / name;
+  for (const auto& ext : derain::cli::kVideoExtensions)
+    if (fs::is_regular_file(clean_dir / (name + ext))) return clean_dir / (name + ext);
+  throw derain::Error("no ground truth for clip '" + rainy.string() + "': neither a folder '" + name +
+                      "' nor a video '" + name + ".<ext>' in '" + clean_dir.string() + "'");
+}
+
+// --rainy and --clean as two video files (one clip), or folders holding one clip each per subfolder
+// of frames or video file, paired by name (a folder or video stem).
+std::vector<Clip> findClips(const fs::path& rainy, const fs::path& clean) {
+  std::vector<Clip> clips;
+  if (fs::is_regular_file(rainy)) {
+    if (!derain::cli::isVideoPath(rainy.string()))
+      throw derain::Error("--rainy '" + rainy.string() + "' is a file but not a video (--sequences)");
+    clips.push_back({rainy.stem().string(), rainy, clean, {}});
+    return clips;
+  }
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(rainy_dir, ec))
-    if (entry.is_directory()) clips.push_back(entry.path().filename().string());
-  if (ec) throw derain::Error("cannot list '" + rainy_dir.string() + "': " + ec.message());
-  std::sort(clips.begin(), clips.end());
-  if (clips.empty()) throw derain::Error("no clip folders in '" + rainy_dir.string() + "' (--sequences)");
-  std::vector<std::vector<derain::cli::ImagePair>> clip_pairs;
-  for (const auto& clip : clips) clip_pairs.push_back(derain::cli::pairImageFolders(
-      (rainy_dir / clip).string(), (clean_dir / clip).string()));
+  std::vector<fs::path> entries;
+  for (const auto& entry : fs::directory_iterator(rainy, ec)) entries.push_back(entry.path());
+  if (ec) throw derain::Error("cannot list '" + rainy.string() + "': " + ec.message());
+  std::sort(entries.begin(), entries.end());
+  for (const auto& entry : entries) {
+    const bool folder = fs::is_directory(entry);
+    if (!folder && !derain::cli::isVideoPath(entry.string())) continue;
+    const std::string name = folder ? entry.filename().string() : entry.stem().string();
+    Clip clip{name, entry, cleanCounterpart(clean, name, entry), {}};
+    if (folder && fs::is_directory(clip.clean))
+      clip.pairs = derain::cli::pairImageFolders(clip.rainy.string(), clip.clean.string());
+    clips.push_back(std::move(clip));
+  }
+  if (clips.empty())
+    throw derain::Error("no clips (folders of frames or video files) in '" + rainy.string() + "' (--sequences)");
+  return clips;
+}
+
+// The frames of a clip: rainy and ground truth, checked to match in number and size.
+void readClip(const Clip& clip, std::vector<cv::Mat>& rainy, std::vector<cv::Mat>& clean) {
+  rainy.clear();
+  clean.clear();
+  if (!clip.pairs.empty()) {
+    for (const auto& pair : clip.pairs) {
+      rainy.push_back(readColour(pair.rainy));
+      clean.push_back(readColour(pair.clean));
+      if (rainy.back().size() != clean.back().size())
+        throw derain::Error("'" + pair.rainy + "' is " + sizeText(rainy.back().size()) + " but its ground truth is " +
+                            sizeText(clean.back().size()));
+    }
+    return;
+  }
+  rainy = clipFrames(clip.rainy);
+  clean = clipFrames(clip.clean);
+  if (rainy.size() != clean.size())
+    throw derain::Error("clip '" + clip.rainy.string() + "' has " + std::to_string(rainy.size()) +
+                        " frames but its ground truth '" + clip.clean.string() + "' has " + std::to_string(clean.size()));
+  for (size_t f = 0; f < rainy.size(); ++f)
+    if (rainy[f].size() != clean[f].size())
+      throw derain::Error("frame " + std::to_string(f) + " of '" + clip.rainy.string() + "' is " +
+                          sizeText(rainy[f].size()) + " but its ground truth is " + sizeText(clean[f].size()));
+}
+
+// --sequences: clips of frames (folders of images in name order, or video files; see findClips).
+// Frames are derained in order with the temporal derainer (--temporal-window; 0 = frame by frame);
+// PSNR/SSIM are averaged over all frames, the temporal error (temporal_metrics.hpp) over the clips.
+int runSequences(const derain::cli::ArgParser& args) {
+  const std::vector<Clip> clips = findClips(args.get("rainy"), args.get("clean"));
 
   derain::cli::installInterruptHandlers();
   std::unique_ptr<derain::Engine> engine;
@@ -108,16 +193,12 @@ int runSequences(const derain::cli::ArgParser& args) {
   for (size_t c = 0; c < clips.size(); ++c) {
     std::unique_ptr<derain::VideoDerainer> video;
     if (engine) video = std::make_unique<derain::VideoDerainer>(*engine, temporal);
-    std::vector<cv::Mat> outputs, truths;
-    for (const auto& pair : clip_pairs[c]) {
+    std::vector<cv::Mat> rainy, truths, outputs;
+    readClip(clips[c], rainy, truths);
+    for (const cv::Mat& frame : rainy) {
       derain::cli::checkInterrupted();
-      const cv::Mat rainy = readColour(pair.rainy), clean = readColour(pair.clean);
-      if (rainy.size() != clean.size())
-        throw derain::Error("'" + pair.rainy + "' is " + sizeText(rainy.size()) + " but its ground truth is " +
-                            sizeText(clean.size()));
-      truths.push_back(clean);
-      if (video) video->process(rainy, outputs);
-      else outputs.push_back(rainy);
+      if (video) video->process(frame, outputs);
+      else outputs.push_back(frame);
     }
     if (video) video->flush(outputs);
     for (size_t f = 0; f < outputs.size(); ++f) {
@@ -127,7 +208,7 @@ int runSequences(const derain::cli::ArgParser& args) {
     }
     frames += static_cast<int64_t>(outputs.size());
     if (outputs.size() >= 2) temporal_sum += derain::temporalError(outputs, truths);
-    progress.update(static_cast<int64_t>(c + 1), clips[c]);
+    progress.update(static_cast<int64_t>(c + 1), clips[c].name);
   }
   progress.finish();
   const double n = static_cast<double>(frames);
@@ -234,8 +315,9 @@ int main(int argc, char** argv) {
     args.option("derained", "DIR", "write the derained images here as PNG (needs --model)");
     args.option("csv", "FILE", "write per-image scores here: name,psnr,ssim");
     derain::cli::addEngineOptions(args);  // used with --model
-    args.flag("sequences", "--rainy and --clean hold one folder of frames per clip (derain-synth --video): frames "
-                           "are derained in order and the temporal error is reported too");
+    args.flag("sequences", "--rainy and --clean hold clips: one folder of frames (derain-synth --video) or one "
+                           "video file per clip, paired by name, or are two video files; frames are derained in "
+                           "order and the temporal error is reported too");
     args.option("temporal-window", "N", "with --sequences and --model: previous frames used, 0..8 (0 = each frame "
                                         "alone)", std::to_string(derain::VideoOptions().temporal_window));
     args.epilog(
@@ -243,6 +325,9 @@ int main(int argc, char** argv) {
         "without extension, else without a rain-/norain- prefix (Rain100L/H naming). Every image on\n"
         "either side must have exactly one partner of the same size. Pairs smaller than SSIM's 11x11\n"
         "window are skipped with a warning and counted.\n"
+        "With --sequences, a clip is a folder of frames (frames paired by name) or a video file; its\n"
+        "ground truth in --clean is the folder or video of the same name (any video extension). Use a\n"
+        "lossless codec (e.g. FFV1 in .mkv) for ground-truth videos: a lossy one moves the scores.\n"
         "Outputs are written to temporary files renamed into place when complete (the CSV once every\n"
         "pair is scored): a failed or interrupted run leaves a previous CSV intact. An output folder\n"
         "that is, contains or lies inside --rainy or --clean is refused.\n"

@@ -587,6 +587,70 @@ TEST_F(Cli, SynthVideoMakesDeterministicPairedClipsThatEvalScoresWithTheTemporal
   EXPECT_GT(temporal, 0.5);  // moving rain against a still background
 }
 
+// derain-eval --sequences takes video files too: clips in a folder paired by stem with the ground
+// truth's videos, or two video files. The figures are the library's on the decoded frames.
+TEST_F(Cli, EvalScoresVideoFileClips) {
+  constexpr int kFrames = 6;
+  std::vector<cv::Mat> rainy, clean;
+  for (int f = 0; f < kFrames; ++f) {
+    cv::Mat background = testimg::scene(96, 64, 2), wet;
+    const cv::Mat pan = (cv::Mat_<double>(2, 3) << 1, 0, f, 0, 1, 0);
+    cv::warpAffine(background, background, pan, background.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT);
+    derain::RainParams rain;
+    rain.seed = 10 + f;
+    derain::addRain(background, wet, rain);
+    clean.push_back(background);
+    rainy.push_back(wet);
+  }
+  auto writeVideo = [&](const std::string& file, const std::vector<cv::Mat>& frames) {
+    cv::VideoWriter writer(file, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25, frames[0].size());
+    ASSERT_TRUE(writer.isOpened()) << file;
+    for (const auto& frame : frames) writer << frame;
+  };
+  dir("v/rainy");
+  dir("v/clean");
+  writeVideo(path("v/rainy/street.avi"), rainy);
+  writeVideo(path("v/clean/street.avi"), clean);
+  auto decoded = [&](const std::string& file) {
+    std::vector<cv::Mat> frames;
+    cv::VideoCapture capture(file);
+    cv::Mat frame;
+    while (capture.read(frame)) frames.push_back(frame.clone());
+    return frames;
+  };
+  const std::vector<cv::Mat> rainy_read = decoded(path("v/rainy/street.avi")), clean_read = decoded(path("v/clean/street.avi"));
+  ASSERT_EQ(static_cast<int>(rainy_read.size()), kFrames);
+  double psnr = 0, ssim = 0;
+  for (int f = 0; f < kFrames; ++f) {
+    psnr += derain::qualityY(rainy_read[f], clean_read[f]).psnr;
+    ssim += derain::qualityY(rainy_read[f], clean_read[f]).ssim;
+  }
+  char expected[200];
+  std::snprintf(expected, sizeof expected,
+                "mean PSNR %.2f dB SSIM %.4f over %d frames of 1 clips, temporal error %.3f levels\n", psnr / kFrames,
+                ssim / kFrames, kFrames, derain::temporalError(rainy_read, clean_read));
+  const Result folders = eval({"--rainy", path("v/rainy"), "--clean", path("v/clean"), "--sequences"});
+  ASSERT_EQ(folders.exit_code, 0) << folders.err;
+  EXPECT_EQ(folders.out, expected);
+  const Result files =
+      eval({"--rainy", path("v/rainy/street.avi"), "--clean", path("v/clean/street.avi"), "--sequences"});
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  EXPECT_EQ(files.out, expected);
+
+  // A clip without ground truth, and a ground truth of another length: one-line errors naming them.
+  writeVideo(path("v/rainy/alley.avi"), rainy);
+  const Result missing = eval({"--rainy", path("v/rainy"), "--clean", path("v/clean"), "--sequences"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no ground truth for clip '" + path("v/rainy/alley.avi") + "'"), std::string::npos)
+      << missing.err;
+  writeVideo(path("v/clean/alley.avi"), std::vector<cv::Mat>(clean.begin(), clean.begin() + 4));
+  const Result shorter = eval({"--rainy", path("v/rainy"), "--clean", path("v/clean"), "--sequences"});
+  EXPECT_EQ(shorter.exit_code, 1);
+  EXPECT_NE(shorter.err.find("has 6 frames but its ground truth '" + path("v/clean/alley.avi") + "' has 4"),
+            std::string::npos)
+      << shorter.err;
+}
+
 TEST_F(RunCli, GreyAlphaAnd16BitImagesKeepTheirLayout) {
   derain::EngineOptions one_thread;
   one_thread.threads = 1;
