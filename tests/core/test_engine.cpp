@@ -141,6 +141,27 @@ TEST_F(EngineTest, TiledMatchesUntiledWithinTolerance) {
             << "\n";
 }
 
+// One pass for the derained frame and its attention mask: both equal the separate calls bit for
+// bit, whole-frame and in tiles (where the mask is assembled from the tiles the same way).
+TEST_F(EngineTest, DerainWithAttentionEqualsDerainAndAttentionExactly) {
+  const cv::Mat image = derain::test::makeRainyScene(200, 150, 9);
+  for (int tile_size : {0, 96}) {
+    EngineOptions options;
+    options.tile_size = tile_size;
+    Engine engine = load(options);
+    cv::Mat derained, mask, both_derained, both_mask;
+    engine.derain(image, derained);
+    engine.attention(image, mask);
+    engine.derainWithAttention(image, both_derained, both_mask);
+    ASSERT_EQ(both_derained.type(), CV_8UC3);
+    ASSERT_EQ(both_mask.type(), CV_32FC1);
+    ASSERT_EQ(both_mask.size(), image.size());
+    EXPECT_EQ(cv::norm(both_derained, derained, cv::NORM_INF), 0.0) << "tile size " << tile_size;
+    EXPECT_EQ(cv::norm(both_mask, mask, cv::NORM_INF), 0.0) << "tile size " << tile_size;
+    EXPECT_GT(cv::norm(mask, cv::NORM_INF), 0.0);
+  }
+}
+
 TEST(Tiling, StreamedRowsEqualTheWholeFrameBlendBitExactly) {
   // 4 bands x 3 columns of 64-pixel tiles overlapping by 24 on a 150x130 frame, so rows are carried
   // from band to band. Each "tile output" is a pattern that depends on the tile (as a network's

@@ -43,6 +43,9 @@ class DERAIN_API Engine {
   // streaming tiles: peak memory grows with the frame's width, not its area. Throws derain::Error on
   // bad input.
   void derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order = ColorOrder::BGR);
+  // derain() that also hands out the U-ARSE mask Att(src) it computed on the way (CV_32FC1 of src's
+  // size, as attention() gives): one network pass for both. dst is bit-identical to derain()'s.
+  void derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask, ColorOrder order = ColorOrder::BGR);
   // Rainmake r_n = G_R(Att(n), n), optionally with noise on the mask.
   void rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order = ColorOrder::BGR,
                 const RainmakeOptions& rain = {});

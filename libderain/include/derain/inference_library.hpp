@@ -34,6 +34,8 @@ class DERAIN_API SharedEngine {
   virtual const ModelConfig& config() const = 0;
   virtual std::string describe() const = 0;
   virtual bool trained() const = 0;
+  // Last, so the slots above keep their places for plugins built before it.
+  virtual void derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask, ColorOrder order) = 0;
 };
 
 // derain::VideoDerainer (video.hpp) seen through virtual calls: temporal deraining of one stream.

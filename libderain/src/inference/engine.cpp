@@ -72,8 +72,9 @@ struct Engine::Impl {
   // Runs `forward` (device tensor in the engine's dtype -> output) over a 3-channel image tile by
   // tile, streaming: each tile is converted from the image on its own and finished rows go straight
   // into the result of `out_type`, so no whole-frame float buffer exists when the frame is tiled.
+  // With `mask`, forward's output carries one more channel, the attention mask, returned there.
   template <typename Forward>
-  cv::Mat run(const cv::Mat& colour, ColorOrder order, int out_type, Forward&& forward) {
+  cv::Mat run(const cv::Mat& colour, ColorOrder order, int out_type, Forward&& forward, cv::Mat* mask = nullptr) {
     detail::applyThreads(threads);
     detail::FlushDenormalsScope denormals(threads);  // a trained net's tiny values are ~3x slower otherwise
     c10::InferenceMode inference;
@@ -92,7 +93,17 @@ struct Engine::Impl {
           return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU, torch::kFloat32);
         },
         [&](int first_row, const at::Tensor& rows) {
-          cv::Mat finished = detail::tensorToImage(rows, out_type, order);
+          const int64_t image_channels = mask != nullptr ? rows.size(1) - 1 : rows.size(1);
+          cv::Mat finished = detail::tensorToImage(rows.narrow(1, 0, image_channels), out_type, order);
+          if (mask != nullptr) {
+            const cv::Mat finished_mask = detail::tensorToImage(rows.narrow(1, image_channels, 1), CV_32FC1, order);
+            if (first_row == 0 && finished_mask.rows == height) {
+              *mask = finished_mask;
+            } else {
+              if (first_row == 0) mask->create(height, width, CV_32FC1);
+              finished_mask.copyTo(mask->rowRange(first_row, first_row + finished_mask.rows));
+            }
+          }
           if (first_row == 0 && finished.rows == height) {
             result = finished;  // one tile: no copy
             return;
@@ -140,6 +151,20 @@ void Engine::derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) {
     auto& net = impl_->net;
     const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) { return net->derain(x); });
     dst = detail::restoreLayout(out, src, order);
+  });
+}
+
+void Engine::derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask, ColorOrder order) {
+  translated([&] {
+    const cv::Mat colour = detail::networkColour(src);
+    auto& net = impl_->net;
+    cv::Mat attention;
+    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
+      auto a = net->att->forward(x);
+      return at::cat({net->g_n->forward(x, a), a}, 1);  // as net->derain(x), with the mask kept
+    }, &attention);
+    dst = detail::restoreLayout(out, src, order);
+    mask = attention;
   });
 }
 

@@ -31,6 +31,10 @@ class LockedEngine final : public SharedEngine {
     std::lock_guard<std::mutex> lock(mutex_);
     engine_.attention(src, mask, order);
   }
+  void derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask, ColorOrder order) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    engine_.derainWithAttention(src, dst, mask, order);
+  }
   const ModelConfig& config() const override { return engine_.config(); }
   std::string describe() const override { return engine_.describe(); }
   bool trained() const override { return engine_.trained(); }

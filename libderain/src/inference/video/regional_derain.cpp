@@ -1,4 +1,4 @@
-// Generator on the regions the temporal fusion could not clean (see regional_derain.h).
+// The generator's result on the regions the temporal fusion could not clean (see regional_derain.h).
 #include "video/regional_derain.h"
 
 #include <cmath>
@@ -15,7 +15,7 @@ constexpr double kCellShare = 0.04;
 constexpr int kFeatherPixels = 6;  // the generator's result fades in over this many pixels
 }  // namespace
 
-double derainRegions(const DerainFunction& derain, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out) {
+double blendGeneratedRegions(const cv::Mat& frame, const cv::Mat& generated, const cv::Mat& mask, cv::Mat& out) {
   cv::Mat cells, marks;
   cv::resize(mask, cells, {(mask.cols + kCellPixels - 1) / kCellPixels, (mask.rows + kCellPixels - 1) / kCellPixels}, 0,
              0, cv::INTER_AREA);
@@ -24,8 +24,6 @@ double derainRegions(const DerainFunction& derain, const cv::Mat& frame, const c
     out = frame.clone();
     return 0.0;
   }
-  cv::Mat generated;
-  derain(frame, generated, order);
   // Weight: 1 on the grown marks, fading to 0 over the feather.
   cv::Mat weight;
   cv::dilate(marks, weight, cv::getStructuringElement(cv::MORPH_RECT, {kFeatherPixels + 1, kFeatherPixels + 1}));

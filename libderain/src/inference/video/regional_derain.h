@@ -1,8 +1,8 @@
-// The generator where the temporal fusion left work: G_N (Engine::derain) output blended in, with a
+// The generator where the temporal fusion left work: the frame's own G_N output (the frame-by-frame
+// result, computed in the same network pass as the attention mask the fusion needs) blended in, with a
 // feathered edge, only on the regions the neighbours could not vouch for (occlusions, frame borders the
 // motion uncovered, moving objects). Pixels the fusion cleaned keep the fused value: G_N would only add its
-// own small changes there (the shipped lite model moves a rain-free frame by ~39-40 dB PSNR), and a frame
-// with nothing marked skips the generator altogether.
+// own small changes there (the shipped lite model moves a rain-free frame by ~39-40 dB PSNR).
 // The generator runs on the whole frame, not on crops: the inference backend prepares its kernels per input
 // shape, so crops of a new size every frame were measured several times slower than one full frame (and
 // the lite G_N's colour shift differs between a crop and the whole frame, which showed as patches).
@@ -10,17 +10,10 @@
 
 #include <opencv2/core.hpp>
 
-#include <functional>
-
-#include "derain/types.hpp"
-
 namespace derain::detail {
 
-// frame: CV_8UC3; mask: CV_8UC1, non-zero = needs the generator. Writes `out` (may not alias `frame`) and
-// returns the fraction of the frame's area blended from the generator (0 when it was not run).
-// G_N of a whole frame (Engine::derain or SharedEngine::derain).
-using DerainFunction = std::function<void(const cv::Mat& src, cv::Mat& dst, ColorOrder order)>;
-
-double derainRegions(const DerainFunction& derain, const cv::Mat& frame, const cv::Mat& mask, ColorOrder order, cv::Mat& out);
+// fused, generated: CV_8UC3 of one size; mask: CV_8UC1, non-zero = needs the generator. Writes `out`
+// (may not alias `fused`) and returns the fraction of the frame's area blended from `generated`.
+double blendGeneratedRegions(const cv::Mat& fused, const cv::Mat& generated, const cv::Mat& mask, cv::Mat& out);
 
 }  // namespace derain::detail

@@ -30,8 +30,8 @@ struct Entry {
 
 struct VideoDerainer::Impl {
   // The networks: an Engine's or a shared engine's (kept alive by `shared`).
-  detail::DerainFunction derain;
-  std::function<void(const cv::Mat&, cv::Mat&, ColorOrder)> attention;
+  std::function<void(const cv::Mat&, cv::Mat&, ColorOrder)> derain;
+  std::function<void(const cv::Mat&, cv::Mat&, cv::Mat&, ColorOrder)> derain_with_attention;
   std::shared_ptr<SharedEngine> shared;
   VideoOptions options;
   detail::MotionEstimator motion;
@@ -43,12 +43,16 @@ struct VideoDerainer::Impl {
 
   Impl(Engine& e, const VideoOptions& o)
       : derain([&e](const cv::Mat& in, cv::Mat& out, ColorOrder order) { e.derain(in, out, order); }),
-        attention([&e](const cv::Mat& in, cv::Mat& out, ColorOrder order) { e.attention(in, out, order); }),
+        derain_with_attention([&e](const cv::Mat& in, cv::Mat& out, cv::Mat& mask, ColorOrder order) {
+          e.derainWithAttention(in, out, mask, order);
+        }),
         options(o),
         motion(o.flow_downscale) {}
   Impl(std::shared_ptr<SharedEngine> e, const VideoOptions& o)
       : derain([p = e.get()](const cv::Mat& in, cv::Mat& out, ColorOrder order) { p->derain(in, out, order); }),
-        attention([p = e.get()](const cv::Mat& in, cv::Mat& out, ColorOrder order) { p->attention(in, out, order); }),
+        derain_with_attention([p = e.get()](const cv::Mat& in, cv::Mat& out, cv::Mat& mask, ColorOrder order) {
+          p->derainWithAttention(in, out, mask, order);
+        }),
         shared(std::move(e)),  // the one reference that keeps it alive
         options(o),
         motion(o.flow_downscale) {}
@@ -101,12 +105,14 @@ struct VideoDerainer::Impl {
       stats.last_generated = 1.0;
       return out;
     }
-    cv::Mat attention, fused;
-    this->attention(target.frame, attention, options.color_order);
+    // One network pass gives both the attention the fusion needs and the frame's own derained
+    // result, which fills what the neighbours could not.
+    cv::Mat generated, attention, fused;
+    derain_with_attention(target.frame, generated, attention, options.color_order);
     const detail::FusionResult fusion_result =
         detail::fuseWithNeighbours(target.frame, warped, valid, attention, options.color_order, fusion, fused);
     stats.last_replaced = fusion_result.replaced;
-    stats.last_generated = detail::derainRegions(derain, fused, fusion_result.needs_generator, options.color_order, out);
+    stats.last_generated = detail::blendGeneratedRegions(fused, generated, fusion_result.needs_generator, out);
     return out;
   }
 
