@@ -99,6 +99,32 @@ TEST(Networks, GeneratorSeesTheMask) {
 
 // The packed convolution is the plain one, bit for bit, for every shape the networks use; it repacks
 // when the weights change.
+// The fused convolution + ReLU (oneDNN post-op) equals the convolution followed by a ReLU bit for
+// bit, packed in inference and plain in training, and is packed apart from the plain convolution.
+TEST(PackedConv2d, FusedReluEqualsConvolutionThenRelu) {
+  using derain::detail::PackedConv2d;
+  torch::manual_seed(5);
+  PackedConv2d conv(torch::nn::Conv2dOptions(16, 16, 3).padding(1));
+  const auto x = torch::randn({1, 16, 33, 41}).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor reference, training;
+  {
+    torch::NoGradGuard no_grad;
+    reference = torch::relu(conv->forward(x));
+    training = conv->forwardRelu(x);
+  }
+  at::Tensor fused, plain;
+  {
+    c10::InferenceMode inference;
+    fused = conv->forwardRelu(x);
+    plain = conv->forward(x);
+  }
+  EXPECT_EQ(conv->packCount(), 2u) << "fused and plain share a pack";
+  EXPECT_TRUE(torch::equal(fused, reference)) << "max diff " << (fused - reference).abs().max().item<float>();
+  EXPECT_TRUE(torch::equal(training, reference));
+  EXPECT_GT(plain.lt(0).sum().item<int64_t>(), 0);  // the ReLU really had something to clip
+  EXPECT_EQ(fused.lt(0).sum().item<int64_t>(), 0);
+}
+
 TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {
   using derain::detail::PackedConv2d;
   struct Case {

@@ -16,7 +16,7 @@ ResidualBlockImpl::ResidualBlockImpl(int channels) {
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
-  auto y = conv2_->forward(conv1_->forward(x).relu_()).relu_();
+  auto y = conv2_->forwardRelu(conv1_->forwardRelu(x));
   return (y + x).relu_();
 }
 
@@ -31,10 +31,10 @@ HybridBlockImpl::HybridBlockImpl(int channels) {
 }
 
 torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {
-  auto residual = torch::relu(res2_->forward(torch::relu(res1_->forward(x))));
-  auto d1 = torch::relu(dense1_->forward(x));
-  auto d2 = torch::relu(dense2_->forward(torch::cat({x, d1}, 1)));
-  auto d3 = torch::relu(dense3_->forward(torch::cat({x, d1, d2}, 1)));
+  auto residual = res2_->forwardRelu(res1_->forwardRelu(x));
+  auto d1 = dense1_->forwardRelu(x);
+  auto d2 = dense2_->forwardRelu(torch::cat({x, d1}, 1));
+  auto d3 = dense3_->forwardRelu(torch::cat({x, d1, d2}, 1));
   auto fused = fuse_->forward(torch::cat({residual, d1, d2, d3}, 1));
   return torch::relu(x + fused);
 }

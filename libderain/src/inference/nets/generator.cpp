@@ -19,6 +19,24 @@ PackedConv2d conv(int in, int out, int kernel, int stride = 1, int dilation = 1)
 // In place: saves an allocation and a pass over memory per layer (conv backward does not need its output).
 torch::nn::ReLU relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
+// Sequential::forward, with each convolution that a ReLU follows run as one fused call (the ReLU
+// modules stay in the Sequential: they give the layers the indices the model files name them by).
+torch::Tensor runFusingRelu(torch::nn::Sequential& layers, torch::Tensor x) {
+  auto it = layers->begin();
+  while (it != layers->end()) {
+    auto conv = std::dynamic_pointer_cast<PackedConv2dImpl>(it->ptr());
+    auto next = std::next(it);
+    if (conv && next != layers->end() && std::dynamic_pointer_cast<torch::nn::ReLUImpl>(next->ptr())) {
+      x = conv->forwardRelu(x);
+      it = std::next(next);
+    } else {
+      x = it->forward(x);
+      ++it;
+    }
+  }
+  return x;
+}
+
 }  // namespace
 
 UpsampleImpl::UpsampleImpl(int in_channels, int out_channels) {
@@ -79,13 +97,13 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config)
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Tensor& mask) {
   auto input = torch::cat({image, mask.to(image.dtype())}, 1);
   if (unshuffle_ > 1) input = torch::pixel_unshuffle(input, unshuffle_);
-  auto skip1 = encode_full_->forward(input);
-  auto skip2 = encode_half_->forward(skip1);
-  auto x = body_->forward(skip2);
+  auto skip1 = runFusingRelu(encode_full_, input);
+  auto skip2 = runFusingRelu(encode_half_, skip1);
+  auto x = runFusingRelu(body_, skip2);
   x = up_half_->forward(x) + skip2;
-  x = decode_half_->forward(x);
+  x = runFusingRelu(decode_half_, x);
   x = up_full_->forward(x) + skip1;
-  x = decode_full_->forward(x);
+  x = runFusingRelu(decode_full_, x);
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);
   return residual_ ? image + x : x;
 }

@@ -32,21 +32,30 @@ bool PackedConv2dImpl::packable(const torch::Tensor& input) const {
 
 torch::Tensor PackedConv2dImpl::forward(const torch::Tensor& input) {
   if (!packable(input)) return torch::nn::Conv2dImpl::forward(input);
+  return runPacked(input, false);
+}
+
+torch::Tensor PackedConv2dImpl::forwardRelu(const torch::Tensor& input) {
+  if (!packable(input)) return torch::nn::Conv2dImpl::forward(input).relu_();
+  return runPacked(input, true);
+}
+
+torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, bool relu) {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto sizes = input.sizes().vec();
   const void* data = weight.data_ptr();
   const int64_t version = weight._version();
   Pack* pack = nullptr;
   for (auto& p : packs_)
-    if (p.input_sizes == sizes && p.weight_data == data && p.weight_version == version) pack = &p;
+    if (p.input_sizes == sizes && p.weight_data == data && p.weight_version == version && p.relu == relu) pack = &p;
   if (pack == nullptr) {
     if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
                             pair(options.stride()), pair(padding), pair(options.dilation()),
-                            static_cast<int64_t>(options.groups()), sizes, std::string("none")};
+                            static_cast<int64_t>(options.groups()), sizes, std::string(relu ? "relu" : "none")};
     prepackOp()->callBoxed(&stack);
-    packs_.push_back(Pack{sizes, data, version, stack[0]});
+    packs_.push_back(Pack{sizes, data, version, relu, stack[0]});
     pack = &packs_.back();
   }
   torch::jit::Stack stack{input, pack->context};

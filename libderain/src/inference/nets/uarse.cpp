@@ -40,7 +40,7 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     state.c = state.c.contiguous(at::MemoryFormat::ChannelsLast);
   }
   for (int stage = 0; stage < config_.stages; ++stage) {
-    auto features = conv_in_->forward(torch::cat({x, mask}, 1)).relu_();
+    auto features = conv_in_->forwardRelu(torch::cat({x, mask}, 1));
     state = lstm_->forward(features, state);
     mask = conv_out_->forward(blocks_->forward(state.h));
   }
