@@ -1,11 +1,9 @@
 // What the elements that run a libderain network share: the engine properties (model, device,
 // precision, tile-size, tile-overlap, threads) installed, stored and read by one set of functions
 // whose specs take their defaults and ranges from derain::EngineOptions / engine_options.hpp; the
-// refusal to change a READY-only property of a running element; and the processing latency
-// measured on real frames and answered to LATENCY queries.
+// refusal to change a READY-only property of a running element; and posting and answering the
+// processing latency (processing_latency.h).
 #pragma once
-
-#include <mutex>
 
 #include <gst/base/gstbasetransform.h>
 #include <gst/gst.h>
@@ -13,6 +11,7 @@
 #include <derain/engine_options.hpp>
 
 #include "gstderainenums.h"
+#include "processing_latency.h"
 
 namespace derain_gst {
 
@@ -56,32 +55,6 @@ bool getEngineProperty(const EngineSettings& settings, guint first_id, guint pro
 // g_warning, when the element is PAUSED or PLAYING, in which case the caller keeps the old value.
 // Call with the object lock held.
 bool refuseWhileRunning(GstElement* element, GParamSpec* pspec);
-
-// The latency an element adds: `frames in flight` x the time one frame takes, measured on real
-// frames (no warm-up inference at negotiation). The first frame after reset() sets the frame time;
-// afterwards it is only raised, when the running average exceeds it by half (the machine got
-// busier), so a live pipeline's latency does not wobble. Thread-safe.
-class ProcessingLatency {
- public:
-  // Forget the frame time (new caps: another size); the reported latency stays until a frame is measured.
-  void reset();
-  // Folds in one frame; true when the reported latency changed (post a latency message).
-  bool record(GstClockTime frame_ns, int frames_in_flight);
-  // Latency that does not depend on the frame time: frames held back for look-ahead times the frame
-  // duration. True when it changed (post a latency message).
-  bool setHeldBack(GstClockTime ns);
-  // Held-back time plus, once a frame has been measured, frames in flight x the frame time.
-  GstClockTime latency() const;
-  void clear();  // stop(): nothing measured, nothing reported
-
- private:
-  mutable std::mutex mutex_;
-  GstClockTime held_back_ = 0;
-  double average_ns_ = 0.0;
-  GstClockTime frame_ns_ = 0;  // the frame time the latency is built on
-  GstClockTime latency_ = 0;
-  bool fresh_ = true;
-};
 
 // Records a frame's time and posts a latency message on element when the latency changed.
 void recordFrameTime(GstElement* element, ProcessingLatency& latency, GstClockTime frame_ns, int frames_in_flight);

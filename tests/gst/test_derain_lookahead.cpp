@@ -204,3 +204,36 @@ TEST(DerainQos, DroppedFrameLeavesTheTemporalStateAsIfItNeverCame) {
     gst_harness_teardown(h);
   }
 }
+
+// The look-ahead QoS drop, on a test clock: in a pipeline with a configured latency, a frame that
+// cannot reach the sink in time even if processed at once (now + the element's latency is past its
+// running time + the pipeline latency) is dropped before the network runs; frames that can, are not.
+// Counts only: the margins (a second) dwarf any processing time.
+TEST(DerainQos, FramesThatCannotBeInTimeAreDroppedBeforeInference) {
+  constexpr GstClockTime kPipelineLatency = GST_SECOND;
+  const std::vector<cv::Mat> frames = streakFrames(8);
+  GstHarness* h = gst_test::harnessFor("derain", properties(0, 0), caps());
+  gst_harness_use_testclock(h);
+  ASSERT_TRUE(gst_harness_push_upstream_event(h, gst_event_new_latency(kPipelineLatency)));
+  // Arrival delay behind each frame's own time: late ones are 2 s behind (past the 1 s latency).
+  const bool late[8] = {false, false, true, false, true, true, false, false};
+  int expected = 0;
+  constexpr GstClockTime kSpacing = 3 * GST_SECOND;  // frames far apart: the clock only moves forward
+  for (int k = 0; k < 8; ++k) {
+    const GstClockTime pts = k * kSpacing;
+    ASSERT_TRUE(gst_harness_set_time(h, pts + (late[k] ? 2 * GST_SECOND : 10 * GST_MSECOND)));
+    GstBuffer* buffer = frameBuffer(frames[k], k);
+    GST_BUFFER_PTS(buffer) = pts;
+    ASSERT_EQ(gst_harness_push(h, buffer), GST_FLOW_OK);
+    expected += !late[k];
+  }
+  auto out = pullAll(h);
+  ASSERT_EQ(static_cast<int>(out.size()), expected);
+  int i = 0;
+  for (int k = 0; k < 8; ++k) {
+    if (late[k]) continue;
+    EXPECT_EQ(GST_BUFFER_PTS(out[i]), k * kSpacing);
+    gst_buffer_unref(out[i++]);
+  }
+  gst_harness_teardown(h);
+}
