@@ -11,37 +11,36 @@
 #include "derain/export.hpp"
 #include "derain/inference_library.hpp"
 #include "derain/video.hpp"
+#include "engine_thread.h"
 
 namespace derain {
 
 namespace {
 
-class LockedEngine final : public SharedEngine {
+// One frame at a time, all on the engine's own thread (engine_thread.h): streams share the engine's
+// threads instead of fighting over the cores.
+class SerialEngine final : public SharedEngine {
  public:
-  explicit LockedEngine(Engine engine) : engine_(std::move(engine)) {}
+  explicit SerialEngine(Engine engine) : engine_(std::move(engine)) {}
   void derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    engine_.derain(src, dst, order);
+    thread_.run([&] { engine_.derain(src, dst, order); });
   }
   void rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const RainmakeOptions& rain) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    engine_.rainmake(src, dst, order, rain);
+    thread_.run([&] { engine_.rainmake(src, dst, order, rain); });
   }
   void attention(const cv::Mat& src, cv::Mat& mask, ColorOrder order) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    engine_.attention(src, mask, order);
+    thread_.run([&] { engine_.attention(src, mask, order); });
   }
   void derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask, ColorOrder order) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    engine_.derainWithAttention(src, dst, mask, order);
+    thread_.run([&] { engine_.derainWithAttention(src, dst, mask, order); });
   }
   const ModelConfig& config() const override { return engine_.config(); }
   std::string describe() const override { return engine_.describe(); }
   bool trained() const override { return engine_.trained(); }
 
  private:
-  std::mutex mutex_;  // one frame at a time: streams share the engine's threads instead of fighting
   Engine engine_;
+  detail::EngineThread thread_;  // after the engine: stops (finishing queued calls) before it goes
 };
 
 // (canonical model path, options) identifies an engine.
@@ -75,7 +74,7 @@ class SharedEngines final : public InferenceLibrary {
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto existing = engines_[key].lock()) return existing;
     // Loaded under the lock: two elements starting together load the file once.
-    auto engine = std::make_shared<LockedEngine>(Engine(model_path, options));
+    auto engine = std::make_shared<SerialEngine>(Engine(model_path, options));
     engines_[key] = engine;
     return engine;
   }
@@ -99,7 +98,7 @@ class SharedEngines final : public InferenceLibrary {
 
  private:
   mutable std::mutex mutex_;
-  std::map<Key, std::weak_ptr<LockedEngine>> engines_;
+  std::map<Key, std::weak_ptr<SerialEngine>> engines_;
 };
 
 }  // namespace
