@@ -326,15 +326,14 @@ GstClockTime latencyAfterOneFrame(int max_in_flight) {
   return total - upstream;
 }
 
+// Each element measures its own frame time, so latencies of different elements are not compared
+// (wall-clock); the policy itself is tested on made-up times in test_processing_latency.cpp.
 TEST(DerainLatency, IsFramesInFlightTimesTheFrameTime) {
-  // The 2-frame element goes first, on a cold engine (slowest first frame); the 1-frame one then
-  // shares that engine, warm.
   const GstClockTime two = latencyAfterOneFrame(2);
   const GstClockTime one = latencyAfterOneFrame(1);
   const GstClockTime three = latencyAfterOneFrame(3);
   EXPECT_GT(one, 0u);
   EXPECT_GT(two, 0u);
-  EXPECT_GE(two, one);
   EXPECT_EQ(two % 2, 0u) << "2 x a frame time";
   EXPECT_EQ(three % 3, 0u) << "3 x a frame time";
 }
