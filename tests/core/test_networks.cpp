@@ -125,6 +125,31 @@ TEST(PackedConv2d, FusedReluEqualsConvolutionThenRelu) {
   EXPECT_EQ(fused.lt(0).sum().item<int64_t>(), 0);
 }
 
+// bf16 convolutions are packed too, with the same result as LibTorch's bf16 path, fused ReLU included.
+TEST(PackedConv2d, Bf16IsPackedAndEqualsThePlainBf16Convolution) {
+  using derain::detail::PackedConv2d;
+  torch::manual_seed(8);
+  PackedConv2d conv(torch::nn::Conv2dOptions(16, 32, 3).padding(1));
+  conv->to(torch::kBFloat16);
+  const auto x = torch::randn({1, 16, 29, 35}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor plain, plain_relu;
+  {
+    torch::NoGradGuard no_grad;
+    plain = conv->forward(x);
+    plain_relu = torch::relu(conv->forward(x));
+  }
+  at::Tensor packed, packed_relu;
+  {
+    c10::InferenceMode inference;
+    packed = conv->forward(x);
+    packed_relu = conv->forwardRelu(x);
+  }
+  EXPECT_EQ(conv->packCount(), 2u) << "the packed path was not taken";
+  ASSERT_EQ(packed.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(plain, packed));
+  EXPECT_TRUE(torch::equal(plain_relu, packed_relu));
+}
+
 TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {
   using derain::detail::PackedConv2d;
   struct Case {

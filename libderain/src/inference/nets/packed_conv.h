@@ -1,9 +1,9 @@
 // A Conv2d whose weights are packed for oneDNN once, not on every call. LibTorch's CPU convolution
 // re-orders (packs) the weights into oneDNN's blocked layout on every forward; a oneDNN trace of the
 // lite model at 640x360 showed those re-orders taking longer than the convolutions. In inference
-// (c10::InferenceMode) on the CPU in fp32, this module packs them once per input size through
+// (c10::InferenceMode) on the CPU in fp32 or bf16, this module packs them once per input size through
 // LibTorch's own mkldnn_prepacked ops (the same oneDNN convolution, bit-identical output) and keeps
-// the pack until the weights change; anywhere else (training, bf16, CUDA) it is a plain Conv2d.
+// the pack until the weights change; anywhere else (training, CUDA) it is a plain Conv2d.
 // forwardRelu() is the convolution followed by a ReLU, fused into the packed oneDNN call (oneDNN's
 // post-op: bit-identical to a separate ReLU, without the extra pass over the activations).
 #pragma once
