@@ -55,6 +55,7 @@ struct Options {
   std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
   int live_seconds = 0;  // > 0: the live-pipeline mode
   int soak_frames = 0;   // > 0: the soak mode
+  std::string model;     // empty: an untrained lite model
 };
 
 // Soak mode: resident memory sampled every this many frames.
@@ -65,15 +66,17 @@ constexpr int kLiveFps = 25;
 
 void usage(FILE* out, const char* program) {
   std::fprintf(out,
-      "Usage: %s [--frames N] [--threads T] [--size WxH]... [--live SECONDS | --soak FRAMES]\n"
+      "Usage: %s [--frames N] [--threads T] [--size WxH]... [--model FILE] [--live SECONDS | --soak FRAMES]\n"
       "Cost per frame of the derain GStreamer element (in appsrc ! derain ! appsink, and alone in a\n"
       "GstHarness) vs derain::Engine::derain on the same frames (untrained lite model, RGB frames, one\n"
       "frame at a time).\n"
       "  --frames N   frames timed per path (default %d)\n"
       "  --threads T  network threads for both (default 0 = every core)\n"
       "  --size WxH   frame size; repeatable (default 320x240 and 640x360)\n"
+      "  --model F    this model file instead of an untrained lite model\n"
       "  --live S     instead: a live 25 fps source into derain (max-in-flight 1, then 2) and a\n"
-      "               synchronising sink with QoS for S seconds; frames rendered on time of those offered\n"
+      "               synchronising sink with QoS for S seconds; frames rendered on time of those offered,\n"
+      "               and of those the element can process in S s (the same pipeline, not live, unsynced)\n"
       "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
       "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
@@ -98,6 +101,8 @@ bool parseArgs(int argc, char** argv, Options& options) {
     } else if (arg == "--soak" && has_value) {
       options.soak_frames = std::atoi(argv[++i]);
       if (options.soak_frames < 1) return false;
+    } else if (arg == "--model" && has_value) {
+      options.model = argv[++i];
     } else if (arg == "--threads" && has_value) {
       options.threads = std::atoi(argv[++i]);
       if (options.threads < 0) return false;
@@ -145,7 +150,7 @@ class ElementPath {
   ElementPath(const std::string& model, cv::Size size, int threads) {
     gchar* description = g_strdup_printf(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1 ! "
-        "derain name=derain threads=%d ! appsink name=sink sync=false",
+        "derain name=derain threads=%d temporal-window=0 ! appsink name=sink sync=false",
         size.width, size.height, threads);
     GError* error = nullptr;
     pipeline_ = gst_parse_launch(description, &error);
@@ -194,7 +199,8 @@ class HarnessPath {
     GstElement* derain = gst_element_factory_make("derain", nullptr);
     if (derain == nullptr) throw std::runtime_error("no derain element (is the plugin in GST_PLUGIN_PATH?)");
     gst_object_ref_sink(derain);
-    g_object_set(derain, "model", model.c_str(), "threads", threads, nullptr);
+    // Frame by frame, like the Engine::derain it is compared with.
+    g_object_set(derain, "model", model.c_str(), "threads", threads, "temporal-window", 0, nullptr);
     harness_ = gst_harness_new_with_element(derain, "sink", "src");
     gst_object_unref(derain);
     gchar* caps = g_strdup_printf("video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", size.width,
@@ -348,13 +354,49 @@ LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max
   return result;
 }
 
+struct HandoffTimes {
+  int frames = 0;
+  double first_ms = 0, last_ms = 0;
+};
+
+void noteHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
+  auto* times = static_cast<HandoffTimes*>(data);
+  times->last_ms = nowMs();
+  if (times->frames++ == 0) times->first_ms = times->last_ms;
+}
+
+// Frames per second the live pipeline's element gets through when nothing waits for the clock: the
+// same source, element and sink, not live and unsynchronised (model loading excluded: timed from the
+// first frame out to the last).
+double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames) {
+  gchar* description = g_strdup_printf(
+      "videotestsrc num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
+      "derain name=derain threads=%d max-in-flight=%d ! fakesink name=sink sync=false signal-handoffs=true",
+      frames, size.width, size.height, kLiveFps, threads, max_in_flight);
+  HandoffTimes times;
+  GstElement* pipeline = launchWithModel("capacity pipeline", description, model, G_CALLBACK(noteHandoff), &times);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool failed = GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
+  gst_message_unref(message);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  if (failed || times.frames < 2) throw std::runtime_error("capacity pipeline failed");
+  return 1000.0 * (times.frames - 1) / (times.last_ms - times.first_ms);
+}
+
 void liveSize(const std::string& model, cv::Size size, const Options& options) {
   for (const int max_in_flight : {1, 2}) {
     const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds);
-    std::printf("%4dx%-4d live %d fps %d s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%)  "
-                "pipeline latency %.1f ms\n",
+    const double fps = capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered, 100));
+    const double can = std::min(static_cast<double>(r.offered), fps * options.live_seconds);
+    std::printf("%4dx%-4d live %d fps %d s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); the element "
+                "alone does %.1f fps = %.0f frames in that time: %.2fx of it  pipeline latency %.1f ms\n",
                 size.width, size.height, kLiveFps, options.live_seconds, max_in_flight, r.rendered, r.offered,
-                100.0 * r.rendered / r.offered,
+                100.0 * r.rendered / r.offered, fps, can, r.rendered / can,
                 GST_CLOCK_TIME_IS_VALID(r.latency) ? static_cast<double>(r.latency) / GST_MSECOND : -1.0);
     std::fflush(stdout);
   }
@@ -423,12 +465,14 @@ int main(int argc, char** argv) {
   gst_init(&argc, &argv);
 
   gchar* dir = g_dir_make_tmp("derain-gst-bench-XXXXXX", nullptr);
-  const std::string model = std::string(dir) + "/lite-untrained.derain";
+  const std::string untrained = std::string(dir) + "/lite-untrained.derain";
+  const std::string model = options.model.empty() ? untrained : options.model;
+  const std::string model_name = options.model.empty() ? "untrained lite model" : "model " + options.model;
   int status = 0;
   try {
     derain::EngineOptions engine_options;
     engine_options.threads = options.threads;
-    derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(model);
+    if (options.model.empty()) derain::Engine::untrained(derain::ModelConfig::lite(), 1, engine_options).save(untrained);
     // Every speed figure next to the machine's ceiling, measured in the same run.
     const int ceiling_threads = options.threads > 0 ? options.threads : derain::runtimeThreads();
     std::printf("%s\n", derain::bench::ceilingLine(derain::Precision::FP32,
@@ -436,18 +480,19 @@ int main(int argc, char** argv) {
     if (options.soak_frames > 0) {
       for (const auto& size : options.sizes) soakSize(model, size, options);
     } else if (options.live_seconds > 0) {
-      std::printf("derain-gst-bench --live: untrained lite model, %d network threads (0 = all)\n", options.threads);
+      std::printf("derain-gst-bench --live: %s, %d network threads (0 = all), element defaults otherwise\n",
+                  model_name.c_str(), options.threads);
       for (const auto& size : options.sizes) liveSize(model, size, options);
     } else {
-      std::printf("derain-gst-bench: untrained lite model, %d network threads (0 = all), %d frames per path; "
-                  "%% = overhead over the engine\n", options.threads, options.frames);
+      std::printf("derain-gst-bench: %s, %d network threads (0 = all), %d frames per path; "
+                  "%% = overhead over the engine\n", model_name.c_str(), options.threads, options.frames);
       for (const auto& size : options.sizes) benchSize(model, size, options);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "derain-gst-bench: %s\n", e.what());
     status = 1;
   }
-  g_unlink(model.c_str());
+  g_unlink(untrained.c_str());
   g_rmdir(dir);
   g_free(dir);
   return status;
