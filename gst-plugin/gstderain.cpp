@@ -156,8 +156,10 @@ struct _GstDerain {
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
-  /* the pipeline's latency from the last LATENCY event (NONE before one), guarded by the object lock */
+  /* the pipeline's latency from the last LATENCY event (NONE before one), and whether upstream said
+   * it is live in the last LATENCY query; guarded by the object lock */
   GstClockTime configured_latency;
+  gboolean upstream_live;
 
   /* created in start(), destroyed in stop() */
   DerainStream* stream;
@@ -266,6 +268,7 @@ static void gst_derain_init(GstDerain* self) {
   self->lookahead = DEFAULT_PROP_LOOKAHEAD;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
+  self->upstream_live = FALSE;
   self->stream = nullptr;
   self->discont_pending = FALSE;
   // Late frames are dropped before the (expensive) network runs.
@@ -432,8 +435,15 @@ static gboolean gst_derain_set_info(GstVideoFilter* filter, GstCaps*, GstVideoIn
 
 static gboolean gst_derain_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
   GstDerain* self = GST_DERAIN(trans);
-  if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY)
-    return derain_gst::answerLatencyQuery(trans, query, self->latency->latency());
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
+    const gboolean answered = derain_gst::answerLatencyQuery(trans, query, self->latency->latency());
+    gboolean live = FALSE;
+    if (answered) gst_query_parse_latency(query, &live, nullptr, nullptr);
+    GST_OBJECT_LOCK(self);
+    self->upstream_live = answered && live;
+    GST_OBJECT_UNLOCK(self);
+    return answered;
+  }
   return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
 }
 
@@ -496,7 +506,7 @@ static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event) {
   return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
 }
 
-// QoS that looks ahead: in a pipeline whose latency is configured (a live one), a frame that cannot
+// QoS that looks ahead: in a live pipeline (upstream says so; its latency is configured), a frame that cannot
 // reach the sink in time even if processed now (its running time + the pipeline latency is before
 // now + this element's processing latency) is dropped before inference. The base class's QoS only
 // drops frames that are already late when they arrive, which lets every frame be late by the
@@ -505,7 +515,7 @@ static bool gst_derain_too_late(GstDerain* self, GstBuffer* buffer) {
   GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
   if (!gst_base_transform_is_qos_enabled(trans) || gst_base_transform_is_passthrough(trans)) return false;
   GST_OBJECT_LOCK(self);
-  const GstClockTime configured = self->configured_latency;
+  const GstClockTime configured = self->upstream_live ? self->configured_latency : GST_CLOCK_TIME_NONE;
   GstClock* clock = GST_ELEMENT_CLOCK(self) != nullptr ? GST_ELEMENT_CLOCK(self) : nullptr;
   if (clock != nullptr) gst_object_ref(clock);
   const GstClockTime base_time = GST_ELEMENT_CAST(self)->base_time;
