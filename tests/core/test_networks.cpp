@@ -5,6 +5,7 @@
 
 #include "derain/config.hpp"
 #include "networks.h"
+#include "nets/generator.h"
 #include "nets/packed_conv.h"
 #include "test_support.h"
 
@@ -148,6 +149,36 @@ TEST(PackedConv2d, Bf16IsPackedAndEqualsThePlainBf16Convolution) {
   ASSERT_EQ(packed.scalar_type(), torch::kBFloat16);
   EXPECT_TRUE(torch::equal(plain, packed));
   EXPECT_TRUE(torch::equal(plain_relu, packed_relu));
+}
+
+// In inference the upsampling's transposed convolution runs as a sub-pixel 3x3 convolution: equal to
+// the transposed one within float rounding (same sums, another order), remade when the weights change.
+TEST(Upsample, SubPixelInferenceEqualsTheTransposedConvolution) {
+  using derain::detail::Upsample;
+  torch::manual_seed(3);
+  Upsample up(32, 16);
+  const auto x = torch::randn({1, 32, 23, 31}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto transposed = [&] {
+    torch::NoGradGuard no_grad;  // not inference mode: the ConvTranspose2d path
+    return up->forward(x);
+  };
+  auto subPixel = [&] {
+    c10::InferenceMode inference;
+    return up->forward(x);
+  };
+  at::Tensor reference = transposed(), fast = subPixel();
+  ASSERT_EQ(fast.sizes(), reference.sizes());
+  ASSERT_EQ(fast.sizes(), (std::vector<int64_t>{1, 16, 46, 62}));
+  const float scale = reference.abs().max().item<float>();
+  EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale);
+  EXPECT_GT(scale, 0.1f);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : up->parameters()) p.mul_(-1.5);  // a training step, say
+  }
+  reference = transposed();
+  fast = subPixel();
+  EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * reference.abs().max().item<float>());
 }
 
 TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {

@@ -44,8 +44,60 @@ UpsampleImpl::UpsampleImpl(int in_channels, int out_channels) {
       torch::nn::ConvTranspose2dOptions(in_channels, out_channels, 4).stride(2).padding(1)));
 }
 
+namespace {
+constexpr int kUpscale = 2;
+// Transposed conv k4 s2 p1 as a 3x3 convolution per output phase: output row 2i + a takes input rows
+// i + d (d = -1, 0, 1) with kernel row kTap[a][d + 1] (-1: no tap). The same holds for columns.
+constexpr int kTap[2][3] = {{3, 1, -1}, {-1, 2, 0}};
+
+// [in, out, 4, 4] transposed-conv weights -> [out * 4, in, 3, 3] weights whose output channel
+// o * 4 + a * 2 + b is phase (a, b) of output channel o (the order pixel_shuffle expects).
+torch::Tensor subPixelWeights(const torch::Tensor& transposed) {
+  const int64_t in = transposed.size(0), out = transposed.size(1);
+  auto w = torch::zeros({out, kUpscale, kUpscale, in, 3, 3}, transposed.options());
+  for (int a = 0; a < kUpscale; ++a)
+    for (int b = 0; b < kUpscale; ++b)
+      for (int dy = 0; dy < 3; ++dy)
+        for (int dx = 0; dx < 3; ++dx) {
+          const int ky = kTap[a][dy], kx = kTap[b][dx];
+          if (ky < 0 || kx < 0) continue;
+          w.select(1, a).select(1, b).select(2, dy).select(2, dx).copy_(transposed.select(2, ky).select(2, kx).t());
+        }
+  return w.reshape({out * kUpscale * kUpscale, in, 3, 3});
+}
+}  // namespace
+
+torch::Tensor UpsampleImpl::subPixel(const torch::Tensor& x) {
+  PackedConv2d conv{nullptr};  // this call's: another thread may remake subpixel_ meanwhile
+  {
+    std::lock_guard<std::mutex> lock(subpixel_mutex_);
+    const auto& weight = deconv_->weight;
+    if (!subpixel_ || subpixel_source_ != weight.data_ptr() || subpixel_version_ != weight._version() ||
+        subpixel_dtype_ != x.scalar_type()) {
+      // Made as normal tensors (not inference ones): PackedConv2d tracks the version of its weights.
+      c10::InferenceMode normal_tensors(false);
+      torch::NoGradGuard no_grad;
+      const int64_t in = weight.size(0), out = weight.size(1);
+      PackedConv2d made(torch::nn::Conv2dOptions(in, out * kUpscale * kUpscale, 3).padding(1));
+      made->weight.set_data(subPixelWeights(weight.to(torch::kFloat32)).to(x.scalar_type()));
+      made->bias.set_data(deconv_->bias.to(torch::kFloat32).repeat_interleave(kUpscale * kUpscale).to(x.scalar_type()));
+      subpixel_ = made;
+      subpixel_source_ = weight.data_ptr();
+      subpixel_version_ = weight._version();
+      subpixel_dtype_ = x.scalar_type();
+    }
+    conv = subpixel_;
+  }
+  return torch::pixel_shuffle(conv->forward(x), kUpscale);
+}
+
 torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
   namespace F = torch::nn::functional;
+  if (c10::InferenceMode::is_enabled() && x.device().is_cpu()) {
+    auto y = subPixel(x);
+    // LibTorch 1.13 has no bf16 reflection pad on the CPU: the smoothing runs in fp32.
+    return x.scalar_type() == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(x.scalar_type()) : smooth(y);
+  }
   if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu()) {
     // LibTorch 1.13 on CPU has neither a bf16 transposed convolution (oneDNN) nor a bf16
     // reflection pad: this layer runs in fp32 (the weights stay bf16-rounded, so it is still "bf16").
