@@ -354,6 +354,20 @@ LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max
   return result;
 }
 
+// Plays a pipeline (taking ownership) until EOS or an error, then tears it down; false on an error.
+bool playToEos(GstElement* pipeline) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool ok = GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS;
+  gst_message_unref(message);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return ok;
+}
+
 struct HandoffTimes {
   int frames = 0;
   double first_ms = 0, last_ms = 0;
@@ -375,15 +389,7 @@ double capacityFps(const std::string& model, cv::Size size, int threads, int max
       frames, size.width, size.height, kLiveFps, threads, max_in_flight);
   HandoffTimes times;
   GstElement* pipeline = launchWithModel("capacity pipeline", description, model, G_CALLBACK(noteHandoff), &times);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
-      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  const bool failed = GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
-  gst_message_unref(message);
-  gst_object_unref(bus);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  const bool failed = !playToEos(pipeline);
   if (failed || times.frames < 2) throw std::runtime_error("capacity pipeline failed");
   return 1000.0 * (times.frames - 1) / (times.last_ms - times.first_ms);
 }
@@ -438,15 +444,7 @@ void soakSize(const std::string& model, cv::Size size, const Options& options) {
   GstElement* pipeline = launchWithModel("soak pipeline", description, model, G_CALLBACK(soakHandoff), &state);
   std::printf("soak: %dx%d, %d frames, rss at start %.1f MB\n", size.width, size.height, options.soak_frames,
               residentMb());
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstBus* bus = gst_element_get_bus(pipeline);
-  GstMessage* message = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
-      static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  const bool failed = GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
-  gst_message_unref(message);
-  gst_object_unref(bus);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  const bool failed = !playToEos(pipeline);
   if (failed) throw std::runtime_error("soak pipeline posted an error");
   std::printf("soak: done, %d frames out, rss at end %.1f MB\n", state.frames, residentMb());
 }
