@@ -126,6 +126,23 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_EQ(defaults.weight_decay, 1e-4);
   EXPECT_EQ(defaults.pool_size, 50);
   EXPECT_EQ(defaults.crop, 216);
+  // The reference code's choices (training/README.md's table): G on the finest scale, D on the mean
+  // of the scales, no rainy-attention prior.
+  EXPECT_EQ(defaults.g_adversarial_scales, "finest");
+  EXPECT_EQ(defaults.d_adversarial_scales, "mean");
+  EXPECT_FALSE(defaults.attention_prior);
+  TrainingOptions scales;
+  scales.applyText("train.adversarial.g_scales = sum\ntrain.adversarial.d_scales = finest\ntrain.attention.prior = true\n");
+  EXPECT_EQ(scales.g_adversarial_scales, "sum");
+  EXPECT_EQ(scales.d_adversarial_scales, "finest");
+  EXPECT_TRUE(scales.attention_prior);
+  TrainingOptions scales_back;
+  scales_back.applyText(scales.toText());
+  EXPECT_EQ(scales_back.toText(), scales.toText());
+  EXPECT_THROW(scales.applyText("train.adversarial.g_scales = all\n"), Error);
+  TrainingOptions bad_scales = defaults;
+  bad_scales.d_adversarial_scales = "max";
+  EXPECT_THROW(bad_scales.validate(ModelConfig::paper()), Error);
   TrainingOptions bad_crop = defaults;
   bad_crop.crop = 30;  // not a multiple of 4
   EXPECT_THROW(bad_crop.validate(ModelConfig::paper()), Error);
@@ -246,6 +263,72 @@ TEST(Trainer, WeightedSumIncludesTheTermsBeyondThePaper) {
                           w.cycle * l.cycle + w.gmm * l.gmm + w.reconstruction * l.reconstruction +
                           3 * l.identity + 7 * l.synthetic;
   EXPECT_NEAR(l.generator, expected, 1e-4 * std::abs(expected) + 1e-5);
+}
+
+// Only the adversarial terms weighted, with one choice of scales each for G and D: the step's
+// figures equal the LSGAN terms computed here from the discriminators' patch maps before the step.
+struct AdversarialFigures {
+  StepLosses losses;
+  double expected_g = 0, expected_d_n = 0, expected_d_r = 0;
+};
+
+AdversarialFigures adversarialStep(const std::string& g_scales, const std::string& d_scales) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights = LossWeights{1, 0, 0, 0, 0, 0, 0, 0};
+  o.g_adversarial_scales = g_scales;
+  o.d_adversarial_scales = d_scales;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);  // D with 2 scales
+  DerainCycleGANImpl& m = *trainer.model();
+  const at::Tensor r = randomBatch(21), n = randomBatch(22);
+  AdversarialFigures out;
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor n_r = m.g_n->forward(r, m.att->forward(r)), r_n = m.g_r->forward(n, m.att->forward(n));
+    // Per-scale mean squared distance of the patch scores to the target.
+    auto perScale = [](const std::vector<at::Tensor>& maps, double target) {
+      std::vector<double> v;
+      for (const auto& map : maps) v.push_back((map - target).pow(2).mean().item<double>());
+      return v;
+    };
+    auto combine = [](const std::vector<double>& v, const std::string& how) {
+      EXPECT_EQ(v.size(), 2u);
+      if (how == "finest") return v[0];
+      if (how == "mean") return (v[0] + v[1]) / 2;
+      return v[0] + v[1];
+    };
+    out.expected_g = combine(perScale(m.d_n->forward(n_r), 1), g_scales) +
+                     combine(perScale(m.d_r->forward(r_n), 1), g_scales);
+    // The first D step sees the G step's own fakes (the history pool starts empty).
+    out.expected_d_n = 0.5 * (combine(perScale(m.d_n->forward(n), 1), d_scales) +
+                              combine(perScale(m.d_n->forward(n_r), 0), d_scales));
+    out.expected_d_r = 0.5 * (combine(perScale(m.d_r->forward(r), 1), d_scales) +
+                              combine(perScale(m.d_r->forward(r_n), 0), d_scales));
+  }
+  out.losses = trainer.step(r, n, 1e-4);
+  return out;
+}
+
+TEST(Trainer, AdversarialScalesAreCombinedAsConfigured) {
+  for (const auto& [g, d] : std::vector<std::pair<std::string, std::string>>{
+           {"finest", "mean"}, {"sum", "sum"}, {"mean", "finest"}}) {
+    SCOPED_TRACE("g " + g + ", d " + d);
+    AdversarialFigures f = adversarialStep(g, d);
+    EXPECT_NEAR(f.losses.adversarial, f.expected_g, 1e-5 * f.expected_g + 1e-7);
+    EXPECT_NEAR(f.losses.d_n, f.expected_d_n, 1e-5 * f.expected_d_n + 1e-7);
+    EXPECT_NEAR(f.losses.d_r, f.expected_d_r, 1e-5 * f.expected_d_r + 1e-7);
+  }
+}
+
+TEST(Trainer, RainyAttentionPriorOnlyWhenEnabled) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  ASSERT_FALSE(o.attention_prior);
+  StepLosses off = Trainer(training_test::tinyConfig(), o, torch::kCPU).generatorStep(randomBatch(3), randomBatch(4), 1e-4);
+  EXPECT_EQ(off.attention_r, 0.0);
+  EXPECT_GT(off.attention_n, 0.0);
+  o.attention_prior = true;
+  StepLosses on = Trainer(training_test::tinyConfig(), o, torch::kCPU).generatorStep(randomBatch(3), randomBatch(4), 1e-4);
+  EXPECT_GT(on.attention_r, 0.01);  // a mask far from a prior of mean 0.5
+  EXPECT_EQ(on.attention_n, off.attention_n);
 }
 
 // Only one term weighted: its value is what the networks give before the step, and the gradient
