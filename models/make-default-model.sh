@@ -47,7 +47,8 @@ if [ ${#resume[@]} -eq 0 ]; then
   $bin/training/derain-train --rainy "$work/rainy" --clean "$work/clean" --out "$work/run" --preset lite \
     --config "$work/synthetic.conf" --init he --iters 16000 --crop 128 --lr 2e-4 --w-adv 0.2 --w-att 1 \
     --w-cycle 0.5 --w-gmm 0 --w-rec 0 --w-identity 2 --w-synthetic 10 --threads 2 \
-    --g-adversarial-scales sum --d-adversarial-scales sum --attention-prior on
+    --g-adversarial-scales sum --d-adversarial-scales sum --attention-prior on \
+    --recipe "semi-supervised (synthetic pairs), shipped default"
 else
   $bin/training/derain-train --rainy "$work/rainy" --clean "$work/clean" --out "$work/run" --resume --threads 2
 fi

@@ -65,7 +65,7 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
   train.iterations  train.epochs  train.decay_start  train.lr  train.beta1  train.beta2
   train.weight_decay  train.crop  train.batch  train.pool_size  train.gmm.components
   train.gmm.em_iterations  train.adversarial.g_scales  train.adversarial.d_scales
-  train.attention.prior  train.seed  train.init  train.vgg_weights  train.weight.adversarial
+  train.attention.prior  train.recipe  train.seed  train.init  train.vgg_weights  train.weight.adversarial
   train.weight.attention  train.weight.cycle  train.weight.perceptual  train.weight.gmm
   train.weight.reconstruction  train.weight.identity  train.weight.synthetic
   train.synthetic.{density,angle,angle_jitter,length,width,intensity,haze} = MIN:MAX
@@ -156,6 +156,10 @@ const std::vector<SettingOption>& settingOptions() {
        atLeast("pool-size", &T::pool_size, 0)},
       {"init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]",
        [](const ArgParser& args, T& t) { t.init = args.get("init"); }},
+      {"recipe", "NAME",
+       "name of the training recipe, recorded in model.derain (derain-run prints it) [default: from the objective: "
+       "unpaired, unpaired + identity, or semi-supervised (synthetic pairs)]",
+       [](const ArgParser& args, T& t) { t.recipe = args.get("recipe"); }},
       {"seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]",
        [](const ArgParser& args, T& t) { t.seed = static_cast<uint64_t>(args.getInt("seed", 0)); }},
   };

@@ -327,6 +327,8 @@ TEST_F(Cli, RunWithoutAModelUsesTheDefaultOrSaysItIsUntrained) {
     EXPECT_NE(r.out.find("untrained model"), std::string::npos) << r.out;
   } else {
     EXPECT_NE(r.err.find("derain-run: model " + default_model + " ("), std::string::npos) << r.err;
+    // The shipped model records its recipe (models/README.md): a synthetic-pair-dominated objective.
+    EXPECT_NE(r.err.find("derain-run: recipe: semi-supervised"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("UNTRAINED"), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("untrained model"), std::string::npos) << r.out;
   }

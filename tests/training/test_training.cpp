@@ -319,6 +319,43 @@ TEST(Trainer, AdversarialScalesAreCombinedAsConfigured) {
   }
 }
 
+TEST(TrainingOptions, RecipeNamedFromTheObjectiveUnlessGiven) {
+  TrainingOptions o;
+  o.iterations = 16000;
+  o.weights.synthetic = 10;
+  const std::string semi = o.recipeText(ModelConfig::lite(), false);
+  EXPECT_EQ(semi.rfind("semi-supervised (synthetic pairs): lite preset, 16000 iterations,", 0), 0u) << semi;
+  EXPECT_NE(semi.find("slope 0.2)"), std::string::npos) << semi;
+  EXPECT_NE(semi.find("perceptual off,"), std::string::npos) << semi;
+  o.weights.synthetic = 0;
+  o.weights.identity = 2;
+  EXPECT_EQ(o.recipeText(ModelConfig::lite(), true).rfind("unpaired + identity: ", 0), 0u);
+  EXPECT_NE(o.recipeText(ModelConfig::lite(), true).find("perceptual 0.01,"), std::string::npos);
+  o.recipe = "my recipe";
+  EXPECT_EQ(o.recipeText(ModelConfig::lite(), true).rfind("my recipe: lite preset", 0), 0u);
+  TrainingOptions back;
+  back.applyText(o.toText());
+  EXPECT_EQ(back.recipe, "my recipe");
+  o.recipe = "two\nlines";
+  EXPECT_THROW(o.validate(ModelConfig::lite()), Error);
+
+  // models/make-default-model.sh's settings give the line recorded in the shipped model's file.
+  TrainingOptions shipped;
+  shipped.iterations = 16000;
+  shipped.crop = 128;
+  shipped.lr = 2e-4;
+  shipped.init = "he";
+  shipped.weights = LossWeights{0.2, 1, 0.5, 0.01, 0, 0, 2, 10};
+  shipped.g_adversarial_scales = "sum";
+  shipped.d_adversarial_scales = "sum";
+  shipped.attention_prior = true;
+  shipped.recipe = "semi-supervised (synthetic pairs), shipped default";
+  EXPECT_EQ(shipped.recipeText(ModelConfig::lite(), false),
+            "semi-supervised (synthetic pairs), shipped default: lite preset, 16000 iterations, crop 128, batch 1, "
+            "lr 0.0002, init he; adversarial 0.2 (G sum, D sum of 3 scales, slope 0.2), attention 1 (rainy prior "
+            "on), cycle 0.5, perceptual off, gmm 0, reconstruction 0, identity 2, synthetic 10");
+}
+
 TEST(Trainer, RainyAttentionPriorOnlyWhenEnabled) {
   TrainingOptions o = training_test::tinyTrainingOptions(10);
   ASSERT_FALSE(o.attention_prior);
@@ -697,6 +734,17 @@ TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   Engine engine(result.model_path, cpu);
   EXPECT_EQ(engine.config(), training_test::tinyConfig());
   EXPECT_TRUE(engine.trained());
+  // The recipe line: named from the objective (no synthetic or identity term: unpaired), then the
+  // settings. tinyTrainingOptions keeps the paper's weights and the reference's scales.
+  EXPECT_EQ(engine.recipe(),
+            "unpaired: custom preset, 2 iterations, crop 32, batch 1, lr 0.0001, init paper; adversarial 1 "
+            "(G finest, D mean of 2 scales, slope 0.01), attention 10 (rainy prior off), cycle 10, perceptual off, "
+            "gmm 10, reconstruction 10, identity 0, synthetic 0");
+  // save() keeps it; an engine from a checkpoint (no recipe meta) has none.
+  engine.save(data.file("resaved.derain"));
+  EXPECT_EQ(Engine(data.file("resaved.derain"), cpu).recipe(), engine.recipe());
+  EXPECT_EQ(Engine(result.checkpoint_path, cpu).recipe(), "");
+  EXPECT_EQ(Engine::untrained(training_test::tinyConfig(), 1, cpu).recipe(), "");
 
   // Same weights as the checkpoint: the engine's derain equals the network run by hand.
   DerainCycleGAN net(training_test::tinyConfig(), false);

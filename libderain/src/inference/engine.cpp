@@ -37,6 +37,7 @@ struct Engine::Impl {
   Precision precision = Precision::FP32;
   int threads = 1;
   bool trained = false;
+  std::string recipe;  // the file's "recipe" meta (empty when it has none)
   detail::DerainCycleGAN net{nullptr};
   // fp32 CPU copy of the weights, kept only when the network itself is converted to bf16, so that
   // save() still writes the exact weights; otherwise save() reads them from the network.
@@ -59,6 +60,7 @@ struct Engine::Impl {
     detail::ContainerFile file;
     file.kind = detail::FileKind::Model;
     file.setMeta("config", config.toText());
+    if (!recipe.empty()) file.setMeta(detail::kRecipeMeta, recipe);
     for (const auto& item : net->named_parameters())
       file.tensors.emplace_back(item.key(), item.value().detach().to(torch::kCPU, torch::kFloat32).clone());
     return file;
@@ -111,6 +113,7 @@ Engine::Engine(const std::string& model_path, const EngineOptions& options) : En
   translated([&] {
     auto file = detail::readContainer(model_path);
     impl_->config = detail::configOf(file, model_path);
+    if (const std::string* recipe = file.findMeta(detail::kRecipeMeta)) impl_->recipe = *recipe;
     impl_->net = detail::DerainCycleGAN(impl_->config, false);
     detail::loadParameters(*impl_->net, file, model_path, detail::kInferencePrefixes);
     impl_->options = options;
@@ -187,6 +190,8 @@ void Engine::setThreads(int threads) {
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }
 bool Engine::trained() const { return impl_->trained; }
+
+std::string Engine::recipe() const { return impl_->recipe; }
 
 std::string Engine::describe() const {
   std::ostringstream out;

@@ -167,6 +167,7 @@ void exportInferenceModel(Trainer& trainer, const std::string& path) {
   ContainerFile file;
   file.kind = FileKind::Model;
   file.setMeta("config", trainer.config().toText());
+  file.setMeta(kRecipeMeta, trainer.options().recipeText(trainer.config(), trainer.perceptualEnabled()));
   storeParameters(*trainer.model(), file, kInferencePrefixes);
   writeContainer(path, file);
 }

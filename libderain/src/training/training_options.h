@@ -49,6 +49,9 @@ struct TrainingOptions {
   std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
   LossWeights weights;
+  // Name of the recipe, recorded with recipeText() in the model file (one line; empty = named
+  // from the objective: unpaired, or semi-supervised when the synthetic-pair term is on).
+  std::string recipe;
   // Rain drawn over clean crops for the synthetic term ("train.synthetic.<field> = min:max").
   RainParamRanges synthetic_rain;
 
@@ -57,6 +60,9 @@ struct TrainingOptions {
   void applyText(const std::string& text);
   // Every key, one "train.<key> = value" line each; applyText(toText()) round-trips exactly.
   std::string toText() const;
+  // One line for the model file's "recipe" meta (Engine::recipe()): the name, then the preset, run
+  // length and every loss weight and setting that decides what the model learnt.
+  std::string recipeText(const ModelConfig& model, bool perceptual_enabled) const;
   // Throws derain::Error if a setting is out of range (crop must also suit `model`).
   void validate(const ModelConfig& model) const;
 };
