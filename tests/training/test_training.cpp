@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
@@ -704,6 +705,36 @@ TEST(TrainingRun, ImageVanishingMidRunStopsWithACheckpointAndAClearError) {
   CheckpointInfo info = readCheckpoint(data.file("out/checkpoint.derain"));
   EXPECT_GE(info.iteration, 3);
   EXPECT_LT(info.iteration, 40);
+}
+
+// A checkpoint from before the scale / prior / slope settings existed resumes with the behaviour it
+// was trained with (then the only one), not with today's defaults.
+TEST(TrainingRun, CheckpointWithoutTheNewSettingsResumesWithTheFormerBehaviour) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 2);
+  runTraining(run);
+  const std::string path = data.file("out/checkpoint.derain");
+  CheckpointInfo current = readCheckpoint(path);
+  EXPECT_EQ(current.options.g_adversarial_scales, "finest");
+  EXPECT_EQ(current.config.discriminator.leaky_slope, 0.01);
+  // Drop the new keys, as an older trainer wrote the file.
+  ContainerFile file = readContainer(path);
+  for (auto& [key, value] : file.meta) {
+    std::stringstream in(value);
+    std::string kept;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("adversarial.") == std::string::npos && line.find("attention.prior") == std::string::npos &&
+          line.find("leaky_slope") == std::string::npos)
+        kept += line + "\n";
+    value = kept;
+  }
+  writeContainer(path, file);
+  CheckpointInfo old = readCheckpoint(path);
+  EXPECT_EQ(old.options.g_adversarial_scales, "sum");
+  EXPECT_EQ(old.options.d_adversarial_scales, "sum");
+  EXPECT_TRUE(old.options.attention_prior);
+  EXPECT_EQ(old.config.discriminator.leaky_slope, 0.2);
+  EXPECT_EQ(old.options.weights.gmm, current.options.weights.gmm);  // the rest as stored
 }
 
 TEST(TrainingRun, ResumeOnOtherDataWarns) {
