@@ -204,8 +204,7 @@ int main(int argc, char** argv) {
     args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
     args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
     args.option("rain-reference", "IMG",
-                "a real rainy photo whose attention mask drives G_R (the paper's Rain200A procedure), resized to each\n"
-                "input; --noise then varies it [default: each input's own mask]");
+                "real rainy photo whose mask drives G_R (Rain200A-style), resized to each input [default: the input's own mask]");
     args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
     derain::cli::addEngineOptions(args);
     args.epilog(
