@@ -18,7 +18,10 @@
  *
  * In learned mode the rain comes from the rainmake generator G_R of a DerainCycleGAN model
  * (#GstRainmake:model, default as for derain); #GstRainmake:mask-noise varies it and the
- * procedural parameters do not apply. A missing or corrupt model makes the change to PAUSED fail
+ * procedural parameters do not apply. With #GstRainmake:rain-reference, G_R is driven by the
+ * attention mask of that real rainy photo (resized to the frame) instead of each frame's own
+ * near-zero mask: the paper's Rain200A procedure. The file is read at the change to PAUSED; an
+ * unreadable one makes it fail (RESOURCE/OPEN_READ, naming the file). A missing or corrupt model makes the change to PAUSED fail
  * (RESOURCE/NOT_FOUND or LIBRARY/INIT). The network runs as in derain: the same
  * #GstRainmake:device, #GstRainmake:precision, #GstRainmake:threads, #GstRainmake:tile-size and
  * #GstRainmake:tile-overlap properties (same defaults and ranges), and the same shared engine per
@@ -53,11 +56,18 @@
  * gst-launch-1.0 filesrc location=clean.mkv ! decodebin ! videoconvert ! \
  *     rainmake mode=learned model=lite.derain mask-noise=0.05 ! videoconvert ! autovideosink
  * ]| Learned rain from a trained model.
+ * |[
+ * gst-launch-1.0 filesrc location=clean.mkv ! decodebin ! videoconvert ! \
+ *     rainmake mode=learned rain-reference=real-rain.jpg mask-noise=0.05 ! videoconvert ! autovideosink
+ * ]| Learned rain laid out as in a real rainy photo (Rain200A-style).
  */
 
 #include "gstrainmake.h"
 
 #include <exception>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <memory>
 #include <new>
 
@@ -96,6 +106,7 @@ enum {
   PROP_HAZE,
   PROP_MASK_NOISE,
   PROP_SEED,
+  PROP_RAIN_REFERENCE,
 };
 
 // What exists between start() and stop(): the model of learned mode and the learned-mode scratch.
@@ -103,6 +114,8 @@ struct RainmakeStream {
   std::shared_ptr<derain::SharedEngine> engine;  // learned mode only
   cv::Mat packed;                          // input colour channels for the engine
   cv::Mat rainy;                           // engine output
+  cv::Mat reference;                       // rain-reference photo (BGR), empty without one
+  cv::Mat reference_rgb;                   // the same in RGB order, made at the first RGB frame
   guint64 frames = 0;                      // frames seen since start(), the last resort frame index
 };
 
@@ -115,6 +128,7 @@ struct _GstRainmake {
   derain::RainParams rain;  // density, angle, angle_jitter, length, width, intensity, haze
   gdouble mask_noise;
   guint64 seed;
+  gchar* rain_reference;  // image file for learned mode, read at start; NULL = none
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -201,6 +215,11 @@ static void gst_rainmake_class_init(GstRainmakeClass* klass) {
   install_controllable_double(gobject_class, PROP_MASK_NOISE, "mask-noise", "Mask noise",
       "Std-dev of the noise added to the attention mask to vary the rain (learned)", 0.0, MAX_MASK_NOISE,
       DEFAULT_PROP_MASK_NOISE);
+  g_object_class_install_property(gobject_class, PROP_RAIN_REFERENCE,
+      g_param_spec_string("rain-reference", "Rain reference",
+          "Real rainy photo whose attention mask drives the learned rain (Rain200A-style, mode=learned); "
+          "read when the element starts; unset = each frame's own mask",
+          nullptr, ready_flags));
   g_object_class_install_property(gobject_class, PROP_SEED,
       g_param_spec_uint64("seed", "Seed", "Random seed; frame k of the stream uses seed + k", 0, G_MAXUINT64,
           DEFAULT_PROP_SEED,
@@ -233,6 +252,7 @@ static void gst_rainmake_init(GstRainmake* self) {
   self->latency = new derain_gst::ProcessingLatency();
   self->mask_noise = DEFAULT_PROP_MASK_NOISE;
   self->seed = DEFAULT_PROP_SEED;
+  self->rain_reference = nullptr;
   self->frame_index = 0;
   self->stream = nullptr;
   // As derain: late frames are dropped before they are rendered.
@@ -246,6 +266,8 @@ static void gst_rainmake_finalize(GObject* object) {
   delete self->latency;
   self->latency = nullptr;
   derain_gst::engineSettingsClear(&self->engine);
+  g_free(self->rain_reference);
+  self->rain_reference = nullptr;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -253,7 +275,7 @@ static void gst_rainmake_set_property(GObject* object, guint prop_id, const GVal
   GstRainmake* self = GST_RAINMAKE(object);
 
   GST_OBJECT_LOCK(self);
-  const bool read_at_start = prop_id == PROP_MODE ||
+  const bool read_at_start = prop_id == PROP_MODE || prop_id == PROP_RAIN_REFERENCE ||
       (prop_id >= PROP_ENGINE_FIRST && prop_id < PROP_ENGINE_FIRST + derain_gst::ENGINE_PROP_COUNT);
   if (read_at_start && derain_gst::refuseWhileRunning(GST_ELEMENT(self), pspec)) {
     GST_OBJECT_UNLOCK(self);
@@ -293,6 +315,10 @@ static void gst_rainmake_set_property(GObject* object, guint prop_id, const GVal
       break;
     case PROP_SEED:
       self->seed = g_value_get_uint64(value);
+      break;
+    case PROP_RAIN_REFERENCE:
+      g_free(self->rain_reference);
+      self->rain_reference = g_value_dup_string(value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -340,6 +366,9 @@ static void gst_rainmake_get_property(GObject* object, guint prop_id, GValue* va
     case PROP_SEED:
       g_value_set_uint64(value, self->seed);
       break;
+    case PROP_RAIN_REFERENCE:
+      g_value_set_string(value, self->rain_reference);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -353,10 +382,26 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
   GST_OBJECT_LOCK(self);
   const GstRainmakeMode mode = self->mode;
   gchar* model = g_strdup(self->engine.model);
+  const std::string reference_path = self->rain_reference != nullptr ? self->rain_reference : "";
   const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   GST_OBJECT_UNLOCK(self);
 
   std::shared_ptr<derain::SharedEngine> engine;
+  cv::Mat reference;
+  if (mode == GST_RAINMAKE_MODE_LEARNED && !reference_path.empty()) {
+    // Read before the model, so a wrong path fails at once. (Procedural mode ignores the property.)
+    try {
+      reference = cv::imread(reference_path, cv::IMREAD_COLOR);
+    } catch (const std::exception&) {
+      reference.release();
+    }
+    if (reference.empty()) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot read the rain-reference image '%s'.", reference_path.c_str()),
+          ("not a readable image file (missing, unreadable or not an image format OpenCV reads)"));
+      g_free(model);
+      return FALSE;
+    }
+  }
   if (mode == GST_RAINMAKE_MODE_LEARNED) {
     engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
     if (!engine) {  // openEngine posted the error
@@ -373,6 +418,7 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
     return FALSE;
   }
   self->stream->engine = std::move(engine);
+  self->stream->reference = std::move(reference);
   self->latency->clear();
   return TRUE;
 }
@@ -439,9 +485,14 @@ static GstFlowReturn gst_rainmake_transform_frame(GstVideoFilter* filter, GstVid
       derain::RainmakeOptions options;
       options.mask_noise = static_cast<float>(mask_noise);
       options.seed = seed;
+      const derain::ColorOrder order = derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame));
+      if (!stream->reference.empty()) {
+        if (order == derain::ColorOrder::RGB && stream->reference_rgb.empty())
+          cv::cvtColor(stream->reference, stream->reference_rgb, cv::COLOR_BGR2RGB);
+        options.reference = order == derain::ColorOrder::RGB ? stream->reference_rgb : stream->reference;
+      }
       const cv::Mat colour = derain_gst::packedColour(in, stream->packed);
-      stream->engine->rainmake(colour, stream->rainy, derain_gst::colorOrder(GST_VIDEO_FRAME_FORMAT(in_frame)),
-                               options);
+      stream->engine->rainmake(colour, stream->rainy, order, options);
       derain_gst::writeColour(stream->rainy, in, out);
     } else {
       cv::Mat rendered = out;  // addRain writes through a header of the right size and type

@@ -1,6 +1,6 @@
 // derain-rainmake: adds learnt rain with a DerainCycleGAN model's rainmaking branch, r = G_R(Att(n), n),
-// with Gaussian noise on the attention mask so every image gets different rain (the paper's Rain200A-style
-// generation). Three modes: a clean folder -> paired set, one image, or a video.
+// with Gaussian noise on the attention mask so every image gets different rain; with --rain-reference the
+// mask is that of a real rainy photo (the paper's Rain200A-style generation). Three modes: a clean folder -> paired set, one image, or a video.
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,7 +48,7 @@ cv::Mat tryRead(const std::string& path) {
 }
 
 int datasetMode(derain::Engine& engine, const std::string& clean_dir, const fs::path& out, float noise,
-                uint64_t seed) {
+                uint64_t seed, const cv::Mat& reference) {
   const std::vector<std::string> inputs = derain::cli::listImages(clean_dir);
   if (inputs.empty()) throw derain::Error("no images in '" + clean_dir + "'");
   std::map<std::string, std::string> by_stem;
@@ -77,7 +77,7 @@ int datasetMode(derain::Engine& engine, const std::string& clean_dir, const fs::
       continue;
     }
     cv::Mat rainy;
-    engine.rainmake(clean, rainy, derain::ColorOrder::BGR, derain::RainmakeOptions{noise, seed + i});
+    engine.rainmake(clean, rainy, derain::ColorOrder::BGR, derain::RainmakeOptions{noise, seed + i, reference});
     const std::string name = fs::path(inputs[i]).stem().string() + ".png";
     writeImage(rainy_out / name, rainy);
     writeImage(clean_out / name, clean);
@@ -94,10 +94,10 @@ int datasetMode(derain::Engine& engine, const std::string& clean_dir, const fs::
 }
 
 int imageMode(derain::Engine& engine, const std::string& input, const std::string& output, float noise,
-              uint64_t seed) {
+              uint64_t seed, const cv::Mat& reference) {
   const cv::Mat clean = derain::cli::readImage(input, cv::IMREAD_COLOR);
   cv::Mat rainy;
-  engine.rainmake(clean, rainy, derain::ColorOrder::BGR, derain::RainmakeOptions{noise, seed});
+  engine.rainmake(clean, rainy, derain::ColorOrder::BGR, derain::RainmakeOptions{noise, seed, reference});
   derain::cli::checkInterrupted();
   writeImage(output, rainy);
   std::printf("wrote %s (%dx%d)\n", output.c_str(), rainy.cols, rainy.rows);
@@ -105,7 +105,7 @@ int imageMode(derain::Engine& engine, const std::string& input, const std::strin
 }
 
 int videoMode(derain::Engine& engine, const std::string& input, const std::string& output, float noise,
-              uint64_t seed) {
+              uint64_t seed, const cv::Mat& reference) {
   std::error_code ec;
   if (!fs::is_regular_file(input, ec)) throw derain::Error("video '" + input + "' does not exist");
   cv::VideoCapture capture(input);
@@ -125,7 +125,7 @@ int videoMode(derain::Engine& engine, const std::string& input, const std::strin
   while (capture.read(frame) && !frame.empty()) {
     derain::cli::checkInterrupted();
     engine.rainmake(frame, rainy, derain::ColorOrder::BGR,
-                    derain::RainmakeOptions{noise, seed + static_cast<uint64_t>(index)});
+                    derain::RainmakeOptions{noise, seed + static_cast<uint64_t>(index), reference});
     if (!writer.isOpened()) {
       writer.open(pending.tempPath(), fourcc, fps, rainy.size(), true);
       if (!writer.isOpened())
@@ -176,13 +176,16 @@ int run(const derain::cli::ArgParser& args) {
     // Check the input before the (slow) model load.
     if (!fs::is_directory(args.get("clean"))) throw derain::Error("'" + args.get("clean") + "' is not a folder (or does not exist)");
   }
+  // Read before the (slow) model load, so a wrong path fails at once.
+  const cv::Mat reference =
+      args.has("rain-reference") ? derain::cli::readImage(args.get("rain-reference"), cv::IMREAD_COLOR) : cv::Mat();
   derain::cli::installInterruptHandlers();
   derain::Engine engine(model, options);
   std::cerr << "model: " << engine.describe() << "\n";
   const float mask_noise = static_cast<float>(noise);
-  if (dataset) return datasetMode(engine, args.get("clean"), args.get("out"), mask_noise, seed);
-  if (isVideoPath(args.get("input"))) return videoMode(engine, args.get("input"), args.get("output"), mask_noise, seed);
-  return imageMode(engine, args.get("input"), args.get("output"), mask_noise, seed);
+  if (dataset) return datasetMode(engine, args.get("clean"), args.get("out"), mask_noise, seed, reference);
+  if (isVideoPath(args.get("input"))) return videoMode(engine, args.get("input"), args.get("output"), mask_noise, seed, reference);
+  return imageMode(engine, args.get("input"), args.get("output"), mask_noise, seed, reference);
 }
 
 }  // namespace
@@ -200,6 +203,8 @@ int main(int argc, char** argv) {
     args.option("input", "FILE", "single mode: a clean image or video (.mp4 .avi .mkv .mov ...)");
     args.option("output", "FILE", "single mode: the rainy image or video (.mp4 or .avi)");
     args.option("noise", "SIGMA", "std-dev of the noise on the attention mask, 0 = the model's own rain", "0.1");
+    args.option("rain-reference", "IMG",
+                "real rainy photo whose mask drives G_R (Rain200A-style), resized to each input [default: the input's own mask]");
     args.option("seed", "N", "noise seed; input i (name order, unreadable ones counted) / frame i uses seed + i", "0");
     derain::cli::addEngineOptions(args);
     args.epilog(
@@ -208,7 +213,8 @@ int main(int argc, char** argv) {
         "Exit status: 0 on success, 1 on bad data (missing input, unreadable file, bad model file),\n"
         "2 on bad arguments.\n"
         "Examples:\n"
-        "  derain-rainmake --model paper.derain --clean bsds/ --out rain200a-like/ --noise 0.1 --seed 7\n"
+        "  derain-rainmake --model paper.derain --clean bsds/ --out rain200a-like/ --noise 0.1 --seed 7 \\\n"
+        "                  --rain-reference real-rain/0001.jpg\n"
         "  derain-rainmake --model paper.derain --input street.jpg --output street-rain.png\n"
         "  derain-rainmake --model lite.derain --input clip.mp4 --output clip-rain.mp4");
     args.parse(argc, argv);

@@ -64,7 +64,8 @@ Settings are applied in this order: --preset, then --config FILE, then the optio
 holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...) and training lines:
   train.iterations  train.epochs  train.decay_start  train.lr  train.beta1  train.beta2
   train.weight_decay  train.crop  train.batch  train.pool_size  train.gmm.components
-  train.gmm.em_iterations  train.seed  train.init  train.vgg_weights  train.weight.adversarial
+  train.gmm.em_iterations  train.adversarial.g_scales  train.adversarial.d_scales
+  train.attention.prior  train.recipe  train.seed  train.init  train.vgg_weights  train.weight.adversarial
   train.weight.attention  train.weight.cycle  train.weight.perceptual  train.weight.gmm
   train.weight.reconstruction  train.weight.identity  train.weight.synthetic
   train.synthetic.{density,angle,angle_jitter,length,width,intensity,haze} = MIN:MAX
@@ -136,12 +137,29 @@ const std::vector<SettingOption>& settingOptions() {
        weight("w-identity", &W::identity)},
       {"w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]",
        weight("w-synthetic", &W::synthetic)},
+      {"g-adversarial-scales", "HOW",
+       "discriminator scales in G's adversarial term: finest, mean or sum [default: finest, the reference code's]",
+       [](const ArgParser& args, T& t) { t.g_adversarial_scales = args.get("g-adversarial-scales"); }},
+      {"d-adversarial-scales", "HOW",
+       "discriminator scales in D's loss: finest, mean or sum [default: mean, the reference code's]",
+       [](const ArgParser& args, T& t) { t.d_adversarial_scales = args.get("d-adversarial-scales"); }},
+      {"attention-prior", "on|off",
+       "pull a rainy image's mask towards the paper's random prior (L_att_r) [default: off, as the reference code]",
+       [](const ArgParser& args, T& t) {
+         const std::string v = args.get("attention-prior");
+         if (v != "on" && v != "off") args.fail("--attention-prior must be on or off, got '" + v + "'");
+         t.attention_prior = v == "on";
+       }},
       {"gmm-components", "K", "Gaussian components of the GMM loss [default: 3]",
        atLeast("gmm-components", &T::gmm_components, 1)},
       {"pool-size", "N", "history pool of generated images per domain [default: 50]",
        atLeast("pool-size", &T::pool_size, 0)},
       {"init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]",
        [](const ArgParser& args, T& t) { t.init = args.get("init"); }},
+      {"recipe", "NAME",
+       "name of the training recipe, recorded in model.derain (derain-run prints it) [default: from the objective: "
+       "unpaired, unpaired + identity, or semi-supervised (synthetic pairs)]",
+       [](const ArgParser& args, T& t) { t.recipe = args.get("recipe"); }},
       {"seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]",
        [](const ArgParser& args, T& t) { t.seed = static_cast<uint64_t>(args.getInt("seed", 0)); }},
   };

@@ -7,6 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "derain/inference_library.hpp"
@@ -427,7 +428,7 @@ TEST_F(EngineTest, DefaultThreadsIsEveryCore) {
 TEST_F(EngineTest, RainmakeNoiseIsSeeded) {
   Engine engine = load();
   cv::Mat image = derain::test::makeRainyScene(48, 32, 11), a, b, c, plain;
-  derain::RainmakeOptions rain{0.5f, 3};
+  derain::RainmakeOptions rain{0.5f, 3, {}};
   engine.rainmake(image, a, ColorOrder::BGR, rain);
   engine.rainmake(image, b, ColorOrder::BGR, rain);
   rain.seed = 4;
@@ -436,6 +437,66 @@ TEST_F(EngineTest, RainmakeNoiseIsSeeded) {
   EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
   EXPECT_GT(cv::norm(a, c, cv::NORM_INF), 0.0);
   EXPECT_GT(cv::norm(a, plain, cv::NORM_INF), 0.0);
+}
+
+// Rain200A-style rainmaking: G_R driven by the attention of a rainy reference image.
+TEST_F(EngineTest, RainmakeWithAReferenceIsSeededAndKeepsSizeTypeAndRange) {
+  Engine engine = load();
+  const cv::Mat clean = derain::makeDemoScene({48, 32}, 5);
+  const cv::Mat reference = derain::test::makeRainyScene(48, 32, 6);
+  derain::RainmakeOptions rain{0.5f, 3, reference};
+  cv::Mat a, b, c, own;
+  engine.rainmake(clean, a, ColorOrder::BGR, rain);
+  engine.rainmake(clean, b, ColorOrder::BGR, rain);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);  // same seed, same rain
+  rain.seed = 4;
+  engine.rainmake(clean, c, ColorOrder::BGR, rain);
+  EXPECT_GT(cv::norm(a, c, cv::NORM_INF), 0.0);
+  engine.rainmake(clean, own, ColorOrder::BGR, derain::RainmakeOptions{0.5f, 3, {}});
+  EXPECT_GT(meanAbsDiff(a, own), 0.5) << "the reference's mask, not the input's, drives G_R";
+  EXPECT_EQ(a.size(), clean.size());
+  EXPECT_EQ(a.type(), CV_8UC3);
+
+  // Float input: float output of the same size, every value in [0, 1].
+  cv::Mat clean_f, out_f;
+  clean.convertTo(clean_f, CV_32FC3, 1.0 / 255);
+  engine.rainmake(clean_f, out_f, ColorOrder::BGR, derain::RainmakeOptions{2.0f, 3, reference});
+  ASSERT_EQ(out_f.type(), CV_32FC3);
+  EXPECT_EQ(out_f.size(), clean.size());
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(out_f.reshape(1), &lo, &hi);
+  EXPECT_GE(lo, 0.0);
+  EXPECT_LE(hi, 1.0);
+}
+
+TEST_F(EngineTest, RainmakeReferenceIsResizedToTheInput) {
+  Engine engine = load();
+  const cv::Mat clean = derain::makeDemoScene({48, 32}, 5);
+  const cv::Mat big = derain::test::makeRainyScene(101, 70, 6), small = derain::test::makeRainyScene(29, 19, 6);
+  for (const cv::Mat& reference : {big, small}) {
+    cv::Mat resized, from_any, from_resized;
+    cv::resize(reference, resized, clean.size(), 0, 0, reference.cols > clean.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
+    engine.rainmake(clean, from_any, ColorOrder::BGR, derain::RainmakeOptions{0.1f, 3, reference});
+    engine.rainmake(clean, from_resized, ColorOrder::BGR, derain::RainmakeOptions{0.1f, 3, resized});
+    EXPECT_EQ(from_any.size(), clean.size());
+    EXPECT_EQ(cv::norm(from_any, from_resized, cv::NORM_INF), 0.0) << reference.size();
+  }
+}
+
+// With the input as its own reference and no noise, the result is exactly plain rainmaking: the
+// reference's mask is computed on the same tiles as the input (checked with several tiles).
+TEST_F(EngineTest, RainmakeWithTheInputAsReferenceIsPlainRainmakingAlsoWhenTiled) {
+  for (int tile : {0, 32}) {
+    EngineOptions options;
+    options.tile_size = tile;
+    options.tile_overlap = 8;
+    Engine engine = load(options);
+    const cv::Mat image = derain::makeDemoScene({80, 48}, 9);
+    cv::Mat plain, self_referenced;
+    engine.rainmake(image, plain);
+    engine.rainmake(image, self_referenced, ColorOrder::BGR, derain::RainmakeOptions{0.0f, 0, image});
+    EXPECT_EQ(cv::norm(plain, self_referenced, cv::NORM_INF), 0.0) << "tile " << tile;
+  }
 }
 
 TEST_F(EngineTest, BadImagesAreRejectedClearly) {

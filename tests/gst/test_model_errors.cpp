@@ -140,3 +140,20 @@ TEST(DerainDevice, BadTilingFailsWithLibraryInit) {
 }
 
 }  // namespace
+
+namespace {
+
+// An unreadable rain-reference makes learned rainmake fail to start, naming the file.
+TEST(RainReferenceErrors, MissingReferenceFailsWithResourceOpenReadNamingTheFile) {
+  const std::string missing = gst_test::tempPath("no-such-rain-reference.png");
+  const StartOutcome outcome =
+      goToPaused("rainmake", {"mode=learned", "model=" + gst_test::liteModelPath(), "rain-reference=" + missing});
+  EXPECT_EQ(outcome.result, GST_STATE_CHANGE_FAILURE);
+  EXPECT_EQ(outcome.domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ(outcome.code, GST_RESOURCE_ERROR_OPEN_READ);
+  EXPECT_NE(outcome.message.find(missing), std::string::npos) << outcome.message;
+  // Procedural mode does not use it, so it does not read it either.
+  EXPECT_NE(goToPaused("rainmake", {"rain-reference=" + missing}).result, GST_STATE_CHANGE_FAILURE);
+}
+
+}  // namespace

@@ -8,6 +8,8 @@
 #include <gst/check/gstharness.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <derain/engine.hpp>
 #include <derain/rain.hpp>
@@ -127,6 +129,44 @@ TEST_P(RainmakeLearned, OutputIsTheEnginesRainmakeWithSeedPlusFrameIndex) {
       EXPECT_EQ(gst_test::differingValues(gst_test::channelOf(outputs[k], 3), gst_test::channelOf(input, 3)), 0);
     }
   }
+}
+
+// With rain-reference, G_R is driven by that photo's mask: the output is Engine::rainmake with the
+// reference (read as BGR, given in the frame's colour order) and seed + k.
+void expectReferenceRain(const Format& format, const std::string& model, bool check_reference_matters) {
+  const cv::Size size(40, 24);
+  const cv::Mat reference_bgr = gst_test::testImage(64, 48, 3, 77);
+  const std::string reference_path = gst_test::tempPath("rain-reference-" + std::string(format.name) + ".png");
+  ASSERT_TRUE(cv::imwrite(reference_path, reference_bgr));
+  const auto outputs = rainOn(format, size,
+      {"mode=learned", "model=" + model, "mask-noise=0.3", "seed=9", "rain-reference=" + reference_path}, 2);
+  ASSERT_EQ(outputs.size(), 2u);
+  derain::Engine engine(model);
+  cv::Mat reference = reference_bgr;
+  if (format.order == derain::ColorOrder::RGB) cv::cvtColor(reference_bgr, reference, cv::COLOR_BGR2RGB);
+  for (int k = 0; k < 2; ++k) {
+    const cv::Mat input = gst_test::testImage(size.width, size.height, format.channels, 200 + k);
+    cv::Mat expected, own;
+    engine.rainmake(gst_test::colourOf(input), expected, format.order, derain::RainmakeOptions{0.3f, 9u + k, reference});
+    EXPECT_EQ(gst_test::differingValues(gst_test::colourOf(outputs[k]), expected), 0) << format.name << " " << k;
+    if (check_reference_matters) {
+      engine.rainmake(gst_test::colourOf(input), own, format.order, derain::RainmakeOptions{0.3f, 9u + k, {}});
+      EXPECT_GT(gst_test::differingValues(gst_test::colourOf(outputs[k]), own), 0) << "the reference is used";
+    }
+  }
+}
+
+TEST_P(RainmakeLearned, RainReferenceOutputIsTheEnginesRainmakeWithThatReference) {
+  expectReferenceRain(GetParam(), gst_test::liteModelPath(), false);
+}
+
+// The untrained test model barely reacts to its mask; the shipped, trained one does, which shows that
+// the element passes the reference on (in both colour orders).
+TEST(RainmakeReference, ChangesTheRainOfATrainedModel) {
+  const std::string model = derain::defaultModelPath();
+  if (model.empty()) GTEST_SKIP() << "no default model";
+  for (const Format& format : gst_test::allFormats())
+    if (format.name == std::string("RGB") || format.name == std::string("BGR")) expectReferenceRain(format, model, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFormats, RainmakeLearned, ::testing::ValuesIn(gst_test::allFormats()),

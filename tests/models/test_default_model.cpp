@@ -25,6 +25,11 @@ TEST(DefaultModel, LoadsAsATrainedLitePresetModel) {
   derain::Engine engine(shippedModel(), derain::EngineOptions{derain::Device::CPU});
   EXPECT_TRUE(engine.trained());
   EXPECT_EQ(engine.config().preset, "lite");
+  // What it is (models/README.md): the synthetic-pair term dominates its objective.
+  EXPECT_EQ(engine.recipe().rfind("semi-supervised (synthetic pairs), shipped default: lite preset, 16000 iterations", 0),
+            0u)
+      << engine.recipe();
+  EXPECT_NE(engine.recipe().find("identity 2, synthetic 10"), std::string::npos) << engine.recipe();
 }
 
 TEST(DefaultModel, RaisesPsnrOnGeneratedRainyScenes) {

@@ -19,6 +19,7 @@
 #include "losses/reconstruction_loss.h"
 #include "losses/vgg16_features.h"
 #include "model_file.h"
+#include "nets/discriminator.h"
 #include "training_test_support.h"
 
 using namespace derain;
@@ -31,12 +32,49 @@ at::Tensor t(std::vector<float> values, std::vector<int64_t> shape) {
 double value(const at::Tensor& x) { return x.item<double>(); }
 }  // namespace
 
-TEST(AdversarialLoss, MeanSquaredDistanceToTargetSummedOverScales) {
-  // Scale 1: scores {1, 2}; scale 2: score {0}.
+TEST(AdversarialLoss, ScalesCombinedAsFinestMeanOrSum) {
+  // Scale 1 (finest): scores {1, 2}; scale 2: score {0}.
+  // Per-scale distance to "real" (1): (0 + 1) / 2 = 0.5 and 1; to "fake" (0): (1 + 4) / 2 = 2.5 and 0.
   std::vector<at::Tensor> maps = {t({1, 2}, {1, 1, 1, 2}), t({0}, {1, 1, 1, 1})};
-  EXPECT_NEAR(value(lsganLoss(maps, true)), (0.0 + 1.0) / 2 + 1.0, 1e-6);   // 1.5
-  EXPECT_NEAR(value(lsganLoss(maps, false)), (1.0 + 4.0) / 2 + 0.0, 1e-6);  // 2.5
-  EXPECT_THROW(lsganLoss({}, true), Error);
+  EXPECT_NEAR(value(lsganLoss(maps, true, AdversarialScales::Finest)), 0.5, 1e-6);
+  EXPECT_NEAR(value(lsganLoss(maps, false, AdversarialScales::Finest)), 2.5, 1e-6);
+  EXPECT_NEAR(value(lsganLoss(maps, true, AdversarialScales::Mean)), (0.5 + 1.0) / 2, 1e-6);   // 0.75
+  EXPECT_NEAR(value(lsganLoss(maps, false, AdversarialScales::Mean)), (2.5 + 0.0) / 2, 1e-6);  // 1.25
+  EXPECT_NEAR(value(lsganLoss(maps, true, AdversarialScales::Sum)), 0.5 + 1.0, 1e-6);          // 1.5
+  EXPECT_NEAR(value(lsganLoss(maps, false, AdversarialScales::Sum)), 2.5 + 0.0, 1e-6);         // 2.5
+  EXPECT_THROW(lsganLoss({}, true, AdversarialScales::Finest), Error);
+  for (auto s : {AdversarialScales::Finest, AdversarialScales::Mean, AdversarialScales::Sum})
+    EXPECT_EQ(parseAdversarialScales(toString(s)), s);
+  EXPECT_THROW(parseAdversarialScales("all"), Error);
+}
+
+// One-scale, one-layer discriminator with hand-set weights: a 4x4 conv averaging the 48 input values
+// of its window, the LeakyReLU under test, a 1x1 conv passing the value through. On an image of -1
+// everywhere, every patch score is -slope, so the "real" LSGAN loss is (-slope - 1)^2.
+double realLossOfMinusOneImage(double slope) {
+  DiscriminatorConfig config;
+  config.scales = 1;
+  config.layers = 1;
+  config.channels = 1;
+  config.leaky_slope = slope;
+  MultiScaleDiscriminator d(config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : d->named_parameters()) {
+      const bool first_conv = p.value().dim() == 4 && p.value().size(2) == 4;
+      if (p.key().find("weight") != std::string::npos) p.value().fill_(first_conv ? 1.0 / 48 : 1.0);
+      else p.value().zero_();
+    }
+  }
+  const at::Tensor image = torch::full({1, 3, 8, 8}, -1.0);
+  return value(lsganLoss(d->forward(image), true, AdversarialScales::Finest));
+}
+
+TEST(Discriminator, LeakyReluSlopeChangesTheLossAsComputedByHand) {
+  EXPECT_NEAR(realLossOfMinusOneImage(0.01), 1.01 * 1.01, 1e-5);  // 1.0201, the reference's slope
+  EXPECT_NEAR(realLossOfMinusOneImage(0.2), 1.2 * 1.2, 1e-5);     // 1.44, pix2pixHD's (lite)
+  EXPECT_EQ(ModelConfig::paper().discriminator.leaky_slope, 0.01);
+  EXPECT_EQ(ModelConfig::lite().discriminator.leaky_slope, 0.2);
 }
 
 TEST(AttentionLoss, RainyAndCleanPriors) {

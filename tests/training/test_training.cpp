@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
@@ -126,6 +127,23 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_EQ(defaults.weight_decay, 1e-4);
   EXPECT_EQ(defaults.pool_size, 50);
   EXPECT_EQ(defaults.crop, 216);
+  // The reference code's choices (training/README.md's table): G on the finest scale, D on the mean
+  // of the scales, no rainy-attention prior.
+  EXPECT_EQ(defaults.g_adversarial_scales, "finest");
+  EXPECT_EQ(defaults.d_adversarial_scales, "mean");
+  EXPECT_FALSE(defaults.attention_prior);
+  TrainingOptions scales;
+  scales.applyText("train.adversarial.g_scales = sum\ntrain.adversarial.d_scales = finest\ntrain.attention.prior = true\n");
+  EXPECT_EQ(scales.g_adversarial_scales, "sum");
+  EXPECT_EQ(scales.d_adversarial_scales, "finest");
+  EXPECT_TRUE(scales.attention_prior);
+  TrainingOptions scales_back;
+  scales_back.applyText(scales.toText());
+  EXPECT_EQ(scales_back.toText(), scales.toText());
+  EXPECT_THROW(scales.applyText("train.adversarial.g_scales = all\n"), Error);
+  TrainingOptions bad_scales = defaults;
+  bad_scales.d_adversarial_scales = "max";
+  EXPECT_THROW(bad_scales.validate(ModelConfig::paper()), Error);
   TrainingOptions bad_crop = defaults;
   bad_crop.crop = 30;  // not a multiple of 4
   EXPECT_THROW(bad_crop.validate(ModelConfig::paper()), Error);
@@ -246,6 +264,109 @@ TEST(Trainer, WeightedSumIncludesTheTermsBeyondThePaper) {
                           w.cycle * l.cycle + w.gmm * l.gmm + w.reconstruction * l.reconstruction +
                           3 * l.identity + 7 * l.synthetic;
   EXPECT_NEAR(l.generator, expected, 1e-4 * std::abs(expected) + 1e-5);
+}
+
+// Only the adversarial terms weighted, with one choice of scales each for G and D: the step's
+// figures equal the LSGAN terms computed here from the discriminators' patch maps before the step.
+struct AdversarialFigures {
+  StepLosses losses;
+  double expected_g = 0, expected_d_n = 0, expected_d_r = 0;
+};
+
+AdversarialFigures adversarialStep(const std::string& g_scales, const std::string& d_scales) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  o.weights = LossWeights{1, 0, 0, 0, 0, 0, 0, 0};
+  o.g_adversarial_scales = g_scales;
+  o.d_adversarial_scales = d_scales;
+  Trainer trainer(training_test::tinyConfig(), o, torch::kCPU);  // D with 2 scales
+  DerainCycleGANImpl& m = *trainer.model();
+  const at::Tensor r = randomBatch(21), n = randomBatch(22);
+  AdversarialFigures out;
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor n_r = m.g_n->forward(r, m.att->forward(r)), r_n = m.g_r->forward(n, m.att->forward(n));
+    // Per-scale mean squared distance of the patch scores to the target.
+    auto perScale = [](const std::vector<at::Tensor>& maps, double target) {
+      std::vector<double> v;
+      for (const auto& map : maps) v.push_back((map - target).pow(2).mean().item<double>());
+      return v;
+    };
+    auto combine = [](const std::vector<double>& v, const std::string& how) {
+      EXPECT_EQ(v.size(), 2u);
+      if (how == "finest") return v[0];
+      if (how == "mean") return (v[0] + v[1]) / 2;
+      return v[0] + v[1];
+    };
+    out.expected_g = combine(perScale(m.d_n->forward(n_r), 1), g_scales) +
+                     combine(perScale(m.d_r->forward(r_n), 1), g_scales);
+    // The first D step sees the G step's own fakes (the history pool starts empty).
+    out.expected_d_n = 0.5 * (combine(perScale(m.d_n->forward(n), 1), d_scales) +
+                              combine(perScale(m.d_n->forward(n_r), 0), d_scales));
+    out.expected_d_r = 0.5 * (combine(perScale(m.d_r->forward(r), 1), d_scales) +
+                              combine(perScale(m.d_r->forward(r_n), 0), d_scales));
+  }
+  out.losses = trainer.step(r, n, 1e-4);
+  return out;
+}
+
+TEST(Trainer, AdversarialScalesAreCombinedAsConfigured) {
+  for (const auto& [g, d] : std::vector<std::pair<std::string, std::string>>{
+           {"finest", "mean"}, {"sum", "sum"}, {"mean", "finest"}}) {
+    SCOPED_TRACE("g " + g + ", d " + d);
+    AdversarialFigures f = adversarialStep(g, d);
+    EXPECT_NEAR(f.losses.adversarial, f.expected_g, 1e-5 * f.expected_g + 1e-7);
+    EXPECT_NEAR(f.losses.d_n, f.expected_d_n, 1e-5 * f.expected_d_n + 1e-7);
+    EXPECT_NEAR(f.losses.d_r, f.expected_d_r, 1e-5 * f.expected_d_r + 1e-7);
+  }
+}
+
+TEST(TrainingOptions, RecipeNamedFromTheObjectiveUnlessGiven) {
+  TrainingOptions o;
+  o.iterations = 16000;
+  o.weights.synthetic = 10;
+  const std::string semi = o.recipeText(ModelConfig::lite(), false);
+  EXPECT_EQ(semi.rfind("semi-supervised (synthetic pairs): lite preset, 16000 iterations,", 0), 0u) << semi;
+  EXPECT_NE(semi.find("slope 0.2)"), std::string::npos) << semi;
+  EXPECT_NE(semi.find("perceptual off,"), std::string::npos) << semi;
+  o.weights.synthetic = 0;
+  o.weights.identity = 2;
+  EXPECT_EQ(o.recipeText(ModelConfig::lite(), true).rfind("unpaired + identity: ", 0), 0u);
+  EXPECT_NE(o.recipeText(ModelConfig::lite(), true).find("perceptual 0.01,"), std::string::npos);
+  o.recipe = "my recipe";
+  EXPECT_EQ(o.recipeText(ModelConfig::lite(), true).rfind("my recipe: lite preset", 0), 0u);
+  TrainingOptions back;
+  back.applyText(o.toText());
+  EXPECT_EQ(back.recipe, "my recipe");
+  o.recipe = "two\nlines";
+  EXPECT_THROW(o.validate(ModelConfig::lite()), Error);
+
+  // models/make-default-model.sh's settings give the line recorded in the shipped model's file.
+  TrainingOptions shipped;
+  shipped.iterations = 16000;
+  shipped.crop = 128;
+  shipped.lr = 2e-4;
+  shipped.init = "he";
+  shipped.weights = LossWeights{0.2, 1, 0.5, 0.01, 0, 0, 2, 10};
+  shipped.g_adversarial_scales = "sum";
+  shipped.d_adversarial_scales = "sum";
+  shipped.attention_prior = true;
+  shipped.recipe = "semi-supervised (synthetic pairs), shipped default";
+  EXPECT_EQ(shipped.recipeText(ModelConfig::lite(), false),
+            "semi-supervised (synthetic pairs), shipped default: lite preset, 16000 iterations, crop 128, batch 1, "
+            "lr 0.0002, init he; adversarial 0.2 (G sum, D sum of 3 scales, slope 0.2), attention 1 (rainy prior "
+            "on), cycle 0.5, perceptual off, gmm 0, reconstruction 0, identity 2, synthetic 10");
+}
+
+TEST(Trainer, RainyAttentionPriorOnlyWhenEnabled) {
+  TrainingOptions o = training_test::tinyTrainingOptions(10);
+  ASSERT_FALSE(o.attention_prior);
+  StepLosses off = Trainer(training_test::tinyConfig(), o, torch::kCPU).generatorStep(randomBatch(3), randomBatch(4), 1e-4);
+  EXPECT_EQ(off.attention_r, 0.0);
+  EXPECT_GT(off.attention_n, 0.0);
+  o.attention_prior = true;
+  StepLosses on = Trainer(training_test::tinyConfig(), o, torch::kCPU).generatorStep(randomBatch(3), randomBatch(4), 1e-4);
+  EXPECT_GT(on.attention_r, 0.01);  // a mask far from a prior of mean 0.5
+  EXPECT_EQ(on.attention_n, off.attention_n);
 }
 
 // Only one term weighted: its value is what the networks give before the step, and the gradient
@@ -586,6 +707,36 @@ TEST(TrainingRun, ImageVanishingMidRunStopsWithACheckpointAndAClearError) {
   EXPECT_LT(info.iteration, 40);
 }
 
+// A checkpoint from before the scale / prior / slope settings existed resumes with the behaviour it
+// was trained with (then the only one), not with today's defaults.
+TEST(TrainingRun, CheckpointWithoutTheNewSettingsResumesWithTheFormerBehaviour) {
+  TempDir data;
+  TrainingRunOptions run = tinyRun(data, data.file("out"), 2);
+  runTraining(run);
+  const std::string path = data.file("out/checkpoint.derain");
+  CheckpointInfo current = readCheckpoint(path);
+  EXPECT_EQ(current.options.g_adversarial_scales, "finest");
+  EXPECT_EQ(current.config.discriminator.leaky_slope, 0.01);
+  // Drop the new keys, as an older trainer wrote the file.
+  ContainerFile file = readContainer(path);
+  for (auto& [key, value] : file.meta) {
+    std::stringstream in(value);
+    std::string kept;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("adversarial.") == std::string::npos && line.find("attention.prior") == std::string::npos &&
+          line.find("leaky_slope") == std::string::npos)
+        kept += line + "\n";
+    value = kept;
+  }
+  writeContainer(path, file);
+  CheckpointInfo old = readCheckpoint(path);
+  EXPECT_EQ(old.options.g_adversarial_scales, "sum");
+  EXPECT_EQ(old.options.d_adversarial_scales, "sum");
+  EXPECT_TRUE(old.options.attention_prior);
+  EXPECT_EQ(old.config.discriminator.leaky_slope, 0.2);
+  EXPECT_EQ(old.options.weights.gmm, current.options.weights.gmm);  // the rest as stored
+}
+
 TEST(TrainingRun, ResumeOnOtherDataWarns) {
   TempDir data;
   TrainingRunOptions run = tinyRun(data, data.file("out"), 4);
@@ -614,6 +765,17 @@ TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   Engine engine(result.model_path, cpu);
   EXPECT_EQ(engine.config(), training_test::tinyConfig());
   EXPECT_TRUE(engine.trained());
+  // The recipe line: named from the objective (no synthetic or identity term: unpaired), then the
+  // settings. tinyTrainingOptions keeps the paper's weights and the reference's scales.
+  EXPECT_EQ(engine.recipe(),
+            "unpaired: custom preset, 2 iterations, crop 32, batch 1, lr 0.0001, init paper; adversarial 1 "
+            "(G finest, D mean of 2 scales, slope 0.01), attention 10 (rainy prior off), cycle 10, perceptual off, "
+            "gmm 10, reconstruction 10, identity 0, synthetic 0");
+  // save() keeps it; an engine from a checkpoint (no recipe meta) has none.
+  engine.save(data.file("resaved.derain"));
+  EXPECT_EQ(Engine(data.file("resaved.derain"), cpu).recipe(), engine.recipe());
+  EXPECT_EQ(Engine(result.checkpoint_path, cpu).recipe(), "");
+  EXPECT_EQ(Engine::untrained(training_test::tinyConfig(), 1, cpu).recipe(), "");
 
   // Same weights as the checkpoint: the engine's derain equals the network run by hand.
   DerainCycleGAN net(training_test::tinyConfig(), false);

@@ -54,7 +54,10 @@ derain::Engine openEngine(const derain::cli::ArgParser& args, const derain::Engi
   std::string path = args.has("model") ? args.get("model") : derain::defaultModelPath();
   if (!path.empty()) {
     derain::Engine engine(path, options);
-    std::cerr << "derain-run: model " << path << " (" << engine.describe() << ")\n";
+    const std::string recipe = engine.recipe();
+    std::cerr << "derain-run: model " << path << " (" << engine.describe() << ")\n"
+              << "derain-run: recipe: " << (recipe.empty() ? "unrecorded (file written before recipes were)" : recipe)
+              << "\n";
     return engine;
   }
   std::cerr << "derain-run: NOTE: no trained model found (no --model, no DERAIN_MODEL, nothing installed in the\n"

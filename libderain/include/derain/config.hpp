@@ -40,6 +40,10 @@ struct DiscriminatorConfig {
   int scales = 3;                              // input average-pooled by 2 between scales
   int channels = 64;                           // first layer width, doubled each layer
   int layers = 4;                              // stride-2 4x4 convs per scale
+  double leaky_slope = 0.01;                   // LeakyReLU negative slope after each conv: the
+                                               // reference code's 0.01 (the paper gives none); lite
+                                               // keeps the 0.2 (pix2pixHD's) its shipped model was
+                                               // trained with. Training only: model files hold no D.
 };
 
 struct DERAIN_API ModelConfig {
@@ -48,8 +52,9 @@ struct DERAIN_API ModelConfig {
   GeneratorConfig generator;
   DiscriminatorConfig discriminator;
 
-  // The published architecture (with the residual block its parameter counts are the paper's:
-  // U-ARSE 167,809, each G 6,066,179, each D 8,271,171).
+  // The published architecture. With the residual block its parameter counts are the reference
+  // code's (U-ARSE 167,809, each G 6,066,179, each D 8,271,171); the paper gives no counts. The
+  // `hybrid` block is this project's reading of the paper's description, not a reproduction.
   static ModelConfig paper();
   // Same method, sized for real-time CPU video: reduced-resolution attention, narrow generators.
   static ModelConfig lite();

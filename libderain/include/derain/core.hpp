@@ -10,6 +10,7 @@
 #include "derain/metrics.hpp"
 #include "derain/process.hpp"
 #include "derain/rain.hpp"
+#include "derain/rain_statistics.hpp"
 #include "derain/rain_video.hpp"
 #include "derain/temporal_metrics.hpp"
 #include "derain/types.hpp"

@@ -64,6 +64,10 @@ class DERAIN_API Engine {
   Precision precision() const;  // resolved: never Auto
   bool trained() const;         // false for untrained(); true for a loaded file
   std::string describe() const; // one line: preset, device, precision, threads, parameter count
+  // The training recipe recorded in the model file by derain-train: its name and settings on one
+  // line (e.g. "semi-supervised ...: lite, 16000 iterations, ..."). Empty for untrained(), for files
+  // written before recipes were recorded, and for files saved from an engine that had none.
+  std::string recipe() const;
 
   // Number of multiply-accumulates of one forward pass (attention + one generator) at this size.
   int64_t macsPerFrame(int width, int height) const;

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include <opencv2/core.hpp>
+
 #include "derain/export.hpp"
 #include "derain/types.hpp"
 
@@ -38,6 +40,12 @@ struct DERAIN_API EngineOptions {
 struct RainmakeOptions {
   float mask_noise = 0.0f;  // std-dev of Gaussian noise added to the attention mask (varies the rain)
   uint64_t seed = 0;        // seed of that noise
+  // Rain200A-style rainmaking (the paper's and the reference code's procedure): a REAL rainy image
+  // whose attention Att(reference) drives G_R instead of the clean input's own, near-zero mask, so
+  // the streak layout comes from real rain; mask_noise then varies it. Any size (resized to the
+  // input's, so its streaks scale with it), any type an input may have, in the same colour order.
+  // Empty = the input's own mask.
+  cv::Mat reference;
 };
 
 }  // namespace derain

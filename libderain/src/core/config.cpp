@@ -1,5 +1,7 @@
 #include "derain/config.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +24,16 @@ FeatureBlock parseBlock(const detail::KeyValueLine& kv) {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw Error("invalid model config: " + what);
+}
+
+// Shortest decimal text that reads back to the same double (0.2 stays "0.2").
+std::string shortestText(double value) {
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
+  return buf;
 }
 }  // namespace
 
@@ -47,6 +59,9 @@ ModelConfig ModelConfig::lite() {
   // Residual output: a short CPU training run starts from the identity instead of a grey image.
   c.generator.residual = true;
   c.discriminator.channels = 32;
+  // The slope the shipped lite model's discriminators were trained with (before the paper preset
+  // moved to the reference's 0.01); kept so that models/make-default-model.sh reproduces it.
+  c.discriminator.leaky_slope = 0.2;
   return c;
 }
 
@@ -87,7 +102,8 @@ std::string ModelConfig::toText() const {
       << "generator.residual = " << (generator.residual ? "true" : "false") << "\n"
       << "discriminator.scales = " << discriminator.scales << "\n"
       << "discriminator.channels = " << discriminator.channels << "\n"
-      << "discriminator.layers = " << discriminator.layers << "\n";
+      << "discriminator.layers = " << discriminator.layers << "\n"
+      << "discriminator.leaky_slope = " << shortestText(discriminator.leaky_slope) << "\n";
   return out.str();
 }
 
@@ -120,6 +136,7 @@ ModelConfig ModelConfig::fromText(const std::string& text) {
     else if (k == "discriminator.scales") c.discriminator.scales = detail::parseIntValue(kv);
     else if (k == "discriminator.channels") c.discriminator.channels = detail::parseIntValue(kv);
     else if (k == "discriminator.layers") c.discriminator.layers = detail::parseIntValue(kv);
+    else if (k == "discriminator.leaky_slope") c.discriminator.leaky_slope = detail::parseDoubleValue(kv);
     else throw Error("line " + std::to_string(kv.line) + ": unknown model config key '" + k + "'");
   }
   // A config that differs from its preset is no longer that preset; keep the name honest.
@@ -146,6 +163,8 @@ void ModelConfig::validate() const {
   require(discriminator.scales >= 1 && discriminator.scales <= 6, "discriminator.scales must be 1..6");
   require(discriminator.channels >= 1 && discriminator.channels <= 512, "discriminator.channels must be 1..512");
   require(discriminator.layers >= 1 && discriminator.layers <= 6, "discriminator.layers must be 1..6");
+  require(discriminator.leaky_slope >= 0.0 && discriminator.leaky_slope < 1.0,
+          "discriminator.leaky_slope must be in [0, 1)");
 }
 
 int ModelConfig::sizeMultiple() const { return kGeneratorDownsampling * generator.unshuffle; }

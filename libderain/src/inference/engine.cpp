@@ -1,7 +1,9 @@
 #include "derain/engine.hpp"
 
+#include <type_traits>
 #include <sstream>
 
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "derain/error.hpp"
@@ -37,6 +39,7 @@ struct Engine::Impl {
   Precision precision = Precision::FP32;
   int threads = 1;
   bool trained = false;
+  std::string recipe;  // the file's "recipe" meta (empty when it has none)
   detail::DerainCycleGAN net{nullptr};
   // fp32 CPU copy of the weights, kept only when the network itself is converted to bf16, so that
   // save() still writes the exact weights; otherwise save() reads them from the network.
@@ -59,6 +62,7 @@ struct Engine::Impl {
     detail::ContainerFile file;
     file.kind = detail::FileKind::Model;
     file.setMeta("config", config.toText());
+    if (!recipe.empty()) file.setMeta(detail::kRecipeMeta, recipe);
     for (const auto& item : net->named_parameters())
       file.tensors.emplace_back(item.key(), item.value().detach().to(torch::kCPU, torch::kFloat32).clone());
     return file;
@@ -67,6 +71,17 @@ struct Engine::Impl {
   int tileSize(int width, int height) const {
     if (options.tile_size > 0) return options.tile_size;
     return int64_t{width} * height > kAutoTileMaxPixels ? kAutoTileSize : std::max(width, height);
+  }
+
+  // A tile of a 3-channel image as the networks take it: [-1, 1], padded to the size multiple, on the
+  // engine's device in its dtype.
+  at::Tensor networkInput(const cv::Mat& colour, const detail::Span& rows, const detail::Span& cols,
+                          ColorOrder order) const {
+    auto piece = detail::imageToTensor(colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size)), order);
+    // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
+    return detail::padToMultiple(piece, config.sizeMultiple())
+        .to(detail::torchDevice(device), detail::torchDtype(precision))
+        .contiguous(at::MemoryFormat::ChannelsLast);
   }
 
   // Runs `forward` (device tensor in the engine's dtype -> output) over a 3-channel image tile by
@@ -79,17 +94,15 @@ struct Engine::Impl {
     detail::FlushDenormalsScope denormals(threads);  // a trained net's tiny values are ~3x slower otherwise
     c10::InferenceMode inference;
     const int height = colour.rows, width = colour.cols;
-    const auto target = detail::torchDevice(device);
-    const auto dtype = detail::torchDtype(precision);
     cv::Mat result;
     detail::processTiledRows(height, width, tileSize(width, height), options.tile_overlap,
         [&](const detail::Span& rows, const detail::Span& cols) {
-          auto piece = detail::imageToTensor(colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size)), order);
-          // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
-          auto padded = detail::padToMultiple(piece, config.sizeMultiple())
-                            .to(target, dtype)
-                            .contiguous(at::MemoryFormat::ChannelsLast);
-          auto out = forward(padded);
+          const auto padded = networkInput(colour, rows, cols, order);
+          at::Tensor out;
+          if constexpr (std::is_invocable_v<Forward&, const at::Tensor&, const detail::Span&, const detail::Span&>)
+            out = forward(padded, rows, cols);  // a forward that needs the tile's place (rainmake's reference)
+          else
+            out = forward(padded);
           return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU, torch::kFloat32);
         },
         [&](int first_row, const at::Tensor& rows) {
@@ -122,6 +135,7 @@ Engine::Engine(const std::string& model_path, const EngineOptions& options) : En
   translated([&] {
     auto file = detail::readContainer(model_path);
     impl_->config = detail::configOf(file, model_path);
+    if (const std::string* recipe = file.findMeta(detail::kRecipeMeta)) impl_->recipe = *recipe;
     impl_->net = detail::DerainCycleGAN(impl_->config, false);
     detail::loadParameters(*impl_->net, file, model_path, detail::kInferencePrefixes);
     impl_->options = options;
@@ -173,9 +187,25 @@ void Engine::rainmake(const cv::Mat& src, cv::Mat& dst, ColorOrder order, const 
   translated([&] {
     const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
+    // Rain200A-style: the attention of the real rainy reference, resized to the input, in place of
+    // the input's own mask; computed tile by tile on the same tiles as the input.
+    cv::Mat reference;
+    if (!rain.reference.empty()) {
+      reference = detail::networkColour(rain.reference);
+      if (reference.size() != colour.size()) {
+        const bool shrinking = reference.cols > colour.cols || reference.rows > colour.rows;
+        cv::resize(reference, reference, colour.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+      }
+      if (reference.type() != colour.type()) {
+        // An 8-bit input with a float reference or the other way round: the network sees [0, 1] either way.
+        const double scale = reference.depth() == CV_8U ? 1.0 / 255 : 255.0;
+        reference.convertTo(reference, colour.type(), scale);
+      }
+    }
     auto generator = at::make_generator<at::CPUGeneratorImpl>(rain.seed);
-    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
-      auto mask = net->att->forward(x);
+    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x, const detail::Span& rows,
+                                                                    const detail::Span& cols) {
+      auto mask = net->att->forward(reference.empty() ? x : impl_->networkInput(reference, rows, cols, order));
       if (rain.mask_noise > 0) {
         // Noise drawn on the CPU from the seed: the same rain on every device.
         auto noise = torch::randn(mask.sizes(), generator, torch::kFloat32) * rain.mask_noise;
@@ -212,6 +242,8 @@ void Engine::setThreads(int threads) {
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }
 bool Engine::trained() const { return impl_->trained; }
+
+std::string Engine::recipe() const { return impl_->recipe; }
 
 std::string Engine::describe() const {
   std::ostringstream out;

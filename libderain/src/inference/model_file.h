@@ -7,7 +7,7 @@
 //                                      u64 byte count, raw little-endian bytes
 //   u32 CRC-32 of every byte before it
 //
-// Meta always holds "config" (ModelConfig::toText()). Tensors are stored bit-exactly in their own
+// Meta always holds "config" (ModelConfig::toText()); model files from the trainer also "recipe". Tensors are stored bit-exactly in their own
 // dtype, so save -> load is a bitwise round trip. Writes go to a temp file renamed into place, so a
 // crash never leaves a half-written file under the real name.
 #pragma once
@@ -25,6 +25,10 @@
 namespace derain::detail {
 
 constexpr uint32_t kFormatVersion = 1;
+
+// Meta key of a model file's training recipe: one line naming the objective and its settings,
+// written by the trainer (training/README.md), read by Engine::recipe(). Older files lack it.
+constexpr const char* kRecipeMeta = "recipe";
 
 enum class FileKind : uint32_t { Model = 1, Checkpoint = 2 };
 

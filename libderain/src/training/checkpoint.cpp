@@ -114,14 +114,30 @@ void saveCheckpoint(Trainer& trainer, const std::string& path,
   writeContainer(path, file);
 }
 
+namespace {
+constexpr double kLegacyLeakySlope = 0.2;  // the discriminators' only slope before discriminator.leaky_slope
+}  // namespace
+
 CheckpointInfo readCheckpoint(const std::string& path) {
   CheckpointInfo info;
   info.file = readContainer(path);
   if (info.file.kind != FileKind::Checkpoint)
     throw ModelFileError(path, "is an inference model file, not a training checkpoint");
   info.config = configOf(info.file, path);
+  // A checkpoint written before the scale, prior and slope settings existed was trained with what was
+  // then the only behaviour (both adversarial terms summed over the scales, the prior on, slope 0.2):
+  // a resume keeps training it that way instead of switching to today's defaults.
+  if (needMeta(info.file, "config", path).find("discriminator.leaky_slope") == std::string::npos &&
+      info.config.discriminator.leaky_slope != kLegacyLeakySlope) {
+    info.config.discriminator.leaky_slope = kLegacyLeakySlope;
+    info.config.preset = "custom";
+  }
+  const std::string& training_text = needMeta(info.file, "training", path);
+  const std::string legacy_training = training_text.find("train.adversarial.g_scales") == std::string::npos
+      ? "train.adversarial.g_scales = sum\ntrain.adversarial.d_scales = sum\ntrain.attention.prior = true\n"
+      : "";
   try {
-    info.options.applyText(needMeta(info.file, "training", path));
+    info.options.applyText(legacy_training + training_text);
     info.options.validate(info.config);
   } catch (const ModelFileError&) {
     throw;
@@ -167,6 +183,7 @@ void exportInferenceModel(Trainer& trainer, const std::string& path) {
   ContainerFile file;
   file.kind = FileKind::Model;
   file.setMeta("config", trainer.config().toText());
+  file.setMeta(kRecipeMeta, trainer.options().recipeText(trainer.config(), trainer.perceptualEnabled()));
   storeParameters(*trainer.model(), file, kInferencePrefixes);
   writeContainer(path, file);
 }

@@ -107,17 +107,22 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   const at::Tensor r_cycled = m.g_r->forward(n_r, m.att->forward(n_r));
   const at::Tensor n_cycled = m.g_n->forward(r_n, m.att->forward(r_n));
 
-  const at::Tensor adversarial = lsganLoss(m.d_n->forward(n_r), true) + lsganLoss(m.d_r->forward(r_n), true);
-  at::Tensor prior;
-  if (dp_.world_size > 1) {
-    // Every rank draws the global batch's prior (so the streams stay in step) and takes its slice.
-    std::vector<int64_t> global(att_r.sizes().begin(), att_r.sizes().end());
-    global[0] *= dp_.world_size;
-    prior = attentionPrior(global, prior_gen_).narrow(0, dp_.rank * att_r.size(0), att_r.size(0)).to(device_);
-  } else {
-    prior = attentionPrior(att_r.sizes(), prior_gen_).to(device_);
+  const AdversarialScales g_scales = parseAdversarialScales(options_.g_adversarial_scales);
+  const at::Tensor adversarial =
+      lsganLoss(m.d_n->forward(n_r), true, g_scales) + lsganLoss(m.d_r->forward(r_n), true, g_scales);
+  at::Tensor attention_r = torch::zeros({}, r.options());
+  if (options_.attention_prior) {
+    at::Tensor prior;
+    if (dp_.world_size > 1) {
+      // Every rank draws the global batch's prior (so the streams stay in step) and takes its slice.
+      std::vector<int64_t> global(att_r.sizes().begin(), att_r.sizes().end());
+      global[0] *= dp_.world_size;
+      prior = attentionPrior(global, prior_gen_).narrow(0, dp_.rank * att_r.size(0), att_r.size(0)).to(device_);
+    } else {
+      prior = attentionPrior(att_r.sizes(), prior_gen_).to(device_);
+    }
+    attention_r = rainyAttentionLoss(att_r, prior);
   }
-  const at::Tensor attention_r = rainyAttentionLoss(att_r, prior);
   const at::Tensor attention_n = cleanAttentionLoss(att_n);
   const at::Tensor cycle = cycleLoss(r, r_cycled, n, n_cycled);
   const at::Tensor perceptual = perceptual_ ? (*perceptual_)(n_r, r) : torch::zeros({}, r.options());
@@ -177,8 +182,11 @@ void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   opt_d_->zero_grad();
   const at::Tensor fake_n = pool_n_.query(fake_clean_, pool_rng_);
   const at::Tensor fake_r = pool_r_.query(fake_rainy_, pool_rng_);
-  const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true) + lsganLoss(m.d_n->forward(fake_n), false));
-  const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true) + lsganLoss(m.d_r->forward(fake_r), false));
+  const AdversarialScales d_scales = parseAdversarialScales(options_.d_adversarial_scales);
+  const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true, d_scales) +
+                                lsganLoss(m.d_n->forward(fake_n), false, d_scales));
+  const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true, d_scales) +
+                                lsganLoss(m.d_r->forward(fake_r), false, d_scales));
   (d_n + d_r).backward();
   averageGradients(*opt_d_);
   setLearningRate(*opt_d_, lr);

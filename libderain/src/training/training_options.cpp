@@ -7,6 +7,7 @@
 
 #include "derain/error.hpp"
 #include "key_value.h"
+#include "losses/adversarial_loss.h"
 #include "training/weight_init.h"
 
 namespace derain::detail {
@@ -55,6 +56,14 @@ ParamRange parseRange(const KeyValueLine& kv) {
   }
 }
 
+std::string parseScales(const KeyValueLine& kv) {
+  try {
+    return toString(parseAdversarialScales(kv.value));
+  } catch (const Error& e) {
+    throw Error("line " + std::to_string(kv.line) + ": '" + kv.key + "': " + e.what());
+  }
+}
+
 bool applyRainField(const KeyValueLine& kv, const std::string& key, RainParamRanges& ranges) {
   for (const auto& [name, field] : kRainFields)
     if (key == std::string("synthetic.") + name) {
@@ -81,8 +90,12 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "pool_size") pool_size = parseIntValue(kv);
     else if (k == "gmm.components") gmm_components = parseIntValue(kv);
     else if (k == "gmm.em_iterations") gmm_em_iterations = parseIntValue(kv);
+    else if (k == "adversarial.g_scales") g_adversarial_scales = parseScales(kv);
+    else if (k == "adversarial.d_scales") d_adversarial_scales = parseScales(kv);
+    else if (k == "attention.prior") attention_prior = parseBoolValue(kv);
     else if (k == "seed") seed = parseUnsigned(kv);
     else if (k == "vgg_weights") vgg_weights = kv.value;
+    else if (k == "recipe") recipe = kv.value;
     else if (k == "init") init = toString(parseWeightInit(kv.value));
     else if (k == "weight.adversarial") weights.adversarial = parseDoubleValue(kv);
     else if (k == "weight.attention") weights.attention = parseDoubleValue(kv);
@@ -111,9 +124,13 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "pool_size = " << pool_size << "\n"
       << kPrefix << "gmm.components = " << gmm_components << "\n"
       << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
+      << kPrefix << "adversarial.g_scales = " << g_adversarial_scales << "\n"
+      << kPrefix << "adversarial.d_scales = " << d_adversarial_scales << "\n"
+      << kPrefix << "attention.prior = " << (attention_prior ? "true" : "false") << "\n"
       << kPrefix << "seed = " << seed << "\n"
       << kPrefix << "vgg_weights = " << vgg_weights << "\n"
       << kPrefix << "init = " << init << "\n"
+      << kPrefix << "recipe = " << recipe << "\n"
       << kPrefix << "weight.adversarial = " << exactText(weights.adversarial) << "\n"
       << kPrefix << "weight.attention = " << exactText(weights.attention) << "\n"
       << kPrefix << "weight.cycle = " << exactText(weights.cycle) << "\n"
@@ -144,6 +161,14 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(pool_size >= 0 && pool_size <= 10000, "pool_size must be 0..10000");
   require(gmm_components >= 1 && gmm_components <= 16, "gmm.components must be 1..16");
   require(gmm_em_iterations >= 1 && gmm_em_iterations <= 100, "gmm.em_iterations must be 1..100");
+  for (const std::string* scales : {&g_adversarial_scales, &d_adversarial_scales}) {
+    try {
+      parseAdversarialScales(*scales);
+    } catch (const Error& e) {
+      throw Error(std::string("training options: ") + e.what());
+    }
+  }
+  require(recipe.find_first_of("\r\n#") == std::string::npos, "recipe must be one line without '#'");
   const LossWeights& w = weights;
   require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
               w.reconstruction >= 0 && w.identity >= 0 && w.synthetic >= 0,
@@ -153,6 +178,30 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   } catch (const Error& e) {
     throw Error(std::string("training options: train.synthetic.*: ") + e.what());
   }
+}
+
+std::string TrainingOptions::recipeText(const ModelConfig& model, bool perceptual_enabled) const {
+  // Short numbers ("0.2", not "0.20000000000000001"): this line is for people.
+  auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  const LossWeights& w = weights;
+  std::string name = recipe;
+  if (name.empty())
+    name = w.synthetic > 0 ? "semi-supervised (synthetic pairs)" : w.identity > 0 ? "unpaired + identity" : "unpaired";
+  std::ostringstream out;
+  out << name << ": " << model.preset << " preset, "
+      << (iterations > 0 ? std::to_string(iterations) + " iterations" : std::to_string(epochs) + " epochs")
+      << ", crop " << crop << ", batch " << batch << ", lr " << num(lr) << ", init " << init << "; adversarial "
+      << num(w.adversarial) << " (G " << g_adversarial_scales << ", D " << d_adversarial_scales << " of "
+      << model.discriminator.scales << " scales, slope " << num(model.discriminator.leaky_slope) << "), attention "
+      << num(w.attention) << " (rainy prior " << (attention_prior ? "on" : "off") << "), cycle " << num(w.cycle)
+      << ", perceptual " << (perceptual_enabled ? num(w.perceptual) : std::string("off")) << ", gmm " << num(w.gmm)
+      << ", reconstruction " << num(w.reconstruction) << ", identity " << num(w.identity) << ", synthetic "
+      << num(w.synthetic);
+  return out.str();
 }
 
 TrainerConfigText splitTrainerConfig(const std::string& text) {

@@ -13,7 +13,7 @@ namespace derain::detail {
 // Trade-off weights of the generator objective (paper, section 4: 1, 10, 10, 0.01, 10, 10).
 struct LossWeights {
   double adversarial = 1.0;     // lambda_adv: LSGAN terms of G_N and G_R
-  double attention = 10.0;      // lambda_att: L_att_r + L_att_n
+  double attention = 10.0;      // lambda_att: L_att_r (only with attention_prior) + L_att_n
   double cycle = 10.0;          // lambda_cc: two-branch cycle L1
   double perceptual = 0.01;     // lambda_p: VGG16 features (only with a weights file)
   double gmm = 10.0;            // lambda_gmm: NLL of the rain layer under the EM-fitted mixture
@@ -36,10 +36,22 @@ struct TrainingOptions {
   int pool_size = 50;           // history pool of generated images per domain (0 = no pool)
   int gmm_components = 3;       // K of the GMM loss
   int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
+  // Discriminator scales in the adversarial terms (losses/adversarial_loss.h): the reference code's
+  // choice, G scored on the finest scale, D trained on the mean of its scales. "sum" for both is
+  // pix2pixHD's, and what the shipped lite model was trained with.
+  std::string g_adversarial_scales = "finest";  // finest | mean | sum
+  std::string d_adversarial_scales = "mean";    // finest | mean | sum
+  // L_att_r, the pull of a rainy image's mask towards a random prior on (0, 1) (mean 0.5). Off as in
+  // the reference code: with the reconstruction term (Att(r) + n_r = r) it makes the removed layer
+  // r - n_r a uniform ~0.5, against the zero-mean GMM on that same layer. L_att_n stays on.
+  bool attention_prior = false;
   uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
   std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
   LossWeights weights;
+  // Name of the recipe, recorded with recipeText() in the model file (one line; empty = named
+  // from the objective: unpaired, or semi-supervised when the synthetic-pair term is on).
+  std::string recipe;
   // Rain drawn over clean crops for the synthetic term ("train.synthetic.<field> = min:max").
   RainParamRanges synthetic_rain;
 
@@ -48,6 +60,9 @@ struct TrainingOptions {
   void applyText(const std::string& text);
   // Every key, one "train.<key> = value" line each; applyText(toText()) round-trips exactly.
   std::string toText() const;
+  // One line for the model file's "recipe" meta (Engine::recipe()): the name, then the preset, run
+  // length and every loss weight and setting that decides what the model learnt.
+  std::string recipeText(const ModelConfig& model, bool perceptual_enabled) const;
   // Throws derain::Error if a setting is out of range (crop must also suit `model`).
   void validate(const ModelConfig& model) const;
 };

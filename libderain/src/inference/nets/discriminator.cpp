@@ -5,7 +5,6 @@
 namespace derain::detail {
 
 namespace {
-constexpr double kLeakySlope = 0.2;  // LeakyReLU slope of the PatchGAN layers
 constexpr int kImageChannels = 3;
 
 torch::nn::Sequential makeScale(const DiscriminatorConfig& config) {
@@ -14,7 +13,7 @@ torch::nn::Sequential makeScale(const DiscriminatorConfig& config) {
   for (int layer = 0; layer < config.layers; ++layer) {
     net->push_back(torch::nn::ReflectionPad2d(torch::nn::ReflectionPad2dOptions(1)));
     net->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 4).stride(2)));
-    net->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(kLeakySlope)));
+    net->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(config.leaky_slope)));
     in = out;
     out *= 2;
   }

@@ -6,14 +6,32 @@
 
 namespace derain::detail {
 
-at::Tensor lsganLoss(const std::vector<at::Tensor>& patch_maps, bool target_real) {
+std::string toString(AdversarialScales scales) {
+  switch (scales) {
+    case AdversarialScales::Finest: return "finest";
+    case AdversarialScales::Mean: return "mean";
+    case AdversarialScales::Sum: return "sum";
+  }
+  throw Error("adversarial scales: bad value");
+}
+
+AdversarialScales parseAdversarialScales(const std::string& text) {
+  if (text == "finest") return AdversarialScales::Finest;
+  if (text == "mean") return AdversarialScales::Mean;
+  if (text == "sum") return AdversarialScales::Sum;
+  throw Error("adversarial scales must be finest, mean or sum, got '" + text + "'");
+}
+
+at::Tensor lsganLoss(const std::vector<at::Tensor>& patch_maps, bool target_real, AdversarialScales scales) {
   if (patch_maps.empty()) throw Error("lsganLoss: no discriminator outputs");
   const double target = target_real ? 1.0 : 0.0;
+  if (scales == AdversarialScales::Finest) return (patch_maps.front() - target).pow(2).mean();
   at::Tensor total;
-  for (const auto& scores : patch_maps) {
-    at::Tensor term = (scores - target).pow(2).mean();
+  for (const auto& map : patch_maps) {
+    at::Tensor term = (map - target).pow(2).mean();
     total = total.defined() ? total + term : term;
   }
+  if (scales == AdversarialScales::Mean) total = total / static_cast<double>(patch_maps.size());
   return total;
 }
 
