@@ -5,6 +5,7 @@
 
 #include "derain/config.hpp"
 #include "networks.h"
+#include "nets/conv_lstm.h"
 #include "nets/generator.h"
 #include "nets/packed_conv.h"
 #include "test_support.h"
@@ -179,6 +180,32 @@ TEST(Upsample, SubPixelInferenceEqualsTheTransposedConvolution) {
   reference = transposed();
   fast = subPixel();
   EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * reference.abs().max().item<float>());
+}
+
+// In inference the ConvLSTM cell's element-wise part runs as one pass (lstm_pointwise.h): equal to
+// LibTorch's operators within float rounding, over several steps of state.
+TEST(ConvLSTM, OnePassCellEqualsTheOperatorsWithinRounding) {
+  using derain::detail::ConvLSTM;
+  using derain::detail::LSTMState;
+  torch::manual_seed(12);
+  ConvLSTM lstm(16, 16);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const auto x = torch::randn({2, 16, 19, 27}).contiguous(cl);
+  auto run = [&](bool inference) {
+    c10::optional<c10::InferenceMode> mode;
+    if (inference) mode.emplace();
+    torch::NoGradGuard no_grad;
+    LSTMState state{torch::zeros({2, 16, 19, 27}).contiguous(cl), torch::randn({2, 16, 19, 27}).contiguous(cl)};
+    for (int step = 0; step < 3; ++step) state = lstm->forward(x * (step + 1), state);
+    return std::make_pair(state.h.clone(), state.c.clone());
+  };
+  torch::manual_seed(13);
+  const auto reference = run(false);
+  torch::manual_seed(13);
+  const auto fast = run(true);
+  EXPECT_LT((fast.first - reference.first).abs().max().item<float>(), 2e-6f);
+  EXPECT_LT((fast.second - reference.second).abs().max().item<float>(), 1e-5f * reference.second.abs().max().item<float>());
+  EXPECT_GT(reference.first.abs().max().item<float>(), 0.1f);
 }
 
 TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "nets/lstm_pointwise.h"
+
 namespace derain::detail {
 
 namespace {
@@ -16,7 +18,19 @@ ConvLSTMImpl::ConvLSTMImpl(int input_channels, int hidden_channels) {
 }
 
 LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) {
-  auto gates = gates_->forward(torch::cat({x, state.h}, 1)).chunk(kGateCount, 1);
+  auto all_gates = gates_->forward(torch::cat({x, state.h}, 1));
+  if (c10::InferenceMode::is_enabled() && all_gates.is_cpu() && all_gates.scalar_type() == torch::kFloat &&
+      state.c.scalar_type() == torch::kFloat && all_gates.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+      state.c.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    // One pass instead of nine operators (lstm_pointwise.h).
+    auto c = torch::empty_like(state.c, at::MemoryFormat::ChannelsLast);
+    auto h = torch::empty_like(state.c, at::MemoryFormat::ChannelsLast);
+    const int64_t pixels = state.c.size(0) * state.c.size(2) * state.c.size(3);
+    lstmPointwise(all_gates.data_ptr<float>(), state.c.data_ptr<float>(), c.data_ptr<float>(), h.data_ptr<float>(),
+                  pixels, static_cast<int>(state.c.size(1)), at::get_num_threads());
+    return {h, c};
+  }
+  auto gates = all_gates.chunk(kGateCount, 1);
   auto i = torch::sigmoid(gates[0]);
   auto f = torch::sigmoid(gates[1]);
   auto o = torch::sigmoid(gates[2]);

@@ -1,0 +1,18 @@
+// The ConvLSTM cell's element-wise part in one pass, for inference on the CPU in fp32: from the gate
+// convolution's output (channels_last: per pixel the i, f, o, g pre-activations, `channels` each)
+// and the previous cell state, c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g) and
+// h = sigmoid(o) * tanh(c). LibTorch does this as nine operators over strided chunks of the gates,
+// each a pass over memory: in the lite U-ARSE (16 channels at 1/4 resolution) they took about a
+// quarter of the whole model's time. Torch-free (plain pointers) so it can be built with OpenMP.
+#pragma once
+
+#include <cstdint>
+
+namespace derain::detail {
+
+// gates: pixels x 4 * channels; c_prev, c_out, h_out: pixels x channels (all contiguous, float).
+// Runs on `threads` OpenMP threads (LibTorch's pool). Results within float rounding of LibTorch's.
+void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
+                   int channels, int threads);
+
+}  // namespace derain::detail
