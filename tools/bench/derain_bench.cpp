@@ -66,15 +66,12 @@ void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 // N streams (threads) deraining at once through one shared engine, the way several `derain`
 // elements with the same model share one (inference_library.hpp): frames per second in total.
-double sharedStreamsFps(const derain::Engine& engine, const cv::Mat& frame, int streams, double seconds) {
-  char dir_template[] = "/tmp/derain-bench-XXXXXX";
-  const char* dir = mkdtemp(dir_template);
-  if (!dir) throw derain::Error("cannot create a temporary folder for the shared model");
-  const std::string model = std::string(dir) + "/model.derain";
-  engine.save(model);
-  auto shared = derain::inferenceLibrary().openShared(model, engine.options());
-  std::remove(model.c_str());
-  rmdir(dir);
+// Run in a process of its own (--streams-child): like an application of shared engines only, with no
+// LibTorch thread pool of this benchmark's own threads around (engine_thread.h says why that matters).
+double sharedStreamsFps(const std::string& model, const derain::EngineOptions& options, const cv::Mat& frame,
+                        int streams, double seconds) {
+  auto shared = derain::inferenceLibrary().openShared(model, options);
+  { cv::Mat warm; shared->derain(frame, warm, derain::ColorOrder::BGR); }
   std::atomic<int> frames{0};
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -107,6 +104,8 @@ int main(int argc, char** argv) {
     args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
     args.option("streams", "N", "also run N streams at once through one shared engine (total fps)", "1");
     args.option("model", "FILE", "time this model file (e.g. the shipped default) instead of the untrained presets");
+    args.option("streams-child", "FILE", "internal: measure only the --streams case of this model file (one size and "
+                                         "precision) and print its total fps");
     args.option("output", "FILE", "also append the result lines to FILE");
     args.epilog("Example:\n  derain-bench --preset lite --size 640x360 --precision fp32,bf16 --output bench.txt");
     args.parse(argc, argv);
@@ -142,6 +141,39 @@ int main(int argc, char** argv) {
     } catch (const derain::Error& e) {
       args.fail(e.what());
     }
+    if (args.has("streams-child")) {
+      options.precision = precisions.front();
+      cv::Mat frame;
+      derain::RainParams rain;
+      rain.seed = 1;
+      derain::addRain(derain::makeDemoScene(cv::Size(sizes.front().width, sizes.front().height), 1), frame, rain);
+      std::printf("%.3f\n", sharedStreamsFps(args.get("streams-child"), options, frame,
+                                              args.getInt("streams", 1, 64), budget));
+      return 0;
+    }
+    // The --streams case in a fresh process of its own (see sharedStreamsFps).
+    auto streamsFps = [&](const derain::Engine& engine, Size size, derain::Precision precision, int streams,
+                          double seconds) {
+      char dir_template[] = "/tmp/derain-bench-XXXXXX";
+      const char* dir = mkdtemp(dir_template);
+      if (!dir) throw derain::Error("cannot create a temporary folder for the shared model");
+      const std::string model = std::string(dir) + "/model.derain";
+      engine.save(model);
+      const std::string command = std::string("'") + argv[0] + "' --streams-child '" + model + "' --size " +
+          std::to_string(size.width) + "x" + std::to_string(size.height) + " --precision " +
+          derain::toString(precision) + " --threads " + std::to_string(options.threads) + " --streams " +
+          std::to_string(streams) + " --seconds " + std::to_string(seconds);
+      FILE* child = popen(command.c_str(), "r");
+      double fps = -1;
+      if (child != nullptr) {
+        if (std::fscanf(child, "%lf", &fps) != 1) fps = -1;
+        pclose(child);
+      }
+      std::remove(model.c_str());
+      rmdir(dir);
+      if (fps < 0) throw derain::Error("the --streams measurement failed: " + command);
+      return fps;
+    };
     {
       const derain::Engine probe = derain::Engine::untrained(derain::ModelConfig::lite(), 0, options);
       const int threads = derain::runtimeThreads();
@@ -187,7 +219,7 @@ int main(int argc, char** argv) {
                           derain::toString(precision).c_str(), peakRssMb(), frames);
             emit(line);
             if (streams > 1) {
-              const double total_fps = sharedStreamsFps(engine, frame, streams, case_budget);
+              const double total_fps = streamsFps(engine, size, precision, streams, case_budget);
               std::snprintf(line, sizeof line, "%s %dx%d %s: %d streams, one shared engine: %.2f fps in total",
                             label.c_str(), size.width, size.height, derain::toString(precision).c_str(),
                             streams, total_fps);
