@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <ATen/record_function.h>
+
+#include "denormals.h"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "losses/vgg16_features.h"
@@ -633,6 +637,49 @@ TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   cv::Mat out2;
   from_checkpoint.derain(scene_f, out2, ColorOrder::BGR);
   EXPECT_EQ(cv::norm(out, out2, cv::NORM_INF), 0.0);
+}
+
+// Records, for each phase range of the steps (trainer.cpp's StepPhase), whether the thread running
+// it flushed denormal floats.
+std::mutex g_phase_mutex;
+std::map<std::string, bool> g_phase_flushes;
+
+std::unique_ptr<at::ObserverContext> notePhase(const at::RecordFunction& fn) {
+  std::lock_guard<std::mutex> lock(g_phase_mutex);
+  g_phase_flushes[fn.name()] = FlushDenormalsScope::active();
+  return nullptr;
+}
+
+std::map<std::string, bool> phasesFlushing(Trainer& trainer, bool whole_step) {
+  {
+    std::lock_guard<std::mutex> lock(g_phase_mutex);
+    g_phase_flushes.clear();
+  }
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback(notePhase).scopes({at::RecordScope::USER_SCOPE}));
+  if (whole_step) {
+    trainer.step(randomBatch(1), randomBatch(2), 1e-4);
+  } else {
+    StepLosses losses = trainer.generatorStep(randomBatch(1), randomBatch(2), 1e-4);
+    trainer.discriminatorStep(losses, 1e-4);
+  }
+  at::removeCallback(handle);
+  std::lock_guard<std::mutex> lock(g_phase_mutex);
+  return g_phase_flushes;
+}
+
+TEST(Trainer, StepsFlushDenormalsWhileTheyRunAndRestoreTheModeAfter) {
+  Trainer trainer(training_test::tinyConfig(), training_test::tinyTrainingOptions(10), torch::kCPU);
+  ASSERT_FALSE(FlushDenormalsScope::active());
+  EXPECT_TRUE(trainer.flushDenormals());  // the default
+  for (const bool whole_step : {true, false}) {
+    const auto phases = phasesFlushing(trainer, whole_step);
+    ASSERT_EQ(phases.size(), 9u);  // every phase of both halves reported
+    for (const auto& [name, flushing] : phases) EXPECT_TRUE(flushing) << name << (whole_step ? " (step)" : "");
+    EXPECT_FALSE(FlushDenormalsScope::active());
+  }
+  trainer.setFlushDenormals(false);
+  for (const auto& [name, flushing] : phasesFlushing(trainer, true)) EXPECT_FALSE(flushing) << name;
 }
 
 TEST(Trainer, BatchesOfSeveralImages) {

@@ -1,8 +1,10 @@
 #include "training/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include "denormals.h"
 #include "derain/error.hpp"
 #include "losses/adversarial_loss.h"
 #include "losses/attention_loss.h"
@@ -39,6 +41,19 @@ void setLearningRate(torch::optim::Adam& optimizer, double lr) {
 }
 
 at::Tensor firstOf(const at::Tensor& batch) { return batch.narrow(0, 0, 1).detach().clone(); }
+
+// A named phase of a step for profilers (derain-train-bench --profile): a LibTorch RecordFunction
+// range, which costs nothing while no profiler listens. Ends at end() or when it goes out of scope.
+class StepPhase {
+ public:
+  explicit StepPhase(const char* name) : range_(at::RecordScope::USER_SCOPE) {
+    if (range_.isActive()) range_.before(name);
+  }
+  void end() { range_.end(); }
+
+ private:
+  at::RecordFunction range_;
+};
 }  // namespace
 
 Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10::Device device,
@@ -79,6 +94,9 @@ void Trainer::setDiscriminatorsTrainable(bool trainable) {
 }
 
 StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic) {
+  // One scope for both halves (the nested ones inside are free).
+  std::optional<FlushDenormalsScope> flush;
+  if (flush_denormals_) flush.emplace(at::get_num_threads());
   StepLosses losses = generatorStep(rainy, clean, lr, synthetic);
   discriminatorStep(losses, lr);
   ++iteration_;
@@ -87,6 +105,8 @@ StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, doubl
 
 StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr,
                                   const at::Tensor& synthetic) {
+  std::optional<FlushDenormalsScope> flush;
+  if (flush_denormals_) flush.emplace(at::get_num_threads());
   if (rainy.dim() != 4 || rainy.size(1) != 3 || rainy.sizes() != clean.sizes())
     throw Error("trainer: rainy and clean batches must both be B x 3 x H x W of the same size");
   const LossWeights& w = options_.weights;
@@ -100,14 +120,19 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   opt_g_->zero_grad();
 
   // Forward translations, then the two cycle branches back (paper eqs. 4 and 5).
+  StepPhase nets_phase("derain::g_networks");
   const at::Tensor att_r = m.att->forward(r);
   const at::Tensor n_r = m.g_n->forward(r, att_r);
   const at::Tensor att_n = m.att->forward(n);
   const at::Tensor r_n = m.g_r->forward(n, att_n);
   const at::Tensor r_cycled = m.g_r->forward(n_r, m.att->forward(n_r));
   const at::Tensor n_cycled = m.g_n->forward(r_n, m.att->forward(r_n));
+  nets_phase.end();
 
+  StepPhase adversarial_phase("derain::g_discriminators");
   const at::Tensor adversarial = lsganLoss(m.d_n->forward(n_r), true) + lsganLoss(m.d_r->forward(r_n), true);
+  adversarial_phase.end();
+  StepPhase losses_phase("derain::g_losses");
   at::Tensor prior;
   if (dp_.world_size > 1) {
     // Every rank draws the global batch's prior (so the streams stay in step) and takes its slice.
@@ -122,10 +147,14 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   const at::Tensor cycle = cycleLoss(r, r_cycled, n, n_cycled);
   const at::Tensor perceptual = perceptual_ ? (*perceptual_)(n_r, r) : torch::zeros({}, r.options());
   const at::Tensor rain_layer = r - n_r;
+  losses_phase.end();
+  StepPhase gmm_phase("derain::gmm_fit");
   if (dp_.sum)
     gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations, dp_.sum);
   else
     gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
+  gmm_phase.end();
+  StepPhase losses_phase2("derain::g_losses");
   const at::Tensor gmm = gmm_.negativeLogLikelihood(rain_layer);
   const at::Tensor reconstruction = reconstructionLoss(att_r, n_r, r);
   // The two terms beyond the paper cost extra generator passes, so they run only when weighted.
@@ -145,10 +174,15 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   if (perceptual_) total = total + w.perceptual * perceptual;
   if (w.identity > 0) total = total + w.identity * identity;
   if (w.synthetic > 0) total = total + w.synthetic * synthetic_pair;
+  losses_phase2.end();
+  StepPhase backward_phase("derain::g_backward");
   total.backward();
+  backward_phase.end();
+  StepPhase optimizer_phase("derain::g_optimizer");
   averageGradients(*opt_g_);
   setLearningRate(*opt_g_, lr);
   opt_g_->step();
+  optimizer_phase.end();
   setDiscriminatorsTrainable(true);
 
   fake_clean_ = n_r.detach();
@@ -173,16 +207,24 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
 
 void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   if (!fake_clean_.defined()) throw Error("trainer: discriminatorStep needs a generatorStep first");
+  std::optional<FlushDenormalsScope> flush;
+  if (flush_denormals_) flush.emplace(at::get_num_threads());
   DerainCycleGANImpl& m = *model_;
   opt_d_->zero_grad();
+  StepPhase forward_phase("derain::d_forward");
   const at::Tensor fake_n = pool_n_.query(fake_clean_, pool_rng_);
   const at::Tensor fake_r = pool_r_.query(fake_rainy_, pool_rng_);
   const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true) + lsganLoss(m.d_n->forward(fake_n), false));
   const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true) + lsganLoss(m.d_r->forward(fake_r), false));
+  forward_phase.end();
+  StepPhase backward_phase("derain::d_backward");
   (d_n + d_r).backward();
+  backward_phase.end();
+  StepPhase optimizer_phase("derain::d_optimizer");
   averageGradients(*opt_d_);
   setLearningRate(*opt_d_, lr);
   opt_d_->step();
+  optimizer_phase.end();
   losses.d_n = d_n.item<double>();
   losses.d_r = d_r.item<double>();
   fake_clean_ = fake_rainy_ = real_rainy_ = real_clean_ = at::Tensor();
