@@ -109,6 +109,7 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   o.lr = 3e-4;
   o.seed = 99;
   o.weights.gmm = 0.125;
+  o.gmm_log_every = 7;
   o.vgg_weights = "/tmp/vgg.derain";
   TrainingOptions back;
   back.applyText(o.toText());
@@ -117,6 +118,7 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_EQ(back.seed, 99u);
   EXPECT_THROW(back.applyText("train.no_such_key = 1\n"), Error);
   EXPECT_THROW(back.applyText("train.lr = fast\n"), Error);
+  EXPECT_EQ(back.gmm_log_every, 7);
   TrainingOptions defaults;  // the paper's
   EXPECT_EQ(defaults.weights.adversarial, 1.0);
   EXPECT_EQ(defaults.weights.attention, 10.0);
@@ -680,6 +682,33 @@ TEST(Trainer, StepsFlushDenormalsWhileTheyRunAndRestoreTheModeAfter) {
   }
   trainer.setFlushDenormals(false);
   for (const auto& [name, flushing] : phasesFlushing(trainer, true)) EXPECT_FALSE(flushing) << name;
+}
+
+// At weight 0 the GMM term adds only zeros to the gradients, so skipping its EM fit must leave the
+// run exactly as it was when every step fitted it (gmm.log_every = 1 keeps the old path each step).
+TEST(Trainer, GmmFitSkippedAtWeightZeroLeavesTheWeightsBitwiseUnchanged) {
+  auto run = [](int log_every, std::vector<double>& logged) {
+    TrainingOptions o = training_test::tinyTrainingOptions(10);
+    o.weights.gmm = 0;
+    o.gmm_log_every = log_every;
+    auto trainer = std::make_unique<Trainer>(training_test::tinyConfig(), o, torch::kCPU);
+    for (int i = 0; i < 4; ++i) logged.push_back(trainer->step(randomBatch(10 + i), randomBatch(20 + i), 1e-3).gmm);
+    return trainer;
+  };
+  std::vector<double> every_step, every_third, never;
+  auto fitted = run(1, every_step), sometimes = run(3, every_third), skipped = run(0, never);
+  EXPECT_TRUE(fitted->gmm().initialised());
+  EXPECT_FALSE(skipped->gmm().initialised());  // no EM fit ran
+  const auto reference = snapshot(*fitted->model());
+  EXPECT_TRUE(changed(reference, *skipped->model()).empty());
+  EXPECT_TRUE(changed(reference, *sometimes->model()).empty());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(std::isfinite(every_step[i])) << i;  // logged where fitted
+    EXPECT_TRUE(std::isnan(never[i])) << i;
+    if (i % 3 == 0) EXPECT_TRUE(std::isfinite(every_third[i])) << i;
+    else EXPECT_TRUE(std::isnan(every_third[i])) << i;
+  }
+  EXPECT_EQ(every_third[0], every_step[0]);  // the same first fit on the same residual
 }
 
 TEST(Trainer, BatchesOfSeveralImages) {

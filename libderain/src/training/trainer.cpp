@@ -1,5 +1,7 @@
 #include "training/trainer.h"
 
+#include <limits>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/record_function.h>
 #include <torch/torch.h>
@@ -148,14 +150,19 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   const at::Tensor perceptual = perceptual_ ? (*perceptual_)(n_r, r) : torch::zeros({}, r.options());
   const at::Tensor rain_layer = r - n_r;
   losses_phase.end();
-  StepPhase gmm_phase("derain::gmm_fit");
-  if (dp_.sum)
-    gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations, dp_.sum);
-  else
-    gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
-  gmm_phase.end();
+  // At weight 0 the term adds nothing to the gradients: fit and evaluate it only when it is logged.
+  const bool gmm_needed = w.gmm > 0 || (options_.gmm_log_every > 0 && iteration_ % options_.gmm_log_every == 0);
+  at::Tensor gmm;
+  if (gmm_needed) {
+    StepPhase gmm_phase("derain::gmm_fit");
+    if (dp_.sum)
+      gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations, dp_.sum);
+    else
+      gmm_.fit(rain_layer.detach(), options_.gmm_em_iterations);
+    gmm_phase.end();
+    gmm = gmm_.negativeLogLikelihood(rain_layer);
+  }
   StepPhase losses_phase2("derain::g_losses");
-  const at::Tensor gmm = gmm_.negativeLogLikelihood(rain_layer);
   const at::Tensor reconstruction = reconstructionLoss(att_r, n_r, r);
   // The two terms beyond the paper cost extra generator passes, so they run only when weighted.
   // Squared errors, not L1: a generator that starts as the identity is exactly right on the ~95% of
@@ -169,8 +176,9 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
     synthetic_pair = torch::mse_loss(m.g_n->forward(s, m.att->forward(s)), n);
   }
 
-  at::Tensor total = w.adversarial * adversarial + w.attention * (attention_r + attention_n) + w.cycle * cycle +
-                     w.gmm * gmm + w.reconstruction * reconstruction;
+  at::Tensor total = w.adversarial * adversarial + w.attention * (attention_r + attention_n) + w.cycle * cycle;
+  if (gmm_needed) total = total + w.gmm * gmm;
+  total = total + w.reconstruction * reconstruction;
   if (perceptual_) total = total + w.perceptual * perceptual;
   if (w.identity > 0) total = total + w.identity * identity;
   if (w.synthetic > 0) total = total + w.synthetic * synthetic_pair;
@@ -197,7 +205,7 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   out.attention_n = attention_n.item<double>();
   out.cycle = cycle.item<double>();
   out.perceptual = perceptual.item<double>();
-  out.gmm = gmm.item<double>();
+  out.gmm = gmm_needed ? gmm.item<double>() : std::numeric_limits<double>::quiet_NaN();
   out.reconstruction = reconstruction.item<double>();
   out.identity = identity.item<double>();
   out.synthetic = synthetic_pair.item<double>();

@@ -81,6 +81,7 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "pool_size") pool_size = parseIntValue(kv);
     else if (k == "gmm.components") gmm_components = parseIntValue(kv);
     else if (k == "gmm.em_iterations") gmm_em_iterations = parseIntValue(kv);
+    else if (k == "gmm.log_every") gmm_log_every = parseIntValue(kv);
     else if (k == "seed") seed = parseUnsigned(kv);
     else if (k == "vgg_weights") vgg_weights = kv.value;
     else if (k == "init") init = toString(parseWeightInit(kv.value));
@@ -111,6 +112,7 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "pool_size = " << pool_size << "\n"
       << kPrefix << "gmm.components = " << gmm_components << "\n"
       << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
+      << kPrefix << "gmm.log_every = " << gmm_log_every << "\n"
       << kPrefix << "seed = " << seed << "\n"
       << kPrefix << "vgg_weights = " << vgg_weights << "\n"
       << kPrefix << "init = " << init << "\n"
@@ -144,6 +146,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(pool_size >= 0 && pool_size <= 10000, "pool_size must be 0..10000");
   require(gmm_components >= 1 && gmm_components <= 16, "gmm.components must be 1..16");
   require(gmm_em_iterations >= 1 && gmm_em_iterations <= 100, "gmm.em_iterations must be 1..100");
+  require(gmm_log_every >= 0, "gmm.log_every must be >= 0");
   const LossWeights& w = weights;
   require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
               w.reconstruction >= 0 && w.identity >= 0 && w.synthetic >= 0,

@@ -36,6 +36,9 @@ struct TrainingOptions {
   int pool_size = 50;           // history pool of generated images per domain (0 = no pool)
   int gmm_components = 3;       // K of the GMM loss
   int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
+  // With weight.gmm = 0 the term only costs time (an EM fit per step), so the steps skip it and log
+  // nan, except every gmm_log_every-th iteration, which fits and logs it as before (0 = never).
+  int gmm_log_every = 100;
   uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
   std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
