@@ -142,6 +142,10 @@ const std::vector<SettingOption>& settingOptions() {
        atLeast("pool-size", &T::pool_size, 0)},
       {"init", "NAME", "weight initialisation: paper (N(0, 0.02)) or he (identity generators) [default: paper]",
        [](const ArgParser& args, T& t) { t.init = args.get("init"); }},
+      {"precision", "P",
+       "forward arithmetic: fp32, or bf16 (convolutions in bfloat16, fp32 master weights; fast on CPUs with "
+       "avx512_bf16) [default: fp32]",
+       [](const ArgParser& args, T& t) { t.precision = args.get("precision"); }},
       {"seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]",
        [](const ArgParser& args, T& t) { t.seed = static_cast<uint64_t>(args.getInt("seed", 0)); }},
   };

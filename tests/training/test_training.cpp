@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 
 #include "denormals.h"
@@ -709,6 +710,37 @@ TEST(Trainer, GmmFitSkippedAtWeightZeroLeavesTheWeightsBitwiseUnchanged) {
     else EXPECT_TRUE(std::isnan(every_third[i])) << i;
   }
   EXPECT_EQ(every_third[0], every_step[0]);  // the same first fit on the same residual
+}
+
+// bf16 forward passes: the losses of a short run stay within 1% of fp32's (bf16 keeps 8 bits of
+// mantissa; this run measured at most 0.4%), yet differ (the convolutions did run in bf16), and the
+// weights the optimiser keeps stay fp32.
+TEST(Trainer, Bf16StepsTrackTheFp32LossesWithFp32MasterWeights) {
+  auto run = [](const std::string& precision) {
+    TrainingOptions o = training_test::tinyTrainingOptions(10);
+    o.precision = precision;
+    auto trainer = std::make_unique<Trainer>(training_test::tinyConfig(), o, torch::kCPU);
+    std::vector<StepLosses> losses;
+    for (int i = 0; i < 3; ++i) losses.push_back(trainer->step(randomBatch(30 + i), randomBatch(40 + i), 1e-3));
+    return std::make_pair(std::move(trainer), losses);
+  };
+  auto [fp32, fp32_losses] = run("fp32");
+  auto [bf16, bf16_losses] = run("bf16");
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());  // the steps' autocast ended with them
+  constexpr double kRelativeTolerance = 0.01;  // measured: at most 0.4%
+  int differing = 0;
+  for (size_t step = 0; step < fp32_losses.size(); ++step) {
+    const auto a = fp32_losses[step].values(), b = bf16_losses[step].values();
+    for (size_t i = 0; i < StepLosses::kCount; ++i) {
+      EXPECT_NEAR(b[i], a[i], kRelativeTolerance * std::abs(a[i]) + 1e-6)
+          << StepLosses::names()[i] << " at step " << step;
+      if (a[i] != b[i]) ++differing;
+    }
+  }
+  EXPECT_GT(differing, 10);  // bf16 arithmetic, not fp32 under another name
+  for (const auto& p : bf16->model()->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+  for (const auto& image : {bf16->lastImages().derained, bf16->lastImages().rainmade})
+    EXPECT_EQ(image.scalar_type(), at::kFloat);  // samples and the pools hold fp32 images
 }
 
 TEST(Trainer, BatchesOfSeveralImages) {

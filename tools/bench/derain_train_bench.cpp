@@ -154,6 +154,7 @@ struct BenchModel {
   std::string preset;
   std::string model_path;  // empty: fresh weights
   bool flush_denormals = true;  // the trainer's default; false measures what denormal floats cost
+  std::string precision = "fp32";  // TrainingOptions::precision
 };
 
 // One rank's timed steps (dp: null for one process).
@@ -166,6 +167,7 @@ Measure measure(const BenchModel& what, int crop, int iters, bool perceptual, to
   dt::TrainingOptions options;
   options.crop = crop;
   options.iterations = 1000;
+  options.precision = what.precision;
   options.validate(config);
   dt::VGG16Features vgg = nullptr;
   if (perceptual) vgg = dt::VGG16Features();
@@ -223,8 +225,8 @@ void printRow(const BenchModel& what, int world, int threads, const Measure& m, 
   const double its = m.iters / m.seconds;
   const double gflops = m.conv_flops_per_step * world * its / 1e9;
   const std::string label = what.model_path.empty() ? what.preset : what.preset + "(file)";
-  std::printf("%-11s %6s %5d %7d %11lld %6d %8.3f %9.3f %8.3f %8.3f %8.3f %9.1f %6.1f%%\n", label.c_str(),
-              denormalsName(what.flush_denormals), world, threads,
+  std::printf("%-11s %4s %6s %5d %7d %11lld %6d %8.3f %9.3f %8.3f %8.3f %8.3f %9.1f %6.1f%%\n", label.c_str(),
+              what.precision.c_str(), denormalsName(what.flush_denormals), world, threads,
               m.parameters, m.iters, its, its * world, m.seconds / m.iters, m.g_seconds / m.iters,
               m.d_seconds / m.iters, gflops, ceiling > 0 ? 100.0 * gflops / ceiling : 0.0);
   std::fflush(stdout);
@@ -246,6 +248,7 @@ int main(int argc, char** argv) {
     args.option("device", "DEV", "cpu, cuda or auto", "cpu");
     args.option("threads", "N", "LibTorch intra-op threads in all, shared by the ranks; 0 = every core", "0");
     args.option("world-sizes", "LIST", "data-parallel world sizes: W local processes, batch 1 each", "1,2");
+    args.option("precisions", "LIST", "training precisions: fp32, bf16 or fp32,bf16", "fp32");
     args.option("denormals", "LIST",
                 "flush (the trainer's default), keep (measures what denormal floats cost), or flush,keep", "flush");
     args.option("model", "FILE",
@@ -281,6 +284,14 @@ int main(int argc, char** argv) {
         args.fail(e.what());
       }
     }
+    std::vector<std::string> precisions;
+    {
+      std::stringstream list(args.get("precisions"));
+      for (std::string p; std::getline(list, p, ',');) {
+        if (p != "fp32" && p != "bf16") args.fail("--precisions: '" + p + "' is neither fp32 nor bf16");
+        precisions.push_back(p);
+      }
+    }
     std::vector<bool> denormal_modes;  // flush?
     {
       std::stringstream list(args.get("denormals"));
@@ -295,9 +306,9 @@ int main(int argc, char** argv) {
         dt::applyThreads(total_threads);
         if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
         dt::DataParallel dp(env, device, std::chrono::seconds(600));
-        // --presets and --denormals hold one value each here.
+        // --presets, --precisions and --denormals hold one value each here.
         const BenchModel what{model_path.empty() ? args.get("presets") : model_preset, model_path,
-                              denormal_modes.at(0)};
+                              denormal_modes.at(0), precisions.at(0)};
         const Measure m = measure(what, crop, itersOf(what.preset), args.flagSet("perceptual"), device, &dp, false);
         const char* ceiling = std::getenv("DERAIN_BENCH_CEILING");  // measured once by the parent
         if (env.rank == 0) printRow(what, env.world_size, total_threads, m, ceiling ? std::atof(ceiling) : 0.0);
@@ -324,45 +335,53 @@ int main(int argc, char** argv) {
     dt::applyThreads(total_threads);
     std::printf("derain-train-bench: %s, %d threads in all, %dx%d crops, batch 1 per rank, perceptual %s\n",
                 device.str().c_str(), total_threads, crop, crop, args.flagSet("perceptual") ? "on" : "off");
-    if (!device.is_cuda())
+    if (!device.is_cuda()) {
       std::printf("%s\n", bench::ceilingLine(Precision::FP32, ceiling, total_threads).c_str());
-    std::printf("%-11s %6s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "denorm", "world", "thr/rk", "parameters",
+      // The share column stays relative to the fp32 ceiling; this line says what bf16 could reach.
+      if (std::find(precisions.begin(), precisions.end(), "bf16") != precisions.end())
+        std::printf("%s\n", bench::ceilingLine(Precision::BF16, bench::convCeilingGflops(Precision::BF16, total_threads),
+                                               total_threads)
+                                .c_str());
+    }
+    std::printf("%-11s %4s %6s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "prec", "denorm", "world", "thr/rk", "parameters",
                 "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "conv GF/s", "ceil");
     std::fflush(stdout);
 
     std::stringstream list(model_path.empty() ? args.get("presets") : model_preset);
     std::string name;
     while (std::getline(list, name, ',')) {
-      for (const bool flush : denormal_modes) {
-        for (const int world : worlds) {
-          const BenchModel what{name, model_path, flush};
-          try {
-            if (world == 1) {
-              printRow(what, 1, total_threads,
-                       measure(what, crop, itersOf(name), args.flagSet("perceptual"), device, nullptr,
-                               args.flagSet("profile")),
-                       ceiling);
-              continue;
-            }
-            // W local ranks share the cores (at least one thread each).
-            const int per_rank = std::max(1, total_threads / world);
-            std::vector<std::string> worker{"--worker", "--presets", name, "--crop", std::to_string(crop), "--iters",
-                                            args.get("iters"), "--paper-iters", args.get("paper-iters"), "--device",
-                                            args.get("device"), "--threads", std::to_string(per_rank),
-                                            "--denormals", denormalsName(flush)};
-            if (args.flagSet("perceptual")) worker.push_back("--perceptual");
-            if (!model_path.empty()) worker.insert(worker.end(), {"--model", model_path});
-            setenv("DERAIN_BENCH_CEILING", std::to_string(ceiling).c_str(), 1);
-            const int code = dt::runLocalWorkers(world, worker, [](const std::string& m) {
-              if (m.rfind("started", 0) != 0) std::cerr << "derain-train-bench: " << m << "\n";
-            });
-            if (code != 0) {
-              std::cerr << "derain-train-bench: world size " << world << " failed (status " << code << ")\n";
+      for (const std::string& precision : precisions) {
+        for (const bool flush : denormal_modes) {
+          for (const int world : worlds) {
+            const BenchModel what{name, model_path, flush, precision};
+            try {
+              if (world == 1) {
+                printRow(what, 1, total_threads,
+                         measure(what, crop, itersOf(name), args.flagSet("perceptual"), device, nullptr,
+                                 args.flagSet("profile")),
+                         ceiling);
+                continue;
+              }
+              // W local ranks share the cores (at least one thread each).
+              const int per_rank = std::max(1, total_threads / world);
+              std::vector<std::string> worker{"--worker", "--presets", name, "--crop", std::to_string(crop), "--iters",
+                                              args.get("iters"), "--paper-iters", args.get("paper-iters"), "--device",
+                                              args.get("device"), "--threads", std::to_string(per_rank),
+                                              "--denormals", denormalsName(flush), "--precisions", precision};
+              if (args.flagSet("perceptual")) worker.push_back("--perceptual");
+              if (!model_path.empty()) worker.insert(worker.end(), {"--model", model_path});
+              setenv("DERAIN_BENCH_CEILING", std::to_string(ceiling).c_str(), 1);
+              const int code = dt::runLocalWorkers(world, worker, [](const std::string& m) {
+                if (m.rfind("started", 0) != 0) std::cerr << "derain-train-bench: " << m << "\n";
+              });
+              if (code != 0) {
+                std::cerr << "derain-train-bench: world size " << world << " failed (status " << code << ")\n";
+                return 1;
+              }
+            } catch (const Error& e) {
+              std::cerr << "derain-train-bench: " << e.what() << "\n";
               return 1;
             }
-          } catch (const Error& e) {
-            std::cerr << "derain-train-bench: " << e.what() << "\n";
-            return 1;
           }
         }
       }

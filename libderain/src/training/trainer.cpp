@@ -3,6 +3,7 @@
 #include <limits>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
@@ -42,7 +43,7 @@ void setLearningRate(torch::optim::Adam& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
-at::Tensor firstOf(const at::Tensor& batch) { return batch.narrow(0, 0, 1).detach().clone(); }
+at::Tensor firstOf(const at::Tensor& batch) { return batch.narrow(0, 0, 1).detach().to(torch::kFloat32).clone(); }
 
 // A named phase of a step for profilers (derain-train-bench --profile): a LibTorch RecordFunction
 // range, which costs nothing while no profiler listens. Ends at end() or when it goes out of scope.
@@ -55,6 +56,44 @@ class StepPhase {
 
  private:
   at::RecordFunction range_;
+};
+
+// Forward passes in bf16 for the scope's lifetime (TrainingOptions::precision): LibTorch's autocast,
+// which runs the convolutions on bf16 copies of their fp32 inputs and weights. Its cache of weight
+// copies is cleared at the end, as Python's torch.autocast does: the optimiser step that follows
+// changes the weights in place.
+class Bf16Forward {
+ public:
+  Bf16Forward(bool enabled, c10::Device device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+    was_enabled_ = cuda_ ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    was_dtype_ = cuda_ ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Forward() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+  }
+  Bf16Forward(const Bf16Forward&) = delete;
+  Bf16Forward& operator=(const Bf16Forward&) = delete;
+
+ private:
+  bool enabled_, cuda_, was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
 };
 }  // namespace
 
@@ -121,6 +160,8 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   setDiscriminatorsTrainable(false);
   opt_g_->zero_grad();
 
+  std::optional<Bf16Forward> bf16;
+  bf16.emplace(options_.precision == "bf16", device_);
   // Forward translations, then the two cycle branches back (paper eqs. 4 and 5).
   StepPhase nets_phase("derain::g_networks");
   const at::Tensor att_r = m.att->forward(r);
@@ -183,6 +224,7 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   if (w.identity > 0) total = total + w.identity * identity;
   if (w.synthetic > 0) total = total + w.synthetic * synthetic_pair;
   losses_phase2.end();
+  bf16.reset();
   StepPhase backward_phase("derain::g_backward");
   total.backward();
   backward_phase.end();
@@ -193,8 +235,9 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   optimizer_phase.end();
   setDiscriminatorsTrainable(true);
 
-  fake_clean_ = n_r.detach();
-  fake_rainy_ = r_n.detach();
+  // (fp32 whatever the forward's precision: the pools and sample grids hold fp32 images.)
+  fake_clean_ = n_r.detach().to(torch::kFloat32);
+  fake_rainy_ = r_n.detach().to(torch::kFloat32);
   real_rainy_ = r;
   real_clean_ = n;
   last_ = StepImages{firstOf(r), firstOf(att_r), firstOf(n_r), firstOf(n), firstOf(att_n), firstOf(r_n)};
@@ -219,12 +262,15 @@ void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   if (flush_denormals_) flush.emplace(at::get_num_threads());
   DerainCycleGANImpl& m = *model_;
   opt_d_->zero_grad();
+  std::optional<Bf16Forward> bf16;
+  bf16.emplace(options_.precision == "bf16", device_);
   StepPhase forward_phase("derain::d_forward");
   const at::Tensor fake_n = pool_n_.query(fake_clean_, pool_rng_);
   const at::Tensor fake_r = pool_r_.query(fake_rainy_, pool_rng_);
   const at::Tensor d_n = 0.5 * (lsganLoss(m.d_n->forward(real_clean_), true) + lsganLoss(m.d_n->forward(fake_n), false));
   const at::Tensor d_r = 0.5 * (lsganLoss(m.d_r->forward(real_rainy_), true) + lsganLoss(m.d_r->forward(fake_r), false));
   forward_phase.end();
+  bf16.reset();
   StepPhase backward_phase("derain::d_backward");
   (d_n + d_r).backward();
   backward_phase.end();

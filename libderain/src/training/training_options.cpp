@@ -85,6 +85,7 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "seed") seed = parseUnsigned(kv);
     else if (k == "vgg_weights") vgg_weights = kv.value;
     else if (k == "init") init = toString(parseWeightInit(kv.value));
+    else if (k == "precision") precision = kv.value;
     else if (k == "weight.adversarial") weights.adversarial = parseDoubleValue(kv);
     else if (k == "weight.attention") weights.attention = parseDoubleValue(kv);
     else if (k == "weight.cycle") weights.cycle = parseDoubleValue(kv);
@@ -116,6 +117,7 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "seed = " << seed << "\n"
       << kPrefix << "vgg_weights = " << vgg_weights << "\n"
       << kPrefix << "init = " << init << "\n"
+      << kPrefix << "precision = " << precision << "\n"
       << kPrefix << "weight.adversarial = " << exactText(weights.adversarial) << "\n"
       << kPrefix << "weight.attention = " << exactText(weights.attention) << "\n"
       << kPrefix << "weight.cycle = " << exactText(weights.cycle) << "\n"
@@ -138,6 +140,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, "beta1 and beta2 must be in [0, 1)");
   require(weight_decay >= 0.0, "weight_decay must be >= 0");
   require(init == "paper" || init == "he", "init must be paper or he, got '" + init + "'");
+  require(precision == "fp32" || precision == "bf16", "precision must be fp32 or bf16, got '" + precision + "'");
   const int m = model.sizeMultiple();
   require(crop >= 16 && crop <= 4096 && crop % m == 0,
           "crop must be 16..4096 and a multiple of " + std::to_string(m) + " for this model, got " +

@@ -41,6 +41,9 @@ struct TrainingOptions {
   int gmm_log_every = 100;
   uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
   std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
+  // Arithmetic of the forward passes: fp32, or bf16 (autocast: convolutions in bfloat16, weights,
+  // gradients and Adam states kept in fp32; the backward follows the forward's types).
+  std::string precision = "fp32";
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
   LossWeights weights;
   // Rain drawn over clean crops for the synthetic term ("train.synthetic.<field> = min:max").
