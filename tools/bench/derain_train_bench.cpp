@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -143,6 +144,9 @@ void printProfile(int iters, double step_seconds) {
 struct Measure {
   int iters = 0;
   double seconds = 0, g_seconds = 0, d_seconds = 0;
+  // This process's CPU time (all its threads): less sensitive than wall time to other jobs taking
+  // the cores, though libgomp's spin-waiting counts in it.
+  double cpu_seconds = 0;
   double conv_flops_per_step = 0;  // this rank's
   long long parameters = 0;
   bool profiled = false;  // printProfile() has this measurement's breakdown
@@ -202,6 +206,7 @@ Measure measure(const BenchModel& what, int crop, int iters, bool perceptual, to
                                          .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION,
                                                   at::RecordScope::USER_SCOPE}));
   const auto start = Clock::now();
+  const std::clock_t cpu_start = std::clock();
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
     dt::StepLosses losses = trainer.generatorStep(rainy, clean, options.lr);
@@ -212,6 +217,7 @@ Measure measure(const BenchModel& what, int crop, int iters, bool perceptual, to
     m.d_seconds += since(t1);
   }
   m.seconds = since(start);
+  m.cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   if (profiler) {
     at::removeCallback(*profiler);
     m.profiled = true;
@@ -225,10 +231,10 @@ void printRow(const BenchModel& what, int world, int threads, const Measure& m, 
   const double its = m.iters / m.seconds;
   const double gflops = m.conv_flops_per_step * world * its / 1e9;
   const std::string label = what.model_path.empty() ? what.preset : what.preset + "(file)";
-  std::printf("%-11s %4s %6s %5d %7d %11lld %6d %8.3f %9.3f %8.3f %8.3f %8.3f %9.1f %6.1f%%\n", label.c_str(),
+  std::printf("%-11s %4s %6s %5d %7d %11lld %6d %8.3f %9.3f %8.3f %8.3f %8.3f %9.3f %9.1f %6.1f%%\n", label.c_str(),
               what.precision.c_str(), denormalsName(what.flush_denormals), world, threads,
               m.parameters, m.iters, its, its * world, m.seconds / m.iters, m.g_seconds / m.iters,
-              m.d_seconds / m.iters, gflops, ceiling > 0 ? 100.0 * gflops / ceiling : 0.0);
+              m.d_seconds / m.iters, m.cpu_seconds / m.iters, gflops, ceiling > 0 ? 100.0 * gflops / ceiling : 0.0);
   std::fflush(stdout);
   if (m.profiled) printProfile(m.iters, m.seconds / m.iters);
 }
@@ -343,8 +349,8 @@ int main(int argc, char** argv) {
                                                total_threads)
                                 .c_str());
     }
-    std::printf("%-11s %4s %6s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %7s\n", "preset", "prec", "denorm", "world", "thr/rk", "parameters",
-                "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "conv GF/s", "ceil");
+    std::printf("%-11s %4s %6s %5s %7s %11s %6s %8s %9s %8s %8s %8s %9s %9s %7s\n", "preset", "prec", "denorm", "world", "thr/rk", "parameters",
+                "iters", "it/s", "samples/s", "s/it", "G s/it", "D s/it", "cpu s/it", "conv GF/s", "ceil");
     std::fflush(stdout);
 
     std::stringstream list(model_path.empty() ? args.get("presets") : model_preset);
