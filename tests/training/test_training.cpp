@@ -120,6 +120,12 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_THROW(back.applyText("train.no_such_key = 1\n"), Error);
   EXPECT_THROW(back.applyText("train.lr = fast\n"), Error);
   EXPECT_EQ(back.gmm_log_every, 7);
+  EXPECT_EQ(back.precision, "fp32");  // the default
+  back.applyText("train.precision = bf16\n");
+  EXPECT_EQ(back.precision, "bf16");
+  EXPECT_NO_THROW(back.validate(training_test::tinyConfig()));
+  back.precision = "fp16";
+  EXPECT_THROW(back.validate(training_test::tinyConfig()), Error);
   TrainingOptions defaults;  // the paper's
   EXPECT_EQ(defaults.weights.adversarial, 1.0);
   EXPECT_EQ(defaults.weights.attention, 10.0);

@@ -158,7 +158,7 @@ struct BenchModel {
   std::string preset;
   std::string model_path;  // empty: fresh weights
   bool flush_denormals = true;  // the trainer's default; false measures what denormal floats cost
-  std::string precision = "fp32";  // TrainingOptions::precision
+  std::string precision = dt::TrainingOptions{}.precision;
 };
 
 // One rank's timed steps (dp: null for one process).
