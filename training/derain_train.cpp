@@ -160,6 +160,10 @@ const std::vector<SettingOption>& settingOptions() {
        "name of the training recipe, recorded in model.derain (derain-run prints it) [default: from the objective: "
        "unpaired, unpaired + identity, or semi-supervised (synthetic pairs)]",
        [](const ArgParser& args, T& t) { t.recipe = args.get("recipe"); }},
+      {"precision", "P",
+       "forward arithmetic: fp32, or bf16 (convolutions in bfloat16, fp32 master weights; fast on CPUs with "
+       "avx512_bf16) [default: fp32]",
+       [](const ArgParser& args, T& t) { t.precision = args.get("precision"); }},
       {"seed", "N", "random seed: weights, sampling, crops, priors, pools [default: 0]",
        [](const ArgParser& args, T& t) { t.seed = static_cast<uint64_t>(args.getInt("seed", 0)); }},
   };

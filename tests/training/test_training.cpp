@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
+
+#include "denormals.h"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "losses/vgg16_features.h"
@@ -106,6 +111,7 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   o.lr = 3e-4;
   o.seed = 99;
   o.weights.gmm = 0.125;
+  o.gmm_log_every = 7;
   o.vgg_weights = "/tmp/vgg.derain";
   TrainingOptions back;
   back.applyText(o.toText());
@@ -114,6 +120,13 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_EQ(back.seed, 99u);
   EXPECT_THROW(back.applyText("train.no_such_key = 1\n"), Error);
   EXPECT_THROW(back.applyText("train.lr = fast\n"), Error);
+  EXPECT_EQ(back.gmm_log_every, 7);
+  EXPECT_EQ(back.precision, "fp32");  // the default
+  back.applyText("train.precision = bf16\n");
+  EXPECT_EQ(back.precision, "bf16");
+  EXPECT_NO_THROW(back.validate(training_test::tinyConfig()));
+  back.precision = "fp16";
+  EXPECT_THROW(back.validate(training_test::tinyConfig()), Error);
   TrainingOptions defaults;  // the paper's
   EXPECT_EQ(defaults.weights.adversarial, 1.0);
   EXPECT_EQ(defaults.weights.attention, 10.0);
@@ -795,6 +808,107 @@ TEST(TrainingRun, ExportedModelLoadsInTheInferenceEngine) {
   cv::Mat out2;
   from_checkpoint.derain(scene_f, out2, ColorOrder::BGR);
   EXPECT_EQ(cv::norm(out, out2, cv::NORM_INF), 0.0);
+}
+
+// Records, for each phase range of the steps (trainer.cpp's StepPhase), whether the thread running
+// it flushed denormal floats.
+std::mutex g_phase_mutex;
+std::map<std::string, bool> g_phase_flushes;
+
+std::unique_ptr<at::ObserverContext> notePhase(const at::RecordFunction& fn) {
+  std::lock_guard<std::mutex> lock(g_phase_mutex);
+  g_phase_flushes[fn.name()] = FlushDenormalsScope::active();
+  return nullptr;
+}
+
+std::map<std::string, bool> phasesFlushing(Trainer& trainer, bool whole_step) {
+  {
+    std::lock_guard<std::mutex> lock(g_phase_mutex);
+    g_phase_flushes.clear();
+  }
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback(notePhase).scopes({at::RecordScope::USER_SCOPE}));
+  if (whole_step) {
+    trainer.step(randomBatch(1), randomBatch(2), 1e-4);
+  } else {
+    StepLosses losses = trainer.generatorStep(randomBatch(1), randomBatch(2), 1e-4);
+    trainer.discriminatorStep(losses, 1e-4);
+  }
+  at::removeCallback(handle);
+  std::lock_guard<std::mutex> lock(g_phase_mutex);
+  return g_phase_flushes;
+}
+
+TEST(Trainer, StepsFlushDenormalsWhileTheyRunAndRestoreTheModeAfter) {
+  Trainer trainer(training_test::tinyConfig(), training_test::tinyTrainingOptions(10), torch::kCPU);
+  ASSERT_FALSE(FlushDenormalsScope::active());
+  EXPECT_TRUE(trainer.flushDenormals());  // the default
+  for (const bool whole_step : {true, false}) {
+    const auto phases = phasesFlushing(trainer, whole_step);
+    ASSERT_EQ(phases.size(), 9u);  // every phase of both halves reported
+    for (const auto& [name, flushing] : phases) EXPECT_TRUE(flushing) << name << (whole_step ? " (step)" : "");
+    EXPECT_FALSE(FlushDenormalsScope::active());
+  }
+  trainer.setFlushDenormals(false);
+  for (const auto& [name, flushing] : phasesFlushing(trainer, true)) EXPECT_FALSE(flushing) << name;
+}
+
+// At weight 0 the GMM term adds only zeros to the gradients, so skipping its EM fit must leave the
+// run exactly as it was when every step fitted it (gmm.log_every = 1 keeps the old path each step).
+TEST(Trainer, GmmFitSkippedAtWeightZeroLeavesTheWeightsBitwiseUnchanged) {
+  auto run = [](int log_every, std::vector<double>& logged) {
+    TrainingOptions o = training_test::tinyTrainingOptions(10);
+    o.weights.gmm = 0;
+    o.gmm_log_every = log_every;
+    auto trainer = std::make_unique<Trainer>(training_test::tinyConfig(), o, torch::kCPU);
+    for (int i = 0; i < 4; ++i) logged.push_back(trainer->step(randomBatch(10 + i), randomBatch(20 + i), 1e-3).gmm);
+    return trainer;
+  };
+  std::vector<double> every_step, every_third, never;
+  auto fitted = run(1, every_step), sometimes = run(3, every_third), skipped = run(0, never);
+  EXPECT_TRUE(fitted->gmm().initialised());
+  EXPECT_FALSE(skipped->gmm().initialised());  // no EM fit ran
+  const auto reference = snapshot(*fitted->model());
+  EXPECT_TRUE(changed(reference, *skipped->model()).empty());
+  EXPECT_TRUE(changed(reference, *sometimes->model()).empty());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(std::isfinite(every_step[i])) << i;  // logged where fitted
+    EXPECT_TRUE(std::isnan(never[i])) << i;
+    if (i % 3 == 0) EXPECT_TRUE(std::isfinite(every_third[i])) << i;
+    else EXPECT_TRUE(std::isnan(every_third[i])) << i;
+  }
+  EXPECT_EQ(every_third[0], every_step[0]);  // the same first fit on the same residual
+}
+
+// bf16 forward passes: the losses of a short run stay within 1% of fp32's (bf16 keeps 8 bits of
+// mantissa; this run measured at most 0.4%), yet differ (the convolutions did run in bf16), and the
+// weights the optimiser keeps stay fp32.
+TEST(Trainer, Bf16StepsTrackTheFp32LossesWithFp32MasterWeights) {
+  auto run = [](const std::string& precision) {
+    TrainingOptions o = training_test::tinyTrainingOptions(10);
+    o.precision = precision;
+    auto trainer = std::make_unique<Trainer>(training_test::tinyConfig(), o, torch::kCPU);
+    std::vector<StepLosses> losses;
+    for (int i = 0; i < 3; ++i) losses.push_back(trainer->step(randomBatch(30 + i), randomBatch(40 + i), 1e-3));
+    return std::make_pair(std::move(trainer), losses);
+  };
+  auto [fp32, fp32_losses] = run("fp32");
+  auto [bf16, bf16_losses] = run("bf16");
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());  // the steps' autocast ended with them
+  constexpr double kRelativeTolerance = 0.01;  // measured: at most 0.4%
+  int differing = 0;
+  for (size_t step = 0; step < fp32_losses.size(); ++step) {
+    const auto a = fp32_losses[step].values(), b = bf16_losses[step].values();
+    for (size_t i = 0; i < StepLosses::kCount; ++i) {
+      EXPECT_NEAR(b[i], a[i], kRelativeTolerance * std::abs(a[i]) + 1e-6)
+          << StepLosses::names()[i] << " at step " << step;
+      if (a[i] != b[i]) ++differing;
+    }
+  }
+  EXPECT_GT(differing, 10);  // bf16 arithmetic, not fp32 under another name
+  for (const auto& p : bf16->model()->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+  for (const auto& image : {bf16->lastImages().derained, bf16->lastImages().rainmade})
+    EXPECT_EQ(image.scalar_type(), at::kFloat);  // samples and the pools hold fp32 images
 }
 
 TEST(Trainer, BatchesOfSeveralImages) {

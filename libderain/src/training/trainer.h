@@ -74,6 +74,12 @@ class Trainer {
   void setDataParallel(DataParallelHooks hooks);
   const DataParallelHooks& dataParallel() const { return dp_; }
 
+  // Whether the steps flush denormal floats to zero (inference/denormals.h), on by default: Adam's
+  // squared-gradient averages and a trained network's small activations and gradients are full of
+  // them, and each costs the CPU 10-100x a normal operation. Off only to measure what they cost.
+  void setFlushDenormals(bool flush) { flush_denormals_ = flush; }
+  bool flushDenormals() const { return flush_denormals_; }
+
   // Finished iterations (what the next step() will be, 0-based).
   int64_t iteration() const { return iteration_; }
   void setIteration(int64_t iteration) { iteration_ = iteration; }
@@ -106,6 +112,7 @@ class Trainer {
   at::Tensor real_rainy_, real_clean_;
   int64_t iteration_ = 0;
   DataParallelHooks dp_;
+  bool flush_denormals_ = true;
 };
 
 }  // namespace derain::detail

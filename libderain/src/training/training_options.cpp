@@ -93,10 +93,12 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "adversarial.g_scales") g_adversarial_scales = parseScales(kv);
     else if (k == "adversarial.d_scales") d_adversarial_scales = parseScales(kv);
     else if (k == "attention.prior") attention_prior = parseBoolValue(kv);
+    else if (k == "gmm.log_every") gmm_log_every = parseIntValue(kv);
     else if (k == "seed") seed = parseUnsigned(kv);
     else if (k == "vgg_weights") vgg_weights = kv.value;
     else if (k == "recipe") recipe = kv.value;
     else if (k == "init") init = toString(parseWeightInit(kv.value));
+    else if (k == "precision") precision = kv.value;
     else if (k == "weight.adversarial") weights.adversarial = parseDoubleValue(kv);
     else if (k == "weight.attention") weights.attention = parseDoubleValue(kv);
     else if (k == "weight.cycle") weights.cycle = parseDoubleValue(kv);
@@ -124,6 +126,7 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "pool_size = " << pool_size << "\n"
       << kPrefix << "gmm.components = " << gmm_components << "\n"
       << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
+      << kPrefix << "gmm.log_every = " << gmm_log_every << "\n"
       << kPrefix << "adversarial.g_scales = " << g_adversarial_scales << "\n"
       << kPrefix << "adversarial.d_scales = " << d_adversarial_scales << "\n"
       << kPrefix << "attention.prior = " << (attention_prior ? "true" : "false") << "\n"
@@ -131,6 +134,7 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "vgg_weights = " << vgg_weights << "\n"
       << kPrefix << "init = " << init << "\n"
       << kPrefix << "recipe = " << recipe << "\n"
+      << kPrefix << "precision = " << precision << "\n"
       << kPrefix << "weight.adversarial = " << exactText(weights.adversarial) << "\n"
       << kPrefix << "weight.attention = " << exactText(weights.attention) << "\n"
       << kPrefix << "weight.cycle = " << exactText(weights.cycle) << "\n"
@@ -153,6 +157,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, "beta1 and beta2 must be in [0, 1)");
   require(weight_decay >= 0.0, "weight_decay must be >= 0");
   require(init == "paper" || init == "he", "init must be paper or he, got '" + init + "'");
+  require(precision == "fp32" || precision == "bf16", "precision must be fp32 or bf16, got '" + precision + "'");
   const int m = model.sizeMultiple();
   require(crop >= 16 && crop <= 4096 && crop % m == 0,
           "crop must be 16..4096 and a multiple of " + std::to_string(m) + " for this model, got " +
@@ -169,6 +174,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
     }
   }
   require(recipe.find_first_of("\r\n#") == std::string::npos, "recipe must be one line without '#'");
+  require(gmm_log_every >= 0, "gmm.log_every must be >= 0");
   const LossWeights& w = weights;
   require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
               w.reconstruction >= 0 && w.identity >= 0 && w.synthetic >= 0,
@@ -201,6 +207,7 @@ std::string TrainingOptions::recipeText(const ModelConfig& model, bool perceptua
       << ", perceptual " << (perceptual_enabled ? num(w.perceptual) : std::string("off")) << ", gmm " << num(w.gmm)
       << ", reconstruction " << num(w.reconstruction) << ", identity " << num(w.identity) << ", synthetic "
       << num(w.synthetic);
+  if (precision != "fp32") out << "; " << precision << " forward";  // fp32 lines stay as they were
   return out.str();
 }
 

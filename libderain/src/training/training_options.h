@@ -45,8 +45,14 @@ struct TrainingOptions {
   // the reference code: with the reconstruction term (Att(r) + n_r = r) it makes the removed layer
   // r - n_r a uniform ~0.5, against the zero-mean GMM on that same layer. L_att_n stays on.
   bool attention_prior = false;
+  // With weight.gmm = 0 the term only costs time (an EM fit per step), so the steps skip it and log
+  // nan, except every gmm_log_every-th iteration, which fits and logs it as before (0 = never).
+  int gmm_log_every = 100;
   uint64_t seed = 0;            // weights init, sampling, crops, flips, priors, pools
   std::string init = "paper";   // weight initialisation: paper or he (training/weight_init.h)
+  // Arithmetic of the forward passes: fp32, or bf16 (autocast: convolutions in bfloat16, weights,
+  // gradients and Adam states kept in fp32; the backward follows the forward's types).
+  std::string precision = "fp32";
   std::string vgg_weights;      // VGG16 features file of the perceptual loss; empty = loss off
   LossWeights weights;
   // Name of the recipe, recorded with recipeText() in the model file (one line; empty = named

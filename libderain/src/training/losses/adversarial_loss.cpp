@@ -25,10 +25,12 @@ AdversarialScales parseAdversarialScales(const std::string& text) {
 at::Tensor lsganLoss(const std::vector<at::Tensor>& patch_maps, bool target_real, AdversarialScales scales) {
   if (patch_maps.empty()) throw Error("lsganLoss: no discriminator outputs");
   const double target = target_real ? 1.0 : 0.0;
-  if (scales == AdversarialScales::Finest) return (patch_maps.front() - target).pow(2).mean();
+  if (scales == AdversarialScales::Finest) return (patch_maps.front().to(torch::kFloat32) - target).pow(2).mean();
   at::Tensor total;
   for (const auto& map : patch_maps) {
-    at::Tensor term = (map - target).pow(2).mean();
+    // In fp32 whatever the forward's precision (bf16 autocast leaves the scores in bf16, whose sums
+    // would round the loss to 8 bits of mantissa); a no-op for fp32 scores.
+    at::Tensor term = (map.to(torch::kFloat32) - target).pow(2).mean();
     total = total.defined() ? total + term : term;
   }
   if (scales == AdversarialScales::Mean) total = total / static_cast<double>(patch_maps.size());
