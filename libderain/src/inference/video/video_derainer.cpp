@@ -3,6 +3,11 @@
 #include "derain/video.hpp"
 
 #include <deque>
+#include <chrono>
+#include <cstdio>
+static double T[8]; static int TN=0, GN=0;
+static double nowms(){return std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();}
+struct Rep{~Rep(){ if(TN) fprintf(stderr,"PROFILE frames %d align %.1f net %.1f fuse %.1f blend %.1f | per input frame (%d): guide %.1f flow %.1f\n",TN,T[0]/TN,T[1]/TN,T[2]/TN,T[3]/TN,GN,T[4]/GN,T[5]/GN);}} rep;
 #include <functional>
 #include <memory>
 #include <string>
@@ -68,8 +73,33 @@ struct VideoDerainer::Impl {
   // Derains entries[index] with the aligned neighbours of its window that are in the buffer.
   cv::Mat derainEntry(size_t index) {
     const Entry& target = entries[index];
-
+    const bool has_past = index > 0 && options.temporal_window > 0;
+    const bool has_future = index + 1 < entries.size() && options.lookahead > 0;
+    cv::Mat out;
+    if (!has_past && !has_future) {  // first frame of a scene: exactly frame by frame
+      derain(target.frame, out, options.color_order);
+      stats.last_replaced = 0.0;
+      stats.last_generated = 1.0;
+      return out;
+    }
+    // (Aligning on another thread while the network runs was measured slower on 2 cores: OpenCV's
+    // and LibTorch's pools then share them.)
     std::vector<cv::Mat> warped, valid;
+    alignNeighbours(index, warped, valid);
+    // One network pass gives both the attention the fusion needs and the frame's own derained
+    // result, which fills what the neighbours could not.
+    cv::Mat generated, attention, fused;
+    derain_with_attention(target.frame, generated, attention, options.color_order);
+    const detail::FusionResult fusion_result =
+        detail::fuseWithNeighbours(target.frame, warped, valid, attention, options.color_order, fusion, fused);
+    stats.last_replaced = fusion_result.replaced;
+    stats.last_generated = detail::blendGeneratedRegions(fused, generated, fusion_result.needs_generator, out);
+    return out;
+  }
+
+  // The past (window) and future (look-ahead) neighbours of entries[index] in the buffer, warped onto it.
+  void alignNeighbours(size_t index, std::vector<cv::Mat>& warped, std::vector<cv::Mat>& valid) const {
+    const Entry& target = entries[index];
     auto add = [&](const Entry& neighbour, const detail::Alignment& dense, const cv::Mat& camera) {
       const detail::Alignment chosen = detail::chooseAlignment(
           dense, camera.empty() ? detail::Alignment{} : detail::cameraAlignment(dense.offset.size(), camera),
@@ -98,22 +128,6 @@ struct VideoDerainer::Impl {
       camera = compose(entries[j].from_previous_camera, camera);
       add(entries[j], a, camera);
     }
-    cv::Mat out;
-    if (warped.empty()) {  // first frame of a scene: exactly frame by frame
-      derain(target.frame, out, options.color_order);
-      stats.last_replaced = 0.0;
-      stats.last_generated = 1.0;
-      return out;
-    }
-    // One network pass gives both the attention the fusion needs and the frame's own derained
-    // result, which fills what the neighbours could not.
-    cv::Mat generated, attention, fused;
-    derain_with_attention(target.frame, generated, attention, options.color_order);
-    const detail::FusionResult fusion_result =
-        detail::fuseWithNeighbours(target.frame, warped, valid, attention, options.color_order, fusion, fused);
-    stats.last_replaced = fusion_result.replaced;
-    stats.last_generated = detail::blendGeneratedRegions(fused, generated, fusion_result.needs_generator, out);
-    return out;
   }
 
   void emitNext(std::vector<cv::Mat>& ready) {
@@ -154,9 +168,12 @@ struct VideoDerainer::Impl {
     }
     Entry entry;
     entry.frame = frame.clone();
+    double g0 = nowms();
     entry.guide = motion.guide(entry.frame, options.color_order);
+    double g1 = nowms(); T[4]+=g1-g0; ++GN;
     if (!entries.empty()) {
       detail::PairMotion m = motion.estimate(entries.back().guide, entry.guide);
+      T[5]+=nowms()-g1;
       stats.last_explained = m.explained;
       if (m.explained < options.scene_cut_threshold) {
         finishScene(ready);
