@@ -4,6 +4,9 @@
 
 namespace derain_gst {
 
+// Headroom on the slowest settling frame: frame times wander (the other threads of a pipeline share the
+// cores), and a frame slower than the latency is a frame the sink throws away.
+constexpr double kSettleHeadroom = 1.25;
 // Weight of the newest frame in the running average, and how far the average may exceed the frame
 // time the latency is built on before the latency is raised.
 constexpr double kFrameTimeAverageWeight = 0.1;
@@ -46,7 +49,7 @@ bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
   } else if (measured_ <= 1 + kSettleFrames) {
     settle_max_ = std::max(settle_max_, frame_ns);
     if (measured_ == 1 + kSettleFrames) {
-      frame_ns_ = settle_max_;
+      frame_ns_ = static_cast<GstClockTime>(kSettleHeadroom * static_cast<double>(settle_max_));
       average_ns_ = static_cast<double>(settle_max_);  // the cold first frame leaves the average too
     }
   } else if (average_ns_ > kLatencyRaiseFactor * static_cast<double>(frame_ns_)) {

@@ -23,8 +23,9 @@ constexpr GstClockTime kFrameDuration = GST_SECOND / kFps;
 const gst_test::Format& rgb() { return gst_test::allFormats()[0]; }
 std::string caps() { return gst_test::capsString(rgb(), kWidth, kHeight, kFps); }
 
+// In the streaming thread (max-in-flight 1): outputs are there as soon as a push returns.
 std::vector<std::string> properties(int window, int lookahead) {
-  return {"model=" + gst_test::liteModelPath(), "device=cpu", "threads=1",
+  return {"model=" + gst_test::liteModelPath(), "device=cpu", "threads=1", "max-in-flight=1",
           "temporal-window=" + std::to_string(window), "lookahead=" + std::to_string(lookahead)};
 }
 

@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(DerainAndRainmake, Properties, ::testing::Values(
     PropertyCase{"derain", "tile-overlap", "32", "48", false},
     PropertyCase{"derain", "threads", "0", "3", false},
     PropertyCase{"derain", "strength", "1", "0.25", true},
-    PropertyCase{"derain", "max-in-flight", "1", "4", false},
+    PropertyCase{"derain", "max-in-flight", "2", "4", false},
     PropertyCase{"rainmake", "mode", "procedural", "learned", false},
     PropertyCase{"rainmake", "model", "(null)", "/models/lite.derain", false},
     PropertyCase{"rainmake", "device", "auto", "cpu", false},
