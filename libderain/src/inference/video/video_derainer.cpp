@@ -3,11 +3,6 @@
 #include "derain/video.hpp"
 
 #include <deque>
-#include <chrono>
-#include <cstdio>
-static double T[8]; static int TN=0, GN=0;
-static double nowms(){return std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();}
-struct Rep{~Rep(){ if(TN) fprintf(stderr,"PROFILE frames %d align %.1f net %.1f fuse %.1f blend %.1f | per input frame (%d): guide %.1f flow %.1f\n",TN,T[0]/TN,T[1]/TN,T[2]/TN,T[3]/TN,GN,T[4]/GN,T[5]/GN);}} rep;
 #include <functional>
 #include <memory>
 #include <string>
@@ -168,12 +163,9 @@ struct VideoDerainer::Impl {
     }
     Entry entry;
     entry.frame = frame.clone();
-    double g0 = nowms();
     entry.guide = motion.guide(entry.frame, options.color_order);
-    double g1 = nowms(); T[4]+=g1-g0; ++GN;
     if (!entries.empty()) {
       detail::PairMotion m = motion.estimate(entries.back().guide, entry.guide);
-      T[5]+=nowms()-g1;
       stats.last_explained = m.explained;
       if (m.explained < options.scene_cut_threshold) {
         finishScene(ready);
