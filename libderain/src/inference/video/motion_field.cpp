@@ -1,6 +1,8 @@
 // Dense motion for temporal deraining (see motion_field.h).
 #include "video/motion_field.h"
 
+#include <opencv2/core/utility.hpp>
+
 #include <cmath>
 
 #include <opencv2/calib3d.hpp>
@@ -123,13 +125,15 @@ Alignment chain(const Alignment& a, const cv::Mat& step, const cv::Mat& step_ok)
 Alignment cameraAlignment(cv::Size size, const cv::Mat& camera) {
   Alignment a{cv::Mat(size, CV_32FC2), cv::Mat::ones(size, CV_32FC1)};
   const cv::Matx33d h = camera;
-  for (int y = 0; y < size.height; ++y) {
-    auto* o = a.offset.ptr<cv::Vec2f>(y);
-    for (int x = 0; x < size.width; ++x) {
-      const cv::Vec3d p = h * cv::Vec3d(x, y, 1.0);
-      o[x] = cv::Vec2f(static_cast<float>(p[0] / p[2] - x), static_cast<float>(p[1] / p[2] - y));
+  cv::parallel_for_(cv::Range(0, size.height), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      auto* o = a.offset.ptr<cv::Vec2f>(y);
+      for (int x = 0; x < size.width; ++x) {
+        const cv::Vec3d p = h * cv::Vec3d(x, y, 1.0);
+        o[x] = cv::Vec2f(static_cast<float>(p[0] / p[2] - x), static_cast<float>(p[1] / p[2] - y));
+      }
     }
-  }
+  });
   return a;
 }
 
@@ -187,17 +191,19 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
   cv::Mat map(full, CV_32FC2);
   valid.create(full, CV_8UC1);
   const float max_x = full.width - 1.0f, max_y = full.height - 1.0f;
-  for (int y = 0; y < full.height; ++y) {
-    const auto* o = offset.ptr<cv::Vec2f>(y);
-    const float* c = confidence.ptr<float>(y);
-    auto* m = map.ptr<cv::Vec2f>(y);
-    uint8_t* v = valid.ptr<uint8_t>(y);
-    for (int x = 0; x < full.width; ++x) {
-      const float px = x + o[x][0] * sx, py = y + o[x][1] * sy;
-      m[x] = cv::Vec2f(px, py);
-      v[x] = (c[x] >= kMinConfidence && px >= 0 && py >= 0 && px <= max_x && py <= max_y) ? 255 : 0;
+  cv::parallel_for_(cv::Range(0, full.height), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const auto* o = offset.ptr<cv::Vec2f>(y);
+      const float* c = confidence.ptr<float>(y);
+      auto* m = map.ptr<cv::Vec2f>(y);
+      uint8_t* v = valid.ptr<uint8_t>(y);
+      for (int x = 0; x < full.width; ++x) {
+        const float px = x + o[x][0] * sx, py = y + o[x][1] * sy;
+        m[x] = cv::Vec2f(px, py);
+        v[x] = (c[x] >= kMinConfidence && px >= 0 && py >= 0 && px <= max_x && py <= max_y) ? 255 : 0;
+      }
     }
-  }
+  });
   cv::remap(neighbour, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
 }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace derain::detail {
@@ -30,17 +31,19 @@ double blendGeneratedRegions(const cv::Mat& frame, const cv::Mat& generated, con
   weight.convertTo(weight, CV_32F, 1.0 / 255.0);
   cv::blur(weight, weight, {kFeatherPixels + 1, kFeatherPixels + 1});
   out.create(frame.size(), CV_8UC3);
-  for (int y = 0; y < frame.rows; ++y) {
-    const uint8_t* f = frame.ptr<uint8_t>(y);
-    const uint8_t* g = generated.ptr<uint8_t>(y);
-    const float* w = weight.ptr<float>(y);
-    uint8_t* o = out.ptr<uint8_t>(y);
-    for (int x = 0; x < frame.cols; ++x)
-      for (int c = 0; c < 3; ++c) {
-        const int i = 3 * x + c;
-        o[i] = static_cast<uint8_t>(std::lround(f[i] + w[x] * (g[i] - f[i])));
-      }
-  }
+  cv::parallel_for_(cv::Range(0, frame.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const uint8_t* f = frame.ptr<uint8_t>(y);
+      const uint8_t* g = generated.ptr<uint8_t>(y);
+      const float* w = weight.ptr<float>(y);
+      uint8_t* o = out.ptr<uint8_t>(y);
+      for (int x = 0; x < frame.cols; ++x)
+        for (int c = 0; c < 3; ++c) {
+          const int i = 3 * x + c;
+          o[i] = static_cast<uint8_t>(std::lround(f[i] + w[x] * (g[i] - f[i])));
+        }
+    }
+  });
   return cv::mean(weight)[0];
 }
 

@@ -2,7 +2,10 @@
 #include "video/temporal_fusion.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+
+#include <opencv2/core/utility.hpp>
 
 #include <opencv2/imgproc.hpp>
 
@@ -46,8 +49,10 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
 
   // Pass 1: per pixel, the background sample (index: 0 = current, i + 1 = neighbour i) and the current
   // frame's luma excess over it.
+  // Rows are independent in passes 1, 3 and 4: they run on OpenCV's worker threads (same arithmetic).
   cv::Mat excess(rows, cols, CV_8UC1), source(rows, cols, CV_8UC1), unsupported(rows, cols, CV_8UC1);
-  for (int y = 0; y < rows; ++y) {
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
+  for (int y = row_range.start; y < row_range.end; ++y) {
     const uint8_t* cur = current.ptr<uint8_t>(y);
     const uint8_t* nb[kMaxSamples];
     const uint8_t* ok[kMaxSamples];
@@ -97,6 +102,7 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
       src[x] = index[pick];
     }
   }
+  });
 
   // Pass 2: keep only thin excess (streaks); wide excess (blobs) is motion the alignment did not explain,
   // and nothing is replaced near it.
@@ -110,7 +116,8 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
   // own excess is below the threshold, follow its core (one pixel of growth, darker background only).
   cv::Mat weight(rows, cols, CV_32FC1, cv::Scalar(0.0f)), eligible(rows, cols, CV_8UC1, cv::Scalar(0));
   const float span = p.excess_outside_rain - p.excess_in_rain, inv_ramp = 1.0f / std::max(1e-3f, p.excess_ramp);
-  for (int y = 0; y < rows; ++y) {
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
+  for (int y = row_range.start; y < row_range.end; ++y) {
     const uint8_t* cur = current.ptr<uint8_t>(y);
     const uint8_t* th = thin.ptr<uint8_t>(y);
     const uint8_t* ex = excess.ptr<uint8_t>(y);
@@ -128,14 +135,17 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
       w[x] = std::clamp((th[x] - (p.excess_outside_rain - span * a)) * inv_ramp, 0.0f, 1.0f);
     }
   }
+  });
   cv::Mat grown;
   cv::dilate(weight, grown, cv::getStructuringElement(cv::MORPH_RECT, {3, 3}));
   grown.copyTo(weight, eligible);
 
   // Pass 4: blend towards the background sample.
   fused.create(rows, cols, CV_8UC3);
-  int64_t replaced = 0;
-  for (int y = 0; y < rows; ++y) {
+  std::atomic<int64_t> replaced{0};
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
+  int64_t replaced_here = 0;
+  for (int y = row_range.start; y < row_range.end; ++y) {
     const uint8_t* cur = current.ptr<uint8_t>(y);
     const uint8_t* src = source.ptr<uint8_t>(y);
     const float* w = weight.ptr<float>(y);
@@ -147,13 +157,15 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
         o[0] = c[0], o[1] = c[1], o[2] = c[2];
         continue;
       }
-      ++replaced;
+      ++replaced_here;
       const uint8_t* b = warped[src[x] - 1].ptr<uint8_t>(y) + 3 * x;
       for (int ch = 0; ch < 3; ++ch) o[ch] = static_cast<uint8_t>(std::lround(c[ch] + w[x] * (b[ch] - c[ch])));
     }
   }
+  replaced += replaced_here;
+  });
   FusionResult result;
-  result.replaced = static_cast<double>(replaced) / (static_cast<double>(rows) * cols);
+  result.replaced = static_cast<double>(replaced.load()) / (static_cast<double>(rows) * cols);
   // Left to the generator: what the neighbours could not vouch for (no trustworthy sample, or next to an
   // unexplained blob such as a moving object).
   result.needs_generator = unsupported | guard;
