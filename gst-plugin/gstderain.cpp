@@ -116,6 +116,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define DEFAULT_PROP_MAX_IN_FLIGHT 2
 #define DEFAULT_PROP_TEMPORAL_WINDOW (derain::VideoOptions().temporal_window)
 #define DEFAULT_PROP_LOOKAHEAD (derain::VideoOptions().lookahead)
+#define DEFAULT_PROP_GREY_RAIN (derain::EngineOptions().grey_rain)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
 
@@ -126,6 +127,7 @@ enum {
   PROP_MAX_IN_FLIGHT,
   PROP_TEMPORAL_WINDOW,
   PROP_LOOKAHEAD,
+  PROP_GREY_RAIN,
 };
 
 // What exists between start() and stop(): the engine, per-frame scratch images (reused so no
@@ -154,6 +156,7 @@ struct _GstDerain {
   gint max_in_flight;
   gint temporal_window;
   gint lookahead;
+  gboolean grey_rain;
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -237,6 +240,12 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           "and its latency grows by as many frame durations. 0 = causal",
           0, derain::kMaxLookahead, DEFAULT_PROP_LOOKAHEAD,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(gobject_class, PROP_GREY_RAIN,
+      g_param_spec_boolean("grey-rain", "Grey rain layer",
+          "Make the removed rain layer grey (keeping its luma): rain is achromatic, and this removes the "
+          "model's colour cast; FALSE = the generator's output as it is",
+          DEFAULT_PROP_GREY_RAIN,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
@@ -267,6 +276,7 @@ static void gst_derain_init(GstDerain* self) {
   self->max_in_flight = DEFAULT_PROP_MAX_IN_FLIGHT;
   self->temporal_window = DEFAULT_PROP_TEMPORAL_WINDOW;
   self->lookahead = DEFAULT_PROP_LOOKAHEAD;
+  self->grey_rain = DEFAULT_PROP_GREY_RAIN;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
   self->upstream_live = FALSE;
@@ -313,6 +323,8 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
     self->temporal_window = g_value_get_int(value);
   } else if (prop_id == PROP_LOOKAHEAD) {
     self->lookahead = g_value_get_int(value);
+  } else if (prop_id == PROP_GREY_RAIN) {
+    self->grey_rain = g_value_get_boolean(value);
   } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -333,6 +345,8 @@ static void gst_derain_get_property(GObject* object, guint prop_id, GValue* valu
     g_value_set_int(value, self->temporal_window);
   else if (prop_id == PROP_LOOKAHEAD)
     g_value_set_int(value, self->lookahead);
+  else if (prop_id == PROP_GREY_RAIN)
+    g_value_set_boolean(value, self->grey_rain);
   else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
@@ -357,7 +371,8 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
 
   GST_OBJECT_LOCK(self);
   gchar* model = g_strdup(self->engine.model);
-  const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
+  derain::EngineOptions options = derain_gst::engineOptions(self->engine);
+  options.grey_rain = self->grey_rain;
   int max_in_flight = self->max_in_flight;
   const int temporal_window = self->temporal_window;
   const int lookahead = self->lookahead;

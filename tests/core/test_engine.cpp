@@ -163,6 +163,39 @@ TEST_F(EngineTest, DerainWithAttentionEqualsDerainAndAttentionExactly) {
   }
 }
 
+// EngineOptions::grey_rain (default): the removed layer is grey — equal in every channel within 8-bit
+// rounding — and has the luma G_N's own removed layer has, so the Y channel is G_N's.
+TEST_F(EngineTest, GreyRainLayerIsGreyAndKeepsTheGeneratorsLuma) {
+  const cv::Mat image = derain::test::makeRainyScene(96, 64, 5);
+  EngineOptions raw_options;
+  raw_options.grey_rain = false;
+  ASSERT_TRUE(EngineOptions().grey_rain);
+  cv::Mat grey, raw;
+  load().derain(image, grey);
+  load(raw_options).derain(image, raw);
+  ASSERT_GT(cv::norm(grey, raw, cv::NORM_INF), 2.0) << "the option changed nothing";
+  int checked = 0, off_grey = 0, off_luma = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x) {
+      const cv::Vec3b in = image.at<cv::Vec3b>(y, x), g = grey.at<cv::Vec3b>(y, x), r = raw.at<cv::Vec3b>(y, x);
+      bool clipped = false;
+      for (int c = 0; c < 3; ++c) clipped |= g[c] == 0 || g[c] == 255 || r[c] == 0 || r[c] == 255;
+      if (clipped) continue;
+      ++checked;
+      int lo = 1000, hi = -1000;
+      for (int c = 0; c < 3; ++c) {
+        lo = std::min(lo, in[c] - g[c]);
+        hi = std::max(hi, in[c] - g[c]);
+      }
+      off_grey += hi - lo > 1;  // each channel rounds on its own: at most 1 level apart
+      auto luma = [](const cv::Vec3b& p) { return 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2]; };  // BGR
+      off_luma += std::abs(luma(g) - luma(r)) > 1.0;
+    }
+  ASSERT_GT(checked, image.rows * image.cols / 2);
+  EXPECT_EQ(off_grey, 0);
+  EXPECT_EQ(off_luma, 0);
+}
+
 TEST(Tiling, StreamedRowsEqualTheWholeFrameBlendBitExactly) {
   // 4 bands x 3 columns of 64-pixel tiles overlapping by 24 on a 150x130 frame, so rows are carried
   // from band to band. Each "tile output" is a pattern that depends on the tile (as a network's

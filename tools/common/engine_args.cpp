@@ -20,6 +20,8 @@ void addEngineOptions(ArgParser& args) {
               std::to_string(defaults.tile_size));
   args.option("tile-overlap", "PIXELS", "pixels shared by neighbouring tiles, 0.." + std::to_string(kMaxTileOverlap),
               std::to_string(defaults.tile_overlap));
+  args.flag("generator-colour", "deraining: keep the generator's colours (by default the removed rain layer is made "
+                                "grey, which removes the model's colour cast)");
 }
 
 int threadsOption(const ArgParser& args, const std::string& name) {
@@ -45,6 +47,7 @@ EngineOptions engineOptionsFrom(const ArgParser& args) {
     args.fail("option '--tile-size' is out of range: " + std::to_string(options.tile_size) + " (must be 0 or " +
               std::to_string(kMinTileSize) + ".." + std::to_string(kMaxTileSize) + ")");
   options.tile_overlap = args.getInt("tile-overlap", 0, kMaxTileOverlap);
+  options.grey_rain = !args.flagSet("generator-colour");
   try {
     options.validate();  // the engine's own check, so the two can never disagree
   } catch (const Error& e) {

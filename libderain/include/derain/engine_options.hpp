@@ -30,6 +30,11 @@ struct DERAIN_API EngineOptions {
   int threads = 0;         // intra-op threads, [0, kMaxThreads]; 0 = every core of the machine
   int tile_size = 0;       // tile side in pixels, 0 (auto) or [kMinTileSize, kMaxTileSize]
   int tile_overlap = kDefaultTileOverlap;  // pixels shared by neighbouring tiles, blended linearly
+  // Deraining: the layer removed from the input (input - G_N's output) is made grey, keeping its luma.
+  // Rain is achromatic, and G_N's colour cast lives in that layer: measured with the shipped model,
+  // the spread of the per-channel mean shifts on real-rain/ drops from 10.07 to 0.01 levels while the
+  // Y channel stays as G_N made it (Rain12 32.49 -> 32.48 dB). false = G_N's output as it is.
+  bool grey_rain = true;
 
   // Throws derain::Error naming the first field out of range.
   void validate() const;

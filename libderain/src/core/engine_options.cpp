@@ -25,7 +25,7 @@ void EngineOptions::validate() const {
 
 bool EngineOptions::operator==(const EngineOptions& o) const {
   return device == o.device && precision == o.precision && threads == o.threads && tile_size == o.tile_size &&
-         tile_overlap == o.tile_overlap;
+         tile_overlap == o.tile_overlap && grey_rain == o.grey_rain;
 }
 
 }  // namespace derain

@@ -159,11 +159,26 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
+namespace {
+// EngineOptions::grey_rain: input - luma(input - derained), the removed layer grey with its own luma
+// (BT.601 weights; the network's tensors are RGB).
+at::Tensor greyRainLayer(const at::Tensor& input, const at::Tensor& derained) {
+  const auto weights = torch::tensor({0.299f, 0.587f, 0.114f}, torch::TensorOptions().dtype(torch::kFloat32))
+                           .to(input.device(), input.scalar_type())
+                           .view({1, 3, 1, 1});
+  return input - ((input - derained) * weights).sum(1, /*keepdim=*/true);
+}
+}  // namespace
+
 void Engine::derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) {
   translated([&] {
     const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
-    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) { return net->derain(x); });
+    const bool grey = impl_->options.grey_rain;
+    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
+      at::Tensor y = net->derain(x);
+      return grey ? greyRainLayer(x, y) : y;
+    });
     dst = detail::restoreLayout(out, src, order);
   });
 }
@@ -173,9 +188,11 @@ void Engine::derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask
     const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
     cv::Mat attention;
+    const bool grey = impl_->options.grey_rain;
     const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
       auto a = net->att->forward(x);
-      return at::cat({net->g_n->forward(x, a), a}, 1);  // as net->derain(x), with the mask kept
+      at::Tensor y = net->g_n->forward(x, a);  // as net->derain(x), with the mask kept
+      return at::cat({grey ? greyRainLayer(x, y) : y, a}, 1);
     }, &attention);
     dst = detail::restoreLayout(out, src, order);
     mask = attention;
