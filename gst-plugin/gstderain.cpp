@@ -26,6 +26,9 @@
  * Frames are packed 8-bit RGB, BGR, RGBA, BGRA, RGBx or BGRx of any size (odd ones too); the
  * network sees the three colour channels and a 4th byte (alpha or padding) passes through unchanged.
  *
+ * #GstDerain:grey-rain (default TRUE) makes the removed rain layer grey, keeping its luma: rain is
+ * achromatic, and a model's colour cast lives in that layer (FALSE: the generator's output as it is).
+ *
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
  *
