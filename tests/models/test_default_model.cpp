@@ -1,8 +1,8 @@
 // The shipped default model (models/default.derain): it loads, and it removes rain, measured as a
 // PSNR gain on generated rainy scenes against their clean originals, and it leaves rain-free scenes alone.
-#include <algorithm>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
