@@ -24,8 +24,9 @@ const char* const kTargetNames =
 
 bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
 
-derain::EngineOptions engineOptions(int target, int threads) {
+derain::EngineOptions engineOptions(int target, int threads, bool grey_rain) {
   derain::EngineOptions options;
+  options.grey_rain = grey_rain;
   switch (target) {
     case TARGET_AUTO: options.device = derain::Device::Auto; break;
     case TARGET_CPU:
@@ -110,6 +111,7 @@ struct DnnDerainImpl::Impl {
   int target = TARGET_AUTO;
   int threads = 0;
   bool swap_rb = false;
+  bool grey_rain = derain::EngineOptions().grey_rain;
 
   derain::ColorOrder order() const { return swap_rb ? derain::ColorOrder::RGB : derain::ColorOrder::BGR; }
 
@@ -122,7 +124,7 @@ struct DnnDerainImpl::Impl {
   // Loads path for target/threads; replaces the current engine only once that succeeded.
   void load(const std::string& path, int new_target, int new_threads, const char* func) {
     auto fresh = translated(func, [&] {
-      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads));
+      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads, grey_rain));
     });
     video.reset();  // it refers to the engine being replaced
     engine = std::move(fresh);
@@ -236,6 +238,14 @@ void DnnDerainImpl::setSwapRB(bool swapRB) {
   if (swapRB != impl_->swap_rb) impl_->video.reset();  // its frames were in the other order
   impl_->swap_rb = swapRB;
 }
+
+void DnnDerainImpl::setGreyRain(bool grey) {
+  if (grey != impl_->grey_rain) impl_->video.reset();  // its frames were derained the other way
+  if (impl_->engine) impl_->engine->setGreyRain(grey);
+  impl_->grey_rain = grey;
+}
+
+bool DnnDerainImpl::getGreyRain() const { return impl_->grey_rain; }
 
 void DnnDerainImpl::setTemporalWindow(int n) {
   if (n < 0 || n > derain::kMaxTemporalWindow)

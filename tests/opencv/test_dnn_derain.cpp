@@ -129,6 +129,26 @@ TEST_F(DnnDerainTest, DerainEqualsCoreEngineBitExactly) {
   }
 }
 
+// setGreyRain: default on, like the engines; off gives the engine's raw generator output, on again
+// the default output; all bit-exact, applied to the loaded model.
+TEST_F(DnnDerainTest, GreyRainFollowsTheEngineOption) {
+  EXPECT_TRUE(net_->getGreyRain());
+  const Mat rainy = randomImage(24, 20, CV_8UC3, 21);
+  derain::EngineOptions raw_options = cpuOptions();
+  raw_options.grey_rain = false;
+  derain::Engine raw(*model_, raw_options);
+  Mat raw_expected, out;
+  raw.derain(rainy, raw_expected);
+  net_->setGreyRain(false);
+  EXPECT_FALSE(net_->getGreyRain());
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, raw_expected));
+  EXPECT_FALSE(identical(out, coreDerain(rainy))) << "grey rain made no difference";
+  net_->setGreyRain(true);
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, coreDerain(rainy)));
+}
+
 TEST_F(DnnDerainTest, RainmakeEqualsCoreEngineBitExactly) {
   const Mat clean = randomImage(24, 20, CV_8UC3, 12);
   derain::RainmakeOptions rain;

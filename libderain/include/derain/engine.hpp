@@ -60,6 +60,8 @@ class DERAIN_API Engine {
   // Changes the intra-op thread count (EngineOptions::threads) without reloading the model.
   // Throws derain::Error when out of range.
   void setThreads(int threads);
+  // Changes EngineOptions::grey_rain without reloading the model.
+  void setGreyRain(bool grey_rain);
   Device device() const;        // resolved: never Auto
   Precision precision() const;  // resolved: never Auto
   bool trained() const;         // false for untrained(); true for a loaded file

@@ -256,6 +256,8 @@ void Engine::setThreads(int threads) {
   impl_->options = changed;
   impl_->threads = detail::resolveThreads(threads);
 }
+void Engine::setGreyRain(bool grey_rain) { impl_->options.grey_rain = grey_rain; }
+
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }
 bool Engine::trained() const { return impl_->trained; }

@@ -87,6 +87,12 @@ class CV_EXPORTS DnnDerainImpl {
   void setSwapRB(bool swapRB);
   bool getSwapRB() const;
 
+  /** @brief true (default): the rain layer removed from an image is made grey, keeping its luma
+  (derain::EngineOptions::grey_rain: rain is achromatic, and the model's colour cast lives in that
+  layer); false: the generator's output as it is. Applied at once to a loaded model (no reload). */
+  void setGreyRain(bool grey);
+  bool getGreyRain() const;
+
   /** @brief Video mode: with n > 0, derain(image) treats successive single images as the frames of one
   video and uses the n previous frames (aligned by optical flow) to remove rain that moves between
   frames (derain::VideoDerainer, causal: the result is still the current frame's). 0 (default) =
