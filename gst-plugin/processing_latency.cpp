@@ -15,7 +15,6 @@ constexpr double kLatencyRaiseFactor = 1.5;
 void ProcessingLatency::reset() {
   std::lock_guard<std::mutex> lock(mutex_);
   average_ns_ = 0.0;
-  fresh_ = true;
   measured_ = 0;
   settle_max_ = 0;
 }
@@ -26,7 +25,6 @@ void ProcessingLatency::clear() {
   frame_ns_ = 0;
   latency_ = 0;
   held_back_ = 0;
-  fresh_ = true;
   measured_ = 0;
   settle_max_ = 0;
 }
@@ -42,10 +40,9 @@ bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
   std::lock_guard<std::mutex> lock(mutex_);
   const double ns = static_cast<double>(frame_ns);
   average_ns_ = average_ns_ <= 0.0 ? ns : (1.0 - kFrameTimeAverageWeight) * average_ns_ + kFrameTimeAverageWeight * ns;
-  ++measured_;
-  if (fresh_) {
+  if (measured_ <= 1 + kSettleFrames) ++measured_;  // stops counting once settled (no overflow on long runs)
+  if (measured_ == 1) {  // the first frame since reset()
     frame_ns_ = frame_ns;
-    fresh_ = false;
   } else if (measured_ <= 1 + kSettleFrames) {
     settle_max_ = std::max(settle_max_, frame_ns);
     if (measured_ == 1 + kSettleFrames) {

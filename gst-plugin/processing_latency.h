@@ -33,12 +33,11 @@ class ProcessingLatency {
  private:
   mutable std::mutex mutex_;
   GstClockTime held_back_ = 0;
-  int measured_ = 0;              // frames since reset()
+  int measured_ = 0;              // frames since reset(), up to 2 + kSettleFrames
   GstClockTime settle_max_ = 0;   // slowest of frames 2 .. 1 + kSettleFrames
   double average_ns_ = 0.0;
   GstClockTime frame_ns_ = 0;  // the frame time the latency is built on
   GstClockTime latency_ = 0;
-  bool fresh_ = true;
 };
 
 }  // namespace derain_gst
