@@ -44,6 +44,7 @@ struct Engine::Impl {
   // fp32 CPU copy of the weights, kept only when the network itself is converted to bf16, so that
   // save() still writes the exact weights; otherwise save() reads them from the network.
   detail::ContainerFile bf16_master;
+  at::Tensor luma_weights;  // 1 x 3 x 1 x 1 BT.601 weights (RGB) on the device, in the engine's dtype
 
   void prepare() {
     device = detail::resolveDevice(options.device);
@@ -54,6 +55,16 @@ struct Engine::Impl {
     net->eval();
     net->to(detail::torchDevice(device), detail::torchDtype(precision));
     detail::toChannelsLast(*net);
+    luma_weights = torch::tensor({0.299f, 0.587f, 0.114f})
+                       .to(detail::torchDevice(device), detail::torchDtype(precision))
+                       .view({1, 3, 1, 1});
+  }
+
+  // The derained tile under EngineOptions::grey_rain: input - luma(input - derained), the removed layer
+  // grey with its own luma; else the generator's output as it is.
+  at::Tensor finishDerained(const at::Tensor& input, const at::Tensor& derained) const {
+    if (!options.grey_rain) return derained;
+    return input - ((input - derained) * luma_weights).sum(1, /*keepdim=*/true);
   }
 
   // The inference model file of this engine: config plus U-ARSE / G_N / G_R weights in fp32.
@@ -159,26 +170,12 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
-namespace {
-// EngineOptions::grey_rain: input - luma(input - derained), the removed layer grey with its own luma
-// (BT.601 weights; the network's tensors are RGB).
-at::Tensor greyRainLayer(const at::Tensor& input, const at::Tensor& derained) {
-  const auto weights = torch::tensor({0.299f, 0.587f, 0.114f}, torch::TensorOptions().dtype(torch::kFloat32))
-                           .to(input.device(), input.scalar_type())
-                           .view({1, 3, 1, 1});
-  return input - ((input - derained) * weights).sum(1, /*keepdim=*/true);
-}
-}  // namespace
-
 void Engine::derain(const cv::Mat& src, cv::Mat& dst, ColorOrder order) {
   translated([&] {
     const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
-    const bool grey = impl_->options.grey_rain;
-    const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
-      at::Tensor y = net->derain(x);
-      return grey ? greyRainLayer(x, y) : y;
-    });
+    const cv::Mat out = impl_->run(colour, order, colour.type(),
+                                   [&](const at::Tensor& x) { return impl_->finishDerained(x, net->derain(x)); });
     dst = detail::restoreLayout(out, src, order);
   });
 }
@@ -188,11 +185,10 @@ void Engine::derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask
     const cv::Mat colour = detail::networkColour(src);
     auto& net = impl_->net;
     cv::Mat attention;
-    const bool grey = impl_->options.grey_rain;
     const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
       auto a = net->att->forward(x);
-      at::Tensor y = net->g_n->forward(x, a);  // as net->derain(x), with the mask kept
-      return at::cat({grey ? greyRainLayer(x, y) : y, a}, 1);
+      // As net->derain(x), with the mask kept.
+      return at::cat({impl_->finishDerained(x, net->g_n->forward(x, a)), a}, 1);
     }, &attention);
     dst = detail::restoreLayout(out, src, order);
     mask = attention;
