@@ -590,29 +590,46 @@ static derain::VideoStream& gst_derain_video(DerainStream* stream, derain::Color
   return *stream->video;
 }
 
+// Maps input for reading and output for writing as frames of in_info / out_info; on failure posts
+// the error, leaves nothing mapped and returns false.
+static bool gst_derain_map_frames(GstDerain* self, const GstVideoInfo* in_info, GstBuffer* input,
+    const GstVideoInfo* out_info, GstBuffer* output, GstVideoFrame* in_frame, GstVideoFrame* out_frame) {
+  if (!gst_video_frame_map(in_frame, in_info, input, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+    return false;
+  }
+  if (!gst_video_frame_map(out_frame, out_info, output, GST_MAP_WRITE)) {
+    gst_video_frame_unmap(in_frame);
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the output frame"));
+    return false;
+  }
+  return true;
+}
+
+// Writes the derained colour into out (the input frame `in`, its colour channels `colour`), blended
+// with the input by strength; a 4th byte comes from in.
+static void gst_derain_write_blended(DerainStream* stream, const cv::Mat& derained, const cv::Mat& colour,
+    const cv::Mat& in, cv::Mat& out, double strength) {
+  if (strength >= 1.0) {
+    derain_gst::writeColour(derained, in, out);
+  } else {
+    cv::addWeighted(derained, strength, colour, 1.0 - strength, 0.0, stream->blended);
+    derain_gst::writeColour(stream->blended, in, out);
+  }
+}
+
 // Writes a derained frame (blended with the input by strength) into output, a buffer made for input.
 static GstFlowReturn gst_derain_write_output(GstDerain* self, GstBuffer* input, GstBuffer* output,
     const cv::Mat& derained, double strength) {
   GstVideoFilter* filter = GST_VIDEO_FILTER(self);
   GstVideoFrame in_frame, out_frame;
-  if (!gst_video_frame_map(&in_frame, &filter->in_info, input, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+  if (!gst_derain_map_frames(self, &filter->in_info, input, &filter->out_info, output, &in_frame, &out_frame))
     return GST_FLOW_ERROR;
-  }
-  if (!gst_video_frame_map(&out_frame, &filter->out_info, output, GST_MAP_WRITE)) {
-    gst_video_frame_unmap(&in_frame);
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the output frame"));
-    return GST_FLOW_ERROR;
-  }
   const cv::Mat in = derain_gst::frameMat(&in_frame);
   cv::Mat out = derain_gst::frameMat(&out_frame);
-  if (strength >= 1.0) {
-    derain_gst::writeColour(derained, in, out);
-  } else {
-    const cv::Mat colour = derain_gst::packedColour(in, self->stream->packed);
-    cv::addWeighted(derained, strength, colour, 1.0 - strength, 0.0, self->stream->blended);
-    derain_gst::writeColour(self->stream->blended, in, out);
-  }
+  // The input's colour only takes part in a blend (packing it would be a wasted copy otherwise).
+  const cv::Mat colour = strength < 1.0 ? derain_gst::packedColour(in, self->stream->packed) : cv::Mat();
+  gst_derain_write_blended(self->stream, derained, colour, in, out, strength);
   gst_video_frame_unmap(&out_frame);
   gst_video_frame_unmap(&in_frame);
   return GST_FLOW_OK;
@@ -759,12 +776,7 @@ static GstFlowReturn gst_derain_process(GstDerain* self, GstVideoFrame* in_frame
     derain_gst::recordFrameTime(GST_ELEMENT(self), *self->latency,
         static_cast<GstClockTime>(g_get_monotonic_time() - begin) * GST_USECOND, stream->max_in_flight);
 
-    if (strength >= 1.0) {
-      derain_gst::writeColour(stream->derained, in, out);
-    } else {
-      cv::addWeighted(stream->derained, strength, colour, 1.0 - strength, 0.0, stream->blended);
-      derain_gst::writeColour(stream->blended, in, out);
-    }
+    gst_derain_write_blended(stream, stream->derained, colour, in, out, strength);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("%s", e.what()));
     return GST_FLOW_ERROR;
@@ -847,15 +859,8 @@ static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuff
   const GstVideoInfo in_info = filter->in_info, out_info = filter->out_info;
   return worker->submit(in, out, [self, strength, in_info, out_info](GstBuffer* input, GstBuffer* output) {
     GstVideoFrame in_frame, out_frame;
-    if (!gst_video_frame_map(&in_frame, &in_info, input, GST_MAP_READ)) {
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the input frame"));
+    if (!gst_derain_map_frames(self, &in_info, input, &out_info, output, &in_frame, &out_frame))
       return GST_FLOW_ERROR;
-    }
-    if (!gst_video_frame_map(&out_frame, &out_info, output, GST_MAP_WRITE)) {
-      gst_video_frame_unmap(&in_frame);
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deraining a frame failed."), ("cannot map the output frame"));
-      return GST_FLOW_ERROR;
-    }
     const GstFlowReturn result = gst_derain_process(self, &in_frame, &out_frame, strength);
     gst_video_frame_unmap(&out_frame);
     gst_video_frame_unmap(&in_frame);
