@@ -155,6 +155,16 @@ int run(const derain::cli::ArgParser& args) {
     derain::cli::refuseSameFile(args.get("input"), args.get("output"));
     derain::cli::checkWritableOutput(args.get("output"));
   }
+  // The reference photo is an input too: no output may replace it.
+  if (args.has("rain-reference")) {
+    const std::string reference = args.get("rain-reference");
+    if (single) derain::cli::refuseSameFile(reference, args.get("output"));
+    const fs::path reference_dir = fs::absolute(reference).parent_path();
+    for (const char* sub : {"rainy", "clean"})
+      if (dataset && derain::cli::sameFile(reference_dir.string(), (fs::path(args.get("out")) / sub).string()))
+        throw derain::Error("refusing --rain-reference '" + reference + "': it lies in " +
+                            (fs::path(args.get("out")) / sub).string() + ", where the outputs are written");
+  }
 
   const double noise = args.getDouble("noise");
   if (!(noise >= 0.0 && noise <= 10.0)) args.fail("--noise must be in [0, 10]");

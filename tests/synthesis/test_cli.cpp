@@ -1039,6 +1039,22 @@ TEST_F(RainmakeCli, RainReferenceDrivesGrWithThatPhotosMaskResizedToEachInput) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no-reference.png"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(path("x.png")));
+
+  // The reference is an input: an output that would replace it is refused, and it stays as it was.
+  const std::string before = readText(path("reference.png"));
+  r = rainmake({"--model", model_, "--input", path("in/c0.png"), "--output", path("reference.png"),
+                "--rain-reference", path("reference.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("refusing"), std::string::npos) << r.err;
+  dir("set/rainy");
+  ASSERT_TRUE(cv::imwrite(path("set/rainy/c0.png"), testimg::scene(64, 48, 6)));
+  const std::string in_out = readText(path("set/rainy/c0.png"));
+  r = rainmake({"--model", model_, "--clean", path("in"), "--out", path("set"), "--rain-reference",
+                path("set/rainy/c0.png")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("where the outputs are written"), std::string::npos) << r.err;
+  EXPECT_EQ(readText(path("reference.png")), before);
+  EXPECT_EQ(readText(path("set/rainy/c0.png")), in_out);
 }
 
 TEST_F(RainmakeCli, BadInputsAreClearErrors) {
