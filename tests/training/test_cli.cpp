@@ -19,38 +19,12 @@
 #include "training_test_support.h"
 
 using derain::training_test::TempDir;
+using derain::training_test::spawnTrainer;
 
 namespace {
 
-std::string binary() {
-  const char* path = std::getenv("DERAIN_TRAIN_BIN");
-  return path ? path : "";
-}
-
-// Starts the binary with `args`, stdout/stderr into `log`; returns the pid.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    std::string bin = binary();
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int waitExit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
-}
+// The runs here are short; the limit only turns a hang into a failure.
+int waitExit(pid_t pid) { return derain::training_test::waitExit(pid, std::chrono::minutes(30)); }
 
 struct Result {
   int code;
@@ -59,7 +33,7 @@ struct Result {
 
 Result run(const std::vector<std::string>& args, const TempDir& dir) {
   const std::string log = dir.file("log.txt");
-  int code = waitExit(spawn(args, log));
+  int code = waitExit(spawnTrainer(args, {}, log));
   return {code, derain::training_test::readBytes(log)};
 }
 
@@ -73,7 +47,7 @@ size_t lineCount(const std::string& path) {
 class TrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (binary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
+    if (derain::training_test::trainBinary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
     derain::training_test::writeTinyRunData(dir);
   }
   std::vector<std::string> common(const std::string& out, int iters) {
@@ -142,7 +116,7 @@ TEST_F(TrainCli, KilledRunResumesToTheUninterruptedResult) {
   EXPECT_NE(full.output.find("perceptual loss: OFF"), std::string::npos) << full.output;
 
   // Same run, terminated once a few iterations are logged.
-  pid_t pid = spawn(common("split", iters), dir.file("split.log"));
+  pid_t pid = spawnTrainer(common("split", iters), {}, dir.file("split.log"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (lineCount(dir.file("split/losses.csv")) < 4 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -224,7 +198,7 @@ TEST_F(TrainCli, SecondTrainerOnALockedFolderFailsAtOnce) {
 TEST_F(TrainCli, DefaultCheckpointIntervalIsATenthOfTheRun) {
   // 200 iterations: a checkpoint every 20. SIGKILL (no chance to write one on the way out) once 45
   // iterations are logged: the checkpoint on disk is one of 20, 40, ... and at least 40.
-  pid_t pid = spawn(common("out", 200), dir.file("run.log"));
+  pid_t pid = spawnTrainer(common("out", 200), {}, dir.file("run.log"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (lineCount(dir.file("out/losses.csv")) < 46 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

@@ -20,49 +20,10 @@
 #include "training_test_support.h"
 
 using derain::training_test::TempDir;
+using derain::training_test::waitExit;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string binary() {
-  const char* path = std::getenv("DERAIN_TRAIN_BIN");
-  return path ? path : "";
-}
-
-// Starts the binary with `args` and extra environment `env`, output into `log`; returns the pid.
-pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string bin = binary();
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit code (1000 + signal if killed), or -1 if it did not end within `limit` (it is then killed).
-int waitExit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(120)) {
-  const auto deadline = Clock::now() + limit;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
-}
 
 size_t lineCount(const std::string& path) {
   std::ifstream in(path);
@@ -91,7 +52,7 @@ std::vector<pid_t> children(pid_t pid) {
 class DistributedCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (binary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
+    if (derain::training_test::trainBinary().empty()) GTEST_SKIP() << "DERAIN_TRAIN_BIN not set";
     derain::training_test::writeTinyRunData(dir);
   }
   std::vector<std::string> common(const std::string& out, int iters) {
@@ -100,6 +61,24 @@ class DistributedCli : public ::testing::Test {
     return args;
   }
   std::string read(const std::string& name) { return derain::training_test::readBytes(dir.file(name)); }
+  // Two ranks of a long run over loopback with --dist-timeout, returned once rank 0 has logged a few
+  // steps (logs rank0.log, rank1.log); if they never get there, a failure and both killed.
+  std::pair<pid_t, pid_t> startTwoRanks(const std::string& dist_timeout) {
+    const std::string port = std::to_string(derain::detail::freeLoopbackPort());
+    auto args = common("run", 100000);
+    args.insert(args.end(), {"--dist-timeout", dist_timeout});
+    std::map<std::string, std::string> env{{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
+    env["RANK"] = "0";
+    const pid_t rank0 = derain::training_test::spawnTrainer(args, env, dir.file("rank0.log"));
+    env["RANK"] = "1";
+    const pid_t rank1 = derain::training_test::spawnTrainer(args, env, dir.file("rank1.log"));
+    if (!waitForLines(dir.file("run/losses.csv"), 4, std::chrono::seconds(60))) {
+      ADD_FAILURE() << "the ranks did not start training:\n" << read("rank0.log");
+      kill(rank0, SIGKILL);
+      kill(rank1, SIGKILL);
+    }
+    return {rank0, rank1};
+  }
   TempDir dir;
 };
 
@@ -118,7 +97,7 @@ TEST_F(DistributedCli, RendezvousVariablesAreCheckedAsUsageErrors) {
        "RANK must be a non-negative integer, got 'one'"},
   };
   for (const auto& c : cases) {
-    const int code = waitExit(spawn(common("out", 2), c.env, dir.file("log.txt")));
+    const int code = waitExit(derain::training_test::spawnTrainer(common("out", 2), c.env, dir.file("log.txt")));
     const std::string log = read("log.txt");
     EXPECT_EQ(code, 2) << log;
     EXPECT_NE(log.find(c.expected), std::string::npos) << log;
@@ -126,22 +105,15 @@ TEST_F(DistributedCli, RendezvousVariablesAreCheckedAsUsageErrors) {
   }
   auto launcher = common("out", 2);
   launcher.insert(launcher.end(), {"--nproc-per-node", "2"});
-  EXPECT_EQ(waitExit(spawn(launcher, {{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"},
+  EXPECT_EQ(waitExit(derain::training_test::spawnTrainer(launcher, {{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"},
                                       {"MASTER_PORT", "1234"}}, dir.file("log.txt"))), 2)
       << read("log.txt");
 }
 
 // A rank killed mid-run: the other ends with an error naming it, well within the timeout.
 TEST_F(DistributedCli, KilledRankMakesTheOtherFailNamingIt) {
-  const std::string port = std::to_string(derain::detail::freeLoopbackPort());
-  auto args = common("run", 100000);
-  args.insert(args.end(), {"--dist-timeout", "20"});
-  std::map<std::string, std::string> env{{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
-  env["RANK"] = "0";
-  const pid_t rank0 = spawn(args, env, dir.file("rank0.log"));
-  env["RANK"] = "1";
-  const pid_t rank1 = spawn(args, env, dir.file("rank1.log"));
-  ASSERT_TRUE(waitForLines(dir.file("run/losses.csv"), 4, std::chrono::seconds(60))) << read("rank0.log");
+  const auto [rank0, rank1] = startTwoRanks("20");
+  if (HasFailure()) return;
   kill(rank1, SIGKILL);
   const auto killed = Clock::now();
   EXPECT_EQ(waitExit(rank1), 1000 + SIGKILL);
@@ -157,15 +129,8 @@ TEST_F(DistributedCli, KilledRankMakesTheOtherFailNamingIt) {
 
 // A hung rank (stopped, its sockets open): the other times out after --dist-timeout and names it.
 TEST_F(DistributedCli, HungRankMakesTheOtherFailNamingItAfterTheTimeout) {
-  const std::string port = std::to_string(derain::detail::freeLoopbackPort());
-  auto args = common("run", 100000);
-  args.insert(args.end(), {"--dist-timeout", "3"});
-  std::map<std::string, std::string> env{{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
-  env["RANK"] = "0";
-  const pid_t rank0 = spawn(args, env, dir.file("rank0.log"));
-  env["RANK"] = "1";
-  const pid_t rank1 = spawn(args, env, dir.file("rank1.log"));
-  ASSERT_TRUE(waitForLines(dir.file("run/losses.csv"), 4, std::chrono::seconds(60))) << read("rank0.log");
+  const auto [rank0, rank1] = startTwoRanks("3");
+  if (HasFailure()) return;
   kill(rank1, SIGSTOP);
   const auto stopped = Clock::now();
   const int code = waitExit(rank0, std::chrono::seconds(60));
@@ -183,7 +148,7 @@ TEST_F(DistributedCli, HungRankMakesTheOtherFailNamingItAfterTheTimeout) {
 TEST_F(DistributedCli, LauncherRunsWorkersAndStopsThemOnCtrlC) {
   auto args = common("full", 6);
   args.insert(args.end(), {"--nproc-per-node", "2"});
-  const int code = waitExit(spawn(args, {}, dir.file("full.log")));
+  const int code = waitExit(derain::training_test::spawnTrainer(args, {}, dir.file("full.log")));
   const std::string log = read("full.log");
   ASSERT_EQ(code, 0) << log;
   EXPECT_NE(log.find("started 2 workers"), std::string::npos) << log;
@@ -193,7 +158,7 @@ TEST_F(DistributedCli, LauncherRunsWorkersAndStopsThemOnCtrlC) {
 
   auto long_run = common("split", 100000);
   long_run.insert(long_run.end(), {"--nproc-per-node", "2"});
-  const pid_t launcher = spawn(long_run, {}, dir.file("split.log"));
+  const pid_t launcher = derain::training_test::spawnTrainer(long_run, {}, dir.file("split.log"));
   ASSERT_TRUE(waitForLines(dir.file("split/losses.csv"), 4, std::chrono::seconds(60))) << read("split.log");
   kill(launcher, SIGINT);
   const int stopped = waitExit(launcher, std::chrono::seconds(60));
@@ -209,7 +174,7 @@ TEST_F(DistributedCli, LauncherRunsWorkersAndStopsThemOnCtrlC) {
   std::vector<std::string> resume = {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out",
                                      dir.file("split"), "--resume", "--iters", std::to_string(rows + 1), "--threads",
                                      "1", "--device", "cpu", "--quiet", "--nproc-per-node", "2"};
-  const int resumed = waitExit(spawn(resume, {}, dir.file("resume.log")));
+  const int resumed = waitExit(derain::training_test::spawnTrainer(resume, {}, dir.file("resume.log")));
   EXPECT_EQ(resumed, 0) << read("resume.log");
   EXPECT_EQ(lineCount(dir.file("split/losses.csv")), rows + 2) << read("resume.log");
   EXPECT_TRUE(std::filesystem::exists(dir.file("split/model.derain")));
@@ -219,7 +184,7 @@ TEST_F(DistributedCli, LauncherRunsWorkersAndStopsThemOnCtrlC) {
 TEST_F(DistributedCli, LauncherNamesAKilledWorker) {
   auto args = common("run", 100000);
   args.insert(args.end(), {"--nproc-per-node", "2", "--dist-timeout", "20"});
-  const pid_t launcher = spawn(args, {}, dir.file("run.log"));
+  const pid_t launcher = derain::training_test::spawnTrainer(args, {}, dir.file("run.log"));
   ASSERT_TRUE(waitForLines(dir.file("run/losses.csv"), 3, std::chrono::seconds(60))) << read("run.log");
   std::vector<pid_t> workers = children(launcher);
   ASSERT_EQ(workers.size(), 2u);

@@ -4,7 +4,13 @@
 #include <random>
 #include <sstream>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -120,6 +126,45 @@ std::vector<std::string> tinyRunArgs(const TempDir& dir, const std::string& out,
   return {"--rainy", dir.file("rainy"), "--clean", dir.file("clean"), "--out", dir.file(out), "--config",
           dir.file("tiny.conf"), "--crop", "32", "--iters", std::to_string(iters), "--device", "cpu",
           "--threads", "1", "--seed", "3", "--quiet"};
+}
+
+std::string trainBinary() {
+  const char* path = std::getenv("DERAIN_TRAIN_BIN");
+  return path ? path : "";
+}
+
+pid_t spawnTrainer(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                   const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = trainBinary();
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int waitExit(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
 }
 
 }  // namespace derain::training_test

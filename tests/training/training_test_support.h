@@ -2,8 +2,12 @@
 // with procedural rain on the rainy side) and temp folders.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,5 +52,13 @@ std::vector<std::string> tinyRunArgs(const TempDir& dir, const std::string& out,
 
 // Whole-file byte comparison helpers.
 std::string readBytes(const std::string& path);
+
+// The derain-train binary the CLI tests run ($DERAIN_TRAIN_BIN; empty when unset).
+std::string trainBinary();
+// Starts it with `args` and extra environment `env`, stdout/stderr into `log`; returns the pid.
+pid_t spawnTrainer(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                   const std::string& log);
+// Exit code (1000 + signal if killed), or -1 if it did not end within `limit` (it is then killed).
+int waitExit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(120));
 
 }  // namespace derain::training_test
