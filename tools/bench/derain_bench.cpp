@@ -159,7 +159,13 @@ int main(int argc, char** argv) {
       if (!dir) throw derain::Error("cannot create a temporary folder for the shared model");
       const std::string model = std::string(dir) + "/model.derain";
       engine.save(model);
-      const std::string command = std::string("'") + argv[0] + "' --streams-child '" + model + "' --size " +
+      // Single-quoted for the shell, a quote inside written as '\'' (any path works).
+      auto quoted = [](const std::string& text) {
+        std::string out = "'";
+        for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        return out + "'";
+      };
+      const std::string command = quoted(argv[0]) + " --streams-child " + quoted(model) + " --size " +
           std::to_string(size.width) + "x" + std::to_string(size.height) + " --precision " +
           derain::toString(precision) + " --threads " + std::to_string(options.threads) + " --streams " +
           std::to_string(streams) + " --seconds " + std::to_string(seconds);
