@@ -37,19 +37,24 @@ constexpr double kCameraMinInlierShare = 0.3;
 // Confidence under this (after bilinear resampling) makes a warped sample invalid.
 constexpr float kMinConfidence = 0.99f;
 
-cv::Mat sampleGrid(cv::Size size) {
-  cv::Mat grid(size, CV_32FC2);
-  for (int y = 0; y < size.height; ++y) {
-    auto* row = grid.ptr<cv::Vec2f>(y);
-    for (int x = 0; x < size.width; ++x) row[x] = cv::Vec2f(static_cast<float>(x), static_cast<float>(y));
+// The sampling map of an offset field: pixel x reads at x + offset(x) (one pass, no grid kept).
+cv::Mat positions(const cv::Mat& offset) {
+  cv::Mat map(offset.size(), CV_32FC2);
+  for (int y = 0; y < offset.rows; ++y) {
+    const float* o = offset.ptr<float>(y);
+    float* m = map.ptr<float>(y);
+    for (int x = 0; x < offset.cols; ++x) {
+      m[2 * x] = static_cast<float>(x) + o[2 * x];
+      m[2 * x + 1] = static_cast<float>(y) + o[2 * x + 1];
+    }
   }
-  return grid;
+  return map;
 }
 
 // 1 on `flow`'s pixels where following it, then `back` at the landing point, returns home.
 cv::Mat consistency(const cv::Mat& flow, const cv::Mat& back) {
-  cv::Mat map = sampleGrid(flow.size()) + flow, back_there;
-  cv::remap(back, back_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(1e4));
+  cv::Mat back_there;
+  cv::remap(back, back_there, positions(flow), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(1e4));
   cv::Mat ok(flow.size(), CV_32FC1);
   for (int y = 0; y < flow.rows; ++y) {
     const auto* f = flow.ptr<cv::Vec2f>(y);
@@ -96,8 +101,8 @@ PairMotion MotionEstimator::estimate(const cv::Mat& earlier_guide, const cv::Mat
   m.backward_ok = consistency(m.backward, m.forward);
   m.forward_ok = consistency(m.forward, m.backward);
   // Explained fraction: consistent and photometrically matched (the scene-cut statistic).
-  cv::Mat warped, map = sampleGrid(later_guide.size()) + m.backward;
-  cv::remap(earlier_guide, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::Mat warped;
+  cv::remap(earlier_guide, warped, positions(m.backward), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   cv::Mat diff;
   cv::absdiff(warped, later_guide, diff);
   cv::Mat matched = (diff < kExplainedLevels) & (m.backward_ok > 0.5f);
@@ -108,12 +113,15 @@ PairMotion MotionEstimator::estimate(const cv::Mat& earlier_guide, const cv::Mat
 }
 
 Alignment identityAlignment(cv::Size size) {
-  return {cv::Mat::zeros(size, CV_32FC2), cv::Mat::ones(size, CV_32FC1)};
+  return {cv::Mat::zeros(size, CV_32FC2), cv::Mat::ones(size, CV_32FC1), true};
 }
 
 Alignment chain(const Alignment& a, const cv::Mat& step, const cv::Mat& step_ok) {
+  // From the target itself the hop is the step as it is (what resampling it at whole pixels would give).
+  if (a.identity) return {step, step_ok};
   // Sample the next hop where the chain has got to so far: offset' = offset + step(x + offset).
-  cv::Mat map = sampleGrid(a.offset.size()) + a.offset, step_there, ok_there;
+  const cv::Mat map = positions(a.offset);
+  cv::Mat step_there, ok_there;
   cv::remap(step, step_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   cv::remap(step_ok, ok_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
   Alignment next;
@@ -139,26 +147,39 @@ Alignment cameraAlignment(cv::Size size, const cv::Mat& camera) {
 
 Alignment chooseAlignment(const Alignment& dense, const Alignment& camera, const cv::Mat& target_guide,
                           const cv::Mat& neighbour_guide) {
+  // Photometric error of an alignment on the guide grid, in whole grey levels.
   auto error = [&](const Alignment& a) {
-    cv::Mat map = sampleGrid(a.offset.size()) + a.offset, warped, diff;
-    cv::remap(neighbour_guide, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::Mat warped, diff;
+    cv::remap(neighbour_guide, warped, positions(a.offset), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
     cv::absdiff(warped, target_guide, diff);
     // A median, not a mean: the target's own rain streaks (thin, a minority of the window) must not count
     // as misalignment, or the neighbours would be thrown away exactly where they are needed.
     cv::medianBlur(diff, diff, kPhotometricWindow);
-    diff.convertTo(diff, CV_32F);
     return diff;
   };
-  Alignment chosen{dense.offset.clone(), dense.confidence.clone()};
-  cv::Mat dense_error = error(dense);
-  if (!camera.offset.empty()) {
-    const cv::Mat camera_error = error(camera);
-    const cv::Mat use_camera = camera_error <= dense_error + kCameraPreferenceLevels;
-    camera.offset.copyTo(chosen.offset, use_camera);
-    camera.confidence.copyTo(chosen.confidence, use_camera);
-    camera_error.copyTo(dense_error, use_camera);
+  const cv::Mat dense_error = error(dense);
+  const cv::Mat camera_error = camera.offset.empty() ? cv::Mat() : error(camera);
+  Alignment chosen{cv::Mat(dense.offset.size(), CV_32FC2), cv::Mat(dense.offset.size(), CV_32FC1)};
+  for (int y = 0; y < dense_error.rows; ++y) {
+    const uint8_t* de = dense_error.ptr<uint8_t>(y);
+    const uint8_t* ce = camera_error.empty() ? nullptr : camera_error.ptr<uint8_t>(y);
+    const auto* dense_offset = dense.offset.ptr<cv::Vec2f>(y);
+    const float* dense_confidence = dense.confidence.ptr<float>(y);
+    auto* offset = chosen.offset.ptr<cv::Vec2f>(y);
+    float* confidence = chosen.confidence.ptr<float>(y);
+    for (int x = 0; x < dense_error.cols; ++x) {
+      float error_here = de[x];
+      if (ce && ce[x] <= de[x] + kCameraPreferenceLevels) {
+        offset[x] = camera.offset.ptr<cv::Vec2f>(y)[x];
+        confidence[x] = camera.confidence.ptr<float>(y)[x];
+        error_here = ce[x];
+      } else {
+        offset[x] = dense_offset[x];
+        confidence[x] = dense_confidence[x];
+      }
+      if (error_here > kPhotometricLevels) confidence[x] = 0.0f;
+    }
   }
-  chosen.confidence.setTo(0.0f, dense_error > kPhotometricLevels);
   return chosen;
 }
 

@@ -41,6 +41,7 @@ class MotionEstimator {
 struct Alignment {
   cv::Mat offset;      // CV_32FC2: target pixel x is at x + offset(x) in the neighbour
   cv::Mat confidence;  // CV_32FC1 in [0, 1]: 0 = occluded or inconsistent somewhere along the chain
+  bool identity = false;  // offset 0 and confidence 1 everywhere (the target onto itself)
 };
 
 // Identity alignment (the target onto itself) on a grid of `size`.

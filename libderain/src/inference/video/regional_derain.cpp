@@ -1,10 +1,10 @@
 // The generator's result on the regions the temporal fusion could not clean (see regional_derain.h).
 #include "video/regional_derain.h"
 
-#include <cmath>
-
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "video/pixel_rounding.h"
 
 namespace derain::detail {
 
@@ -40,7 +40,7 @@ double blendGeneratedRegions(const cv::Mat& frame, const cv::Mat& generated, con
       for (int x = 0; x < frame.cols; ++x)
         for (int c = 0; c < 3; ++c) {
           const int i = 3 * x + c;
-          o[i] = static_cast<uint8_t>(std::lround(f[i] + w[x] * (g[i] - f[i])));
+          o[i] = roundLevel(f[i] + w[x] * (g[i] - f[i]));
         }
     }
   });

@@ -9,11 +9,15 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "video/pixel_rounding.h"
+
 namespace derain::detail {
 
 namespace {
 
 constexpr int kMaxSamples = 16;  // current frame + neighbours (window + lookahead is at most 13)
+// Luma of a sample that is not there (invalid neighbour): above any real luma, so it sorts last.
+constexpr float kNoSample = 1e6f;
 
 // BT.601 luma on 0..255 from 8-bit colour, weights for (c0, c1, c2) in the given channel order.
 struct LumaWeights {
@@ -40,79 +44,111 @@ bool greyExcess(const uint8_t* c, const uint8_t* b, const FusionParams& p) {
 
 }  // namespace
 
-FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Mat>& warped, const std::vector<cv::Mat>& valid,
-                          const cv::Mat& attention, ColorOrder order, const FusionParams& p, cv::Mat& fused) {
+BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::Mat>& warped,
+                                 const std::vector<cv::Mat>& valid, ColorOrder order, const FusionParams& p) {
   const int rows = current.rows, cols = current.cols;
   const int neighbours = std::min(static_cast<int>(warped.size()), kMaxSamples - 1);
   const LumaWeights lw = lumaWeights(order);
   auto luma = [&](const uint8_t* c) { return lw.w0 * c[0] + lw.w1 * c[1] + lw.w2 * c[2]; };
 
-  // Pass 1: per pixel, the background sample (index: 0 = current, i + 1 = neighbour i) and the current
-  // frame's luma excess over it.
-  // Rows are independent in passes 1, 3 and 4: they run on OpenCV's worker threads (same arithmetic).
-  cv::Mat excess(rows, cols, CV_8UC1), source(rows, cols, CV_8UC1), unsupported(rows, cols, CV_8UC1);
+  // Per pixel, the background sample (index: 0 = current, i + 1 = neighbour i) and the current frame's
+  // luma excess over it. Rows are independent here and in the passes of fuseWithNeighbours: they run on
+  // OpenCV's worker threads (same arithmetic).
+  BackgroundSamples background;
+  background.excess.create(rows, cols, CV_8UC1);
+  background.source.create(rows, cols, CV_8UC1);
+  background.unsupported.create(rows, cols, CV_8UC1);
+  cv::Mat &excess = background.excess, &source = background.source, &unsupported = background.unsupported;
+  const int samples = neighbours + 1;
   cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
-  for (int y = row_range.start; y < row_range.end; ++y) {
-    const uint8_t* cur = current.ptr<uint8_t>(y);
-    const uint8_t* nb[kMaxSamples];
-    const uint8_t* ok[kMaxSamples];
-    for (int i = 0; i < neighbours; ++i) {
-      nb[i] = warped[i].ptr<uint8_t>(y);
-      ok[i] = valid[i].ptr<uint8_t>(y);
-    }
-    uint8_t* ex = excess.ptr<uint8_t>(y);
-    uint8_t* src = source.ptr<uint8_t>(y);
-    uint8_t* alone = unsupported.ptr<uint8_t>(y);
-    for (int x = 0; x < cols; ++x) {
-      // Samples sorted by luma by insertion (a dozen at most).
-      float value[kMaxSamples];
-      uint8_t index[kMaxSamples];
-      int n = 0;
-      auto insert = [&](float v, uint8_t i) {
-        int k = n++;
-        for (; k > 0 && value[k - 1] > v; --k) {
-          value[k] = value[k - 1];
-          index[k] = index[k - 1];
-        }
-        value[k] = v;
-        index[k] = i;
-      };
-      const float own = luma(cur + 3 * x);
-      insert(own, 0);
-      for (int i = 0; i < neighbours; ++i)
-        if (ok[i][x]) insert(luma(nb[i] + 3 * x), static_cast<uint8_t>(i + 1));
-      if (n == 1) {  // no trustworthy neighbour: keep the current frame, the generator takes over
-        ex[x] = 0;
-        src[x] = 0;
-        alone[x] = 255;
-        continue;
+    // One row at a time, sample-major (value[k][x]), so every step below is a plain loop over x that the
+    // compiler vectorises: the per-pixel insertion sort this replaces branched on every sample.
+    std::vector<float> value(static_cast<size_t>(samples) * cols), index(static_cast<size_t>(samples) * cols);
+    std::vector<float> own(cols), pick_value(cols), pick_index(cols), found(cols);
+    for (int y = row_range.start; y < row_range.end; ++y) {
+      const uint8_t* cur = current.ptr<uint8_t>(y);
+      float* v0 = value.data();
+      float* i0 = index.data();
+      for (int x = 0; x < cols; ++x) {
+        own[x] = v0[x] = luma(cur + 3 * x);
+        i0[x] = 0.0f;
       }
-      alone[x] = 0;
-      // The darkest confirmed sample: value[k] with value[k + 1] close to it.
-      // The darkest sample that another confirms; failing that (every sample differs, as with two or
-      // three samples where one neighbour has rain too), the darkest: the photometric check has already
-      // dropped grossly misaligned samples.
-      int pick = 0;
-      for (int k = 0; k + 1 < n; ++k)
-        if (value[k + 1] - value[k] <= p.agree_levels) {
-          pick = k;
-          break;
+      for (int i = 0; i < neighbours; ++i) {
+        const uint8_t* nb = warped[i].ptr<uint8_t>(y);
+        const uint8_t* ok = valid[i].ptr<uint8_t>(y);
+        float* v = value.data() + static_cast<size_t>(i + 1) * cols;
+        float* id = index.data() + static_cast<size_t>(i + 1) * cols;
+        for (int x = 0; x < cols; ++x) {
+          v[x] = ok[x] ? luma(nb + 3 * x) : kNoSample;
+          id[x] = static_cast<float>(i + 1);
         }
-      ex[x] = static_cast<uint8_t>(std::clamp(own - value[pick], 0.0f, 255.0f));
-      src[x] = index[pick];
+      }
+      // Sorted by luma: odd-even transposition sort, which only swaps neighbours that are strictly out of
+      // order, so equal values keep their order (the current frame first), as an insertion sort would.
+      for (int round = 0; round < samples; ++round)
+        for (int k = round % 2; k + 1 < samples; k += 2) {
+          float* va = value.data() + static_cast<size_t>(k) * cols;
+          float* vb = va + cols;
+          float* ia = index.data() + static_cast<size_t>(k) * cols;
+          float* ib = ia + cols;
+          for (int x = 0; x < cols; ++x) {
+            const bool swap = va[x] > vb[x];
+            const float lo = swap ? vb[x] : va[x], hi = swap ? va[x] : vb[x];
+            const float ilo = swap ? ib[x] : ia[x], ihi = swap ? ia[x] : ib[x];
+            va[x] = lo, vb[x] = hi, ia[x] = ilo, ib[x] = ihi;
+          }
+        }
+      // The darkest sample that another confirms (value[k + 1] within agree_levels of value[k]); failing
+      // that (every sample differs, as with two or three samples where one neighbour has rain too), the
+      // darkest: the photometric check has already dropped grossly misaligned samples.
+      for (int x = 0; x < cols; ++x) {
+        pick_value[x] = value[x];
+        pick_index[x] = index[x];
+        found[x] = 0.0f;
+      }
+      for (int k = 0; k + 1 < samples; ++k) {
+        const float* va = value.data() + static_cast<size_t>(k) * cols;
+        const float* vb = va + cols;
+        const float* ia = index.data() + static_cast<size_t>(k) * cols;
+        for (int x = 0; x < cols; ++x) {
+          const bool take = found[x] == 0.0f && vb[x] < kNoSample && vb[x] - va[x] <= p.agree_levels;
+          pick_value[x] = take ? va[x] : pick_value[x];
+          pick_index[x] = take ? ia[x] : pick_index[x];
+          found[x] = take ? 1.0f : found[x];
+        }
+      }
+      uint8_t* ex = excess.ptr<uint8_t>(y);
+      uint8_t* src = source.ptr<uint8_t>(y);
+      uint8_t* alone = unsupported.ptr<uint8_t>(y);
+      const float* second = value.data() + cols;
+      for (int x = 0; x < cols; ++x) {
+        // No trustworthy neighbour: keep the current frame, the generator takes over.
+        const bool no_neighbour = second[x] >= kNoSample;
+        alone[x] = no_neighbour ? 255 : 0;
+        ex[x] = no_neighbour ? 0 : static_cast<uint8_t>(std::clamp(own[x] - pick_value[x], 0.0f, 255.0f));
+        src[x] = no_neighbour ? 0 : static_cast<uint8_t>(pick_index[x]);
+      }
     }
-  }
   });
 
-  // Pass 2: keep only thin excess (streaks); wide excess (blobs) is motion the alignment did not explain,
-  // and nothing is replaced near it.
-  cv::Mat thin, blob, guard;
+  // Thin excess (streaks) only; wide excess (blobs) is motion the alignment did not explain, and nothing
+  // is replaced near it.
   const int k = std::max(1, p.streak_max_width) | 1;
-  cv::morphologyEx(excess, thin, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {k, k}));
-  blob = (excess - thin) > p.blob_excess;
-  cv::dilate(blob, guard, cv::getStructuringElement(cv::MORPH_RECT, {2 * p.blob_guard + 1, 2 * p.blob_guard + 1}));
+  cv::morphologyEx(excess, background.thin, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {k, k}));
+  const cv::Mat blob = (excess - background.thin) > p.blob_excess;
+  cv::dilate(blob, background.near_blob,
+             cv::getStructuringElement(cv::MORPH_RECT, {2 * p.blob_guard + 1, 2 * p.blob_guard + 1}));
+  return background;
+}
 
-  // Pass 3: replacement weight from the thin excess and the attention mask; a streak's faint fringes, whose
+FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Mat>& warped,
+                                const BackgroundSamples& background, const cv::Mat& attention, const FusionParams& p,
+                                cv::Mat& fused) {
+  const int rows = current.rows, cols = current.cols;
+  const cv::Mat &excess = background.excess, &source = background.source, &thin = background.thin,
+                &guard = background.near_blob;
+
+  // Replacement weight from the thin excess and the attention mask; a streak's faint fringes, whose
   // own excess is below the threshold, follow its core (one pixel of growth, darker background only).
   cv::Mat weight(rows, cols, CV_32FC1, cv::Scalar(0.0f)), eligible(rows, cols, CV_8UC1, cv::Scalar(0));
   const float span = p.excess_outside_rain - p.excess_in_rain, inv_ramp = 1.0f / std::max(1e-3f, p.excess_ramp);
@@ -140,7 +176,7 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
   cv::dilate(weight, grown, cv::getStructuringElement(cv::MORPH_RECT, {3, 3}));
   grown.copyTo(weight, eligible);
 
-  // Pass 4: blend towards the background sample.
+  // Blend towards the background sample.
   fused.create(rows, cols, CV_8UC3);
   std::atomic<int64_t> replaced{0};
   cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
@@ -159,7 +195,7 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
       }
       ++replaced_here;
       const uint8_t* b = warped[src[x] - 1].ptr<uint8_t>(y) + 3 * x;
-      for (int ch = 0; ch < 3; ++ch) o[ch] = static_cast<uint8_t>(std::lround(c[ch] + w[x] * (b[ch] - c[ch])));
+      for (int ch = 0; ch < 3; ++ch) o[ch] = roundLevel(c[ch] + w[x] * (b[ch] - c[ch]));
     }
   }
   replaced += replaced_here;
@@ -168,7 +204,7 @@ FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Ma
   result.replaced = static_cast<double>(replaced.load()) / (static_cast<double>(rows) * cols);
   // Left to the generator: what the neighbours could not vouch for (no trustworthy sample, or next to an
   // unexplained blob such as a moving object).
-  result.needs_generator = unsupported | guard;
+  result.needs_generator = background.unsupported | guard;
   return result;
 }
 

@@ -44,10 +44,24 @@ struct FusionResult {
                                // trustworthy sample, or an unexplained blob around; G_N cleans those
 };
 
-// current: CV_8UC3; warped[i]: CV_8UC3 neighbours aligned to it; valid[i]: CV_8UC1, 255 = usable sample;
-// attention: CV_32FC1 (U-ARSE mask of `current`), or empty for none (treated as 0).
-// Writes `fused` (CV_8UC3).
-FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Mat>& warped, const std::vector<cv::Mat>& valid,
-                          const cv::Mat& attention, ColorOrder order, const FusionParams& params, cv::Mat& fused);
+// Per pixel of the current frame, which sample shows the background: the first step of the fusion, which
+// does not need the attention mask (so it can run before the network pass that gives it).
+struct BackgroundSamples {
+  cv::Mat excess;       // CV_8UC1: the current frame's luma excess over the background sample, in levels
+  cv::Mat source;       // CV_8UC1: 0 = the current frame itself, i + 1 = neighbour i
+  cv::Mat unsupported;  // CV_8UC1: 255 where no neighbour has a trustworthy sample
+  cv::Mat thin;         // CV_8UC1: the excess of streak-thin structures only (white top-hat)
+  cv::Mat near_blob;    // CV_8UC1: 255 near wide excess (motion the alignment did not explain)
+};
+
+// current: CV_8UC3; warped[i]: CV_8UC3 neighbours aligned to it; valid[i]: CV_8UC1, 255 = usable sample.
+BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::Mat>& warped,
+                                 const std::vector<cv::Mat>& valid, ColorOrder order, const FusionParams& params);
+
+// `background` from findBackground on the same frames; attention: CV_32FC1 (U-ARSE mask of `current`),
+// or empty for none (treated as 0). Writes `fused` (CV_8UC3).
+FusionResult fuseWithNeighbours(const cv::Mat& current, const std::vector<cv::Mat>& warped,
+                                const BackgroundSamples& background, const cv::Mat& attention,
+                                const FusionParams& params, cv::Mat& fused);
 
 }  // namespace derain::detail
