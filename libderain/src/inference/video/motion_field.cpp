@@ -21,16 +21,22 @@ constexpr float kConsistencyShare = 0.05f;
 constexpr float kExplainedLevels = 24.0f;
 // DIS pyramid level where the flow stops being refined (0 = guide resolution).
 constexpr int kFlowFinestScale = 1;
+// The forward flow that only checks the backward one (no look-ahead) stops a level coarser, without
+// variational refinement: the round-trip test tolerates that (tuning clips: PSNR and object-region PSNR
+// unchanged or better), and it saves about 2.4 of the 5.3 ms the two flows took per 640x360 frame.
+constexpr int kCheckFlowFinestScale = 2;
 // Erosion that removes rain streaks (1-3 px wide at full resolution) from the guide.
 constexpr int kGuideErosion = 3;
-// Guides (rain mostly eroded away) of aligned frames agree within this, as the median over a small window.
+// Guides (rain mostly eroded away) of aligned frames agree within this, once error structures thinner than
+// kThinErrorWindow are dropped and what remains is grown to kErrorMarginWindow.
 constexpr float kPhotometricLevels = 10.0f;
-constexpr int kPhotometricWindow = 5;
+constexpr int kThinErrorWindow = 3;
+constexpr int kErrorMarginWindow = 5;
 // The camera model is preferred unless the dense flow matches the target better by this many levels.
 constexpr float kCameraPreferenceLevels = 1.0f;
 // Camera homography fit: flow sampled every few guide pixels, RANSAC inlier distance (guide pixels), and
 // the share of inliers below which the scene is not one rigid motion (no camera model then).
-constexpr int kCameraSampleStep = 4;
+constexpr int kCameraSampleStep = 8;
 constexpr size_t kCameraMinSamples = 24;
 constexpr double kCameraInlierPixels = 0.75;
 constexpr double kCameraMinInlierShare = 0.3;
@@ -73,11 +79,18 @@ cv::Mat fitCamera(const cv::Mat& flow, const cv::Mat& ok);
 
 }  // namespace
 
-MotionEstimator::MotionEstimator(int downscale)
+MotionEstimator::MotionEstimator(int downscale, bool forward_aligns)
     : downscale_(downscale), dis_(cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_FAST)) {
   // FAST stops refining at 1/4 of the guide's resolution (finest scale 2); one level finer costs little
   // at guide resolution and makes the warped neighbours visibly sharper.
   dis_->setFinestScale(kFlowFinestScale);
+  if (forward_aligns) {
+    forward_dis_ = dis_;
+  } else {
+    forward_dis_ = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_FAST);
+    forward_dis_->setFinestScale(kCheckFlowFinestScale);
+    forward_dis_->setVariationalRefinementIterations(0);
+  }
 }
 
 cv::Mat MotionEstimator::guide(const cv::Mat& frame, ColorOrder order) const {
@@ -97,9 +110,9 @@ cv::Mat MotionEstimator::guide(const cv::Mat& frame, ColorOrder order) const {
 PairMotion MotionEstimator::estimate(const cv::Mat& earlier_guide, const cv::Mat& later_guide) {
   PairMotion m;
   dis_->calc(later_guide, earlier_guide, m.backward);
-  dis_->calc(earlier_guide, later_guide, m.forward);
+  forward_dis_->calc(earlier_guide, later_guide, m.forward);
   m.backward_ok = consistency(m.backward, m.forward);
-  m.forward_ok = consistency(m.forward, m.backward);
+  if (forward_dis_ == dis_) m.forward_ok = consistency(m.forward, m.backward);  // only look-ahead follows it
   // Explained fraction: consistent and photometrically matched (the scene-cut statistic).
   cv::Mat warped;
   cv::remap(earlier_guide, warped, positions(m.backward), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
@@ -152,9 +165,12 @@ Alignment chooseAlignment(const Alignment& dense, const Alignment& camera, const
     cv::Mat warped, diff;
     cv::remap(neighbour_guide, warped, positions(a.offset), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
     cv::absdiff(warped, target_guide, diff);
-    // A median, not a mean: the target's own rain streaks (thin, a minority of the window) must not count
-    // as misalignment, or the neighbours would be thrown away exactly where they are needed.
-    cv::medianBlur(diff, diff, kPhotometricWindow);
+    // Rain left in the target (thin streaks, a minority of any small window) must not count as
+    // misalignment, or the neighbours would be thrown away exactly where they are needed: a grey opening
+    // drops error structures thinner than its window (as the 5x5 median before it did, at a small part of
+    // its cost), and the wider growth keeps a margin around what remains (misaligned edges, moving objects).
+    cv::erode(diff, diff, cv::getStructuringElement(cv::MORPH_RECT, {kThinErrorWindow, kThinErrorWindow}));
+    cv::dilate(diff, diff, cv::getStructuringElement(cv::MORPH_RECT, {kErrorMarginWindow, kErrorMarginWindow}));
     return diff;
   };
   const cv::Mat dense_error = error(dense);

@@ -16,7 +16,8 @@ struct PairMotion {
   cv::Mat backward;     // CV_32FC2 on l's pixels: offset to the same point in e
   cv::Mat backward_ok;  // CV_32FC1 on l's pixels: 1 where the round trip l -> e -> l closes, else 0
   cv::Mat forward;      // CV_32FC2 on e's pixels: offset to the same point in l
-  cv::Mat forward_ok;   // CV_32FC1 on e's pixels: 1 where e -> l -> e closes
+  cv::Mat forward_ok;   // CV_32FC1 on e's pixels: 1 where e -> l -> e closes (empty when the forward
+                        // flow only checks the backward one: no look-ahead)
   double explained = 1.0;  // fraction of l's pixels with consistent motion and a matching warped e
   // Camera motion: the homography (CV_64F 3x3, guide coordinates) from l to e that most consistent flow
   // vectors follow, and its inverse; empty when the flow does not support one (too few inliers).
@@ -25,7 +26,9 @@ struct PairMotion {
 
 class MotionEstimator {
  public:
-  explicit MotionEstimator(int downscale);
+  // `forward_aligns`: the forward flow warps frames too (look-ahead), not only checks the backward one;
+  // it is then computed as finely as the backward flow.
+  MotionEstimator(int downscale, bool forward_aligns);
 
   // Grey guide at 1/downscale, with thin bright structures (rain streaks) removed by a small erosion so
   // the flow follows the scene, not the falling rain.
@@ -35,6 +38,7 @@ class MotionEstimator {
  private:
   int downscale_;
   cv::Ptr<cv::DISOpticalFlow> dis_;
+  cv::Ptr<cv::DISOpticalFlow> forward_dis_;  // dis_ itself, or a coarser one when it only checks
 };
 
 // Offset field from a target frame to a neighbour, on the guide grid, with its confidence.
@@ -55,7 +59,7 @@ Alignment cameraAlignment(cv::Size size, const cv::Mat& camera);
 // Per pixel, the better of two alignments of the same neighbour, judged on the guides: the camera model
 // (precise and smooth where the scene is rigid and distant) unless the dense flow matches clearly better
 // (moving objects, parallax). Where even the chosen one leaves the warped neighbour's guide more than a
-// few levels (locally averaged) from the target's, the motion is wrong (misaligned edge, changed content),
+// few levels (thin structures such as rain left out) from the target's, the motion is wrong (misaligned edge, changed content),
 // whatever the round-trip test said: the confidence drops to 0. `camera` may be empty (dense alone).
 Alignment chooseAlignment(const Alignment& dense, const Alignment& camera, const cv::Mat& target_guide,
                           const cv::Mat& neighbour_guide);

@@ -47,7 +47,7 @@ struct VideoDerainer::Impl {
           e.derainWithAttention(in, out, mask, order);
         }),
         options(o),
-        motion(o.flow_downscale) {}
+        motion(o.flow_downscale, o.lookahead > 0) {}
   Impl(std::shared_ptr<SharedEngine> e, const VideoOptions& o)
       : derain([p = e.get()](const cv::Mat& in, cv::Mat& out, ColorOrder order) { p->derain(in, out, order); }),
         derain_with_attention([p = e.get()](const cv::Mat& in, cv::Mat& out, cv::Mat& mask, ColorOrder order) {
@@ -55,7 +55,7 @@ struct VideoDerainer::Impl {
         }),
         shared(std::move(e)),  // the one reference that keeps it alive
         options(o),
-        motion(o.flow_downscale) {}
+        motion(o.flow_downscale, o.lookahead > 0) {}
 
   bool frameByFrame() const { return options.temporal_window == 0 && options.lookahead == 0; }
 
