@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include <opencv2/core/utility.hpp>
+
 #include "derain/error.hpp"
 #include "video/motion_field.h"
 #include "video/regional_derain.h"
@@ -99,15 +101,13 @@ struct VideoDerainer::Impl {
   // The past (window) and future (look-ahead) neighbours of entries[index] in the buffer, warped onto it.
   void alignNeighbours(size_t index, std::vector<cv::Mat>& warped, std::vector<cv::Mat>& valid) const {
     const Entry& target = entries[index];
-    auto add = [&](const Entry& neighbour, const detail::Alignment& dense, const cv::Mat& camera) {
-      const detail::Alignment chosen = detail::chooseAlignment(
-          dense, camera.empty() ? detail::Alignment{} : detail::cameraAlignment(dense.offset.size(), camera),
-          target.guide, neighbour.guide);
-      cv::Mat w, v;
-      detail::warpToTarget(neighbour.frame, chosen, w, v);
-      warped.push_back(w);
-      valid.push_back(v);
+    // Chains first (each hop builds on the one before), then each neighbour on its own.
+    struct Neighbour {
+      const Entry* entry;
+      detail::Alignment dense;
+      cv::Mat camera;
     };
+    std::vector<Neighbour> neighbours;
     // Camera homographies compose by products; an empty one (no rigid motion found) ends the camera chain.
     auto compose = [](const cv::Mat& step, const cv::Mat& so_far) -> cv::Mat {
       return step.empty() || so_far.empty() ? cv::Mat() : cv::Mat(step * so_far);
@@ -118,15 +118,30 @@ struct VideoDerainer::Impl {
     for (size_t j = index; j > 0 && index - (j - 1) <= static_cast<size_t>(options.temporal_window); --j) {
       a = detail::chain(a, entries[j].to_previous, entries[j].to_previous_ok);
       camera = compose(entries[j].to_previous_camera, camera);
-      add(entries[j - 1], a, camera);
+      neighbours.push_back({&entries[j - 1], a, camera});
     }
+    // (A new camera matrix, not Mat::eye assigned to `camera`: that would write into the matrix the last
+    // past neighbour holds.)
     a = detail::identityAlignment(target.guide.size());
-    camera = cv::Mat::eye(3, 3, CV_64F);
+    cv::Mat camera_ahead = cv::Mat::eye(3, 3, CV_64F);
     for (size_t j = index + 1; j < entries.size() && j - index <= static_cast<size_t>(options.lookahead); ++j) {
       a = detail::chain(a, entries[j].from_previous, entries[j].from_previous_ok);
-      camera = compose(entries[j].from_previous_camera, camera);
-      add(entries[j], a, camera);
+      camera_ahead = compose(entries[j].from_previous_camera, camera_ahead);
+      neighbours.push_back({&entries[j], a, camera_ahead});
     }
+    // The neighbours are independent from here: they share the cores (much of this work is on the small
+    // guide grid, where OpenCV's own functions run on one thread).
+    warped.assign(neighbours.size(), cv::Mat());
+    valid.assign(neighbours.size(), cv::Mat());
+    cv::parallel_for_(cv::Range(0, static_cast<int>(neighbours.size())), [&](const cv::Range& range) {
+      for (int i = range.start; i < range.end; ++i) {
+        const Neighbour& n = neighbours[i];
+        const detail::Alignment chosen = detail::chooseAlignment(
+            n.dense, n.camera.empty() ? detail::Alignment{} : detail::cameraAlignment(n.dense.offset.size(), n.camera),
+            target.guide, n.entry->guide);
+        detail::warpToTarget(n.entry->frame, chosen, warped[i], valid[i]);
+      }
+    });
   }
 
   void emitNext(std::vector<cv::Mat>& ready) {
