@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 
+#include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/core/utility.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -42,6 +43,45 @@ bool greyExcess(const uint8_t* c, const uint8_t* b, const FusionParams& p) {
   return hi - lo <= p.grey_spread + p.grey_spread_share * std::max(0.0f, hi);
 }
 
+// Luma of a row of 8-bit colour pixels as floats, in the same operations as the scalar
+// w0 * c0 + w1 * c1 + w2 * c2 (so the same values); where `ok` is given and 0, `missing` instead.
+void lumaRow(const uint8_t* colour, const uint8_t* ok, float missing, const LumaWeights& lw, int cols, float* out) {
+  int x = 0;
+#if CV_SIMD128
+  const cv::v_float32x4 w0 = cv::v_setall_f32(lw.w0), w1 = cv::v_setall_f32(lw.w1), w2 = cv::v_setall_f32(lw.w2);
+  const cv::v_float32x4 none = cv::v_setall_f32(missing);
+  constexpr int kStep = cv::v_uint8x16::nlanes;
+  for (; x + kStep <= cols; x += kStep) {
+    cv::v_uint8x16 c0, c1, c2;
+    cv::v_load_deinterleave(colour + 3 * x, c0, c1, c2);
+    cv::v_uint16x8 c0_16[2], c1_16[2], c2_16[2], ok_16[2];
+    cv::v_expand(c0, c0_16[0], c0_16[1]);
+    cv::v_expand(c1, c1_16[0], c1_16[1]);
+    cv::v_expand(c2, c2_16[0], c2_16[1]);
+    cv::v_expand(ok ? cv::v_load(ok + x) : cv::v_setall_u8(255), ok_16[0], ok_16[1]);
+    for (int half = 0; half < 2; ++half) {
+      cv::v_uint32x4 a[2], b[2], c[2], k[2];
+      cv::v_expand(c0_16[half], a[0], a[1]);
+      cv::v_expand(c1_16[half], b[0], b[1]);
+      cv::v_expand(c2_16[half], c[0], c[1]);
+      cv::v_expand(ok_16[half], k[0], k[1]);
+      for (int quarter = 0; quarter < 2; ++quarter) {
+        const cv::v_float32x4 fa = cv::v_cvt_f32(cv::v_reinterpret_as_s32(a[quarter]));
+        const cv::v_float32x4 fb = cv::v_cvt_f32(cv::v_reinterpret_as_s32(b[quarter]));
+        const cv::v_float32x4 fc = cv::v_cvt_f32(cv::v_reinterpret_as_s32(c[quarter]));
+        cv::v_float32x4 luma = w0 * fa + w1 * fb + w2 * fc;
+        luma = cv::v_select(cv::v_reinterpret_as_f32(k[quarter] == cv::v_setzero_u32()), none, luma);
+        cv::v_store(out + x + 8 * half + 4 * quarter, luma);
+      }
+    }
+  }
+#endif
+  for (; x < cols; ++x) {
+    const uint8_t* c = colour + 3 * x;
+    out[x] = ok && !ok[x] ? missing : lw.w0 * c[0] + lw.w1 * c[1] + lw.w2 * c[2];
+  }
+}
+
 }  // namespace
 
 BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::Mat>& warped,
@@ -49,7 +89,6 @@ BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::M
   const int rows = current.rows, cols = current.cols;
   const int neighbours = std::min(static_cast<int>(warped.size()), kMaxSamples - 1);
   const LumaWeights lw = lumaWeights(order);
-  auto luma = [&](const uint8_t* c) { return lw.w0 * c[0] + lw.w1 * c[1] + lw.w2 * c[2]; };
 
   // Per pixel, the background sample (index: 0 = current, i + 1 = neighbour i) and the current frame's
   // luma excess over it. Rows are independent here and in the passes of fuseWithNeighbours: they run on
@@ -60,28 +99,23 @@ BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::M
   background.unsupported.create(rows, cols, CV_8UC1);
   cv::Mat &excess = background.excess, &source = background.source, &unsupported = background.unsupported;
   const int samples = neighbours + 1;
+  const float agree_levels = p.agree_levels;  // a local: the loops below then vectorise (no aliasing doubt)
   cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
     // One row at a time, sample-major (value[k][x]), so every step below is a plain loop over x that the
     // compiler vectorises: the per-pixel insertion sort this replaces branched on every sample.
     std::vector<float> value(static_cast<size_t>(samples) * cols), index(static_cast<size_t>(samples) * cols);
-    std::vector<float> own(cols), pick_value(cols), pick_index(cols), found(cols);
+    std::vector<float> own(cols), pick_value(cols), pick_index(cols);
     for (int y = row_range.start; y < row_range.end; ++y) {
       const uint8_t* cur = current.ptr<uint8_t>(y);
       float* v0 = value.data();
       float* i0 = index.data();
-      for (int x = 0; x < cols; ++x) {
-        own[x] = v0[x] = luma(cur + 3 * x);
-        i0[x] = 0.0f;
-      }
+      lumaRow(cur, nullptr, kNoSample, lw, cols, own.data());
+      std::copy(own.begin(), own.end(), v0);
+      std::fill(i0, i0 + cols, 0.0f);
       for (int i = 0; i < neighbours; ++i) {
-        const uint8_t* nb = warped[i].ptr<uint8_t>(y);
-        const uint8_t* ok = valid[i].ptr<uint8_t>(y);
-        float* v = value.data() + static_cast<size_t>(i + 1) * cols;
-        float* id = index.data() + static_cast<size_t>(i + 1) * cols;
-        for (int x = 0; x < cols; ++x) {
-          v[x] = ok[x] ? luma(nb + 3 * x) : kNoSample;
-          id[x] = static_cast<float>(i + 1);
-        }
+        const size_t offset = static_cast<size_t>(i + 1) * cols;
+        lumaRow(warped[i].ptr<uint8_t>(y), valid[i].ptr<uint8_t>(y), kNoSample, lw, cols, value.data() + offset);
+        std::fill(index.data() + offset, index.data() + offset + cols, static_cast<float>(i + 1));
       }
       // Sorted by luma: odd-even transposition sort, which only swaps neighbours that are strictly out of
       // order, so equal values keep their order (the current frame first), as an insertion sort would.
@@ -101,21 +135,39 @@ BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::M
       // The darkest sample that another confirms (value[k + 1] within agree_levels of value[k]); failing
       // that (every sample differs, as with two or three samples where one neighbour has rain too), the
       // darkest: the photometric check has already dropped grossly misaligned samples.
-      for (int x = 0; x < cols; ++x) {
-        pick_value[x] = value[x];
-        pick_index[x] = index[x];
-        found[x] = 0.0f;
-      }
-      for (int k = 0; k + 1 < samples; ++k) {
-        const float* va = value.data() + static_cast<size_t>(k) * cols;
-        const float* vb = va + cols;
-        const float* ia = index.data() + static_cast<size_t>(k) * cols;
-        for (int x = 0; x < cols; ++x) {
-          const bool take = found[x] == 0.0f && vb[x] < kNoSample && vb[x] - va[x] <= p.agree_levels;
-          pick_value[x] = take ? va[x] : pick_value[x];
-          pick_index[x] = take ? ia[x] : pick_index[x];
-          found[x] = take ? 1.0f : found[x];
+      float* const pv = pick_value.data();
+      float* const pi = pick_index.data();
+      int x = 0;
+#if CV_SIMD128
+      // Four pixels at a time, every k tested (masks instead of the scalar loop's break).
+      const cv::v_float32x4 no_sample = cv::v_setall_f32(kNoSample), agree = cv::v_setall_f32(agree_levels);
+      for (; x + 4 <= cols; x += 4) {
+        cv::v_float32x4 pick_v = cv::v_load(value.data() + x), pick_i = cv::v_load(index.data() + x);
+        cv::v_float32x4 done = cv::v_setzero_f32();  // all bits set where a pick was made
+        for (int k = 0; k + 1 < samples; ++k) {
+          const cv::v_float32x4 va = cv::v_load(value.data() + static_cast<size_t>(k) * cols + x);
+          const cv::v_float32x4 vb = cv::v_load(value.data() + static_cast<size_t>(k + 1) * cols + x);
+          const cv::v_float32x4 ia = cv::v_load(index.data() + static_cast<size_t>(k) * cols + x);
+          const cv::v_float32x4 take = (vb < no_sample) & ((vb - va) <= agree) & ~done;
+          pick_v = cv::v_select(take, va, pick_v);
+          pick_i = cv::v_select(take, ia, pick_i);
+          done = done | take;
         }
+        cv::v_store(pv + x, pick_v);
+        cv::v_store(pi + x, pick_i);
+      }
+#endif
+      for (; x < cols; ++x) {
+        int pick = 0;
+        for (int k = 0; k + 1 < samples; ++k) {
+          const float a = value[static_cast<size_t>(k) * cols + x], b = value[static_cast<size_t>(k + 1) * cols + x];
+          if (b < kNoSample && b - a <= agree_levels) {
+            pick = k;
+            break;
+          }
+        }
+        pv[x] = value[static_cast<size_t>(pick) * cols + x];
+        pi[x] = index[static_cast<size_t>(pick) * cols + x];
       }
       uint8_t* ex = excess.ptr<uint8_t>(y);
       uint8_t* src = source.ptr<uint8_t>(y);
@@ -124,9 +176,10 @@ BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::M
       for (int x = 0; x < cols; ++x) {
         // No trustworthy neighbour: keep the current frame, the generator takes over.
         const bool no_neighbour = second[x] >= kNoSample;
-        alone[x] = no_neighbour ? 255 : 0;
-        ex[x] = no_neighbour ? 0 : static_cast<uint8_t>(std::clamp(own[x] - pick_value[x], 0.0f, 255.0f));
-        src[x] = no_neighbour ? 0 : static_cast<uint8_t>(pick_index[x]);
+        const float excess_here = std::min(std::max(own[x] - pick_value[x], 0.0f), 255.0f);
+        alone[x] = static_cast<uint8_t>(no_neighbour * 255);
+        ex[x] = static_cast<uint8_t>(static_cast<int>(excess_here) * !no_neighbour);
+        src[x] = static_cast<uint8_t>(static_cast<int>(pick_index[x]) * !no_neighbour);
       }
     }
   });
