@@ -1,6 +1,7 @@
 // The temporal path's per-pixel steps against plain reference implementations, bit for bit: the
-// background choice (vectorised rows; the reference is the per-pixel insertion sort it replaced) and the
-// first hop of an alignment chain. Widths that are not a multiple of the vector length cover the tails.
+// background choice (vectorised rows; the reference is the per-pixel insertion sort it replaced), the
+// first hop of an alignment chain, and the full-resolution warp (vectorised sampling map). Widths that
+// are not a multiple of the vector length cover the tails.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -117,6 +118,37 @@ TEST(AlignmentChain, FirstHopFromTheTargetIsTheStepItself) {
   const auto b = derain::detail::chain(shifted, step, ok);
   EXPECT_FLOAT_EQ(b.offset.at<cv::Vec2f>(4, 5)[0], 1.0f + step.at<cv::Vec2f>(4, 6)[0]);
   EXPECT_FLOAT_EQ(b.confidence.at<float>(4, 5), ok.at<float>(4, 6));
+}
+
+TEST(WarpToTarget, EqualsAPlainPerPixelMapAndRemap) {
+  const cv::Size full(74, 22), guide(37, 11);  // 74 = 4 x 16 + 10: vector bodies and a scalar tail per row
+  cv::Mat neighbour(full, CV_8UC3);
+  cv::randu(neighbour, cv::Scalar::all(0), cv::Scalar::all(256));
+  derain::detail::Alignment alignment{cv::Mat(guide, CV_32FC2), cv::Mat(guide, CV_32FC1)};
+  cv::randu(alignment.offset, cv::Scalar::all(-12.0), cv::Scalar::all(12.0));  // many land outside the frame
+  cv::randu(alignment.confidence, 0.9, 1.1);
+  cv::min(alignment.confidence, 1.0, alignment.confidence);  // many exactly 1, some below the threshold
+  cv::Mat warped, valid;
+  derain::detail::warpToTarget(neighbour, alignment, warped, valid);
+
+  cv::Mat offset, confidence, map(full, CV_32FC2), expected_valid(full, CV_8UC1), expected_warped;
+  cv::resize(alignment.offset, offset, full, 0, 0, cv::INTER_LINEAR);
+  cv::resize(alignment.confidence, confidence, full, 0, 0, cv::INTER_LINEAR);
+  const float sx = 2.0f, sy = 2.0f;
+  for (int y = 0; y < full.height; ++y)
+    for (int x = 0; x < full.width; ++x) {
+      const cv::Vec2f o = offset.at<cv::Vec2f>(y, x);
+      const float px = x + o[0] * sx, py = y + o[1] * sy;
+      map.at<cv::Vec2f>(y, x) = cv::Vec2f(px, py);
+      const bool inside = px >= 0 && py >= 0 && px <= full.width - 1.0f && py <= full.height - 1.0f;
+      expected_valid.at<uint8_t>(y, x) = confidence.at<float>(y, x) >= 0.99f && inside ? 255 : 0;
+    }
+  cv::remap(neighbour, expected_warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  EXPECT_TRUE(sameBytes(valid, expected_valid));
+  EXPECT_TRUE(sameBytes(warped, expected_warped));
+  // Both outcomes occur: some samples valid, some not (outside, or not confident).
+  EXPECT_GT(cv::countNonZero(expected_valid), 0);
+  EXPECT_LT(cv::countNonZero(expected_valid), full.area());
 }
 
 }  // namespace

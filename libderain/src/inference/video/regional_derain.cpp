@@ -37,11 +37,16 @@ double blendGeneratedRegions(const cv::Mat& frame, const cv::Mat& generated, con
       const uint8_t* g = generated.ptr<uint8_t>(y);
       const float* w = weight.ptr<float>(y);
       uint8_t* o = out.ptr<uint8_t>(y);
-      for (int x = 0; x < frame.cols; ++x)
+      for (int x = 0; x < frame.cols; ++x) {
+        if (w[x] == 0.0f) {  // most of the frame: the fused pixel as it is (what the blend would give)
+          o[3 * x] = f[3 * x], o[3 * x + 1] = f[3 * x + 1], o[3 * x + 2] = f[3 * x + 2];
+          continue;
+        }
         for (int c = 0; c < 3; ++c) {
           const int i = 3 * x + c;
           o[i] = roundLevel(f[i] + w[x] * (g[i] - f[i]));
         }
+      }
     }
   });
   return cv::mean(weight)[0];
