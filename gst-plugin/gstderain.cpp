@@ -55,7 +55,7 @@
  * raised again (another latency message) when frames later take more than 1.5 times that on
  * average. Until the first frame has gone through the element reports no latency of its own.
  *
- * #GstDerain:temporal-window (default 4) makes the element video-native: each frame is derained with
+ * #GstDerain:temporal-window (default 3) makes the element video-native: each frame is derained with
  * the help of the previous frames, aligned by optical flow (rain moves between frames, the scene does
  * not; see libderain's docs/temporal-deraining.md). It is causal and adds no latency. Flushes, DISCONT
  * buffers, caps changes and detected scene cuts start the sequence afresh; 0 derains every frame alone.

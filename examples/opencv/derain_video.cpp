@@ -3,8 +3,10 @@
 // MJPG in an .avi container is the default because every OpenCV build can write it.
 #include <chrono>
 #include <iostream>
+#include <string>
 
 #include <derain/dnn_derain.hpp>
+#include <derain/video_options.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 
@@ -30,7 +32,8 @@ int run(int argc, char** argv) {
   args.option("fps", "F", "frame rate of the output; 0 = the input's", "0");
   args.option("max-frames", "N", "stop after N frames; 0 = all (required for a camera)", "0");
   example::addModelOptions(args);
-  args.option("temporal-window", "N", "previous frames that help derain each frame, 0..8 (0 = each frame alone)", "4");
+  args.option("temporal-window", "N", "previous frames that help derain each frame, 0..8 (0 = each frame alone)",
+              std::to_string(derain::VideoOptions().temporal_window));
   args.flag("rainmake", "synthesise rain instead of removing it");
   args.option("mask-noise", "S", "with --rainmake: std-dev of noise on the rain mask", "0");
   args.option("seed", "N", "with --rainmake: seed of frame 0's noise (frame i uses seed + i)", "0");
