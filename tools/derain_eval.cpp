@@ -17,6 +17,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_args.hpp"
+#include "derain/colour_change.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "derain/temporal_metrics.hpp"
@@ -218,7 +219,47 @@ int runSequences(const derain::cli::ArgParser& args) {
   return 0;
 }
 
+// --no-reference: real rain has no ground truth. Each image of --rainy is derained and compared with
+// itself (colour_change.hpp); the figures are means over the images.
+int runNoReference(const derain::cli::ArgParser& args) {
+  if (!args.has("model")) args.fail("--no-reference needs --model (it measures what the model changes)");
+  if (args.has("clean") || args.has("out") || args.has("csv") || args.flagSet("sequences"))
+    args.fail("--no-reference takes --rainy and --model (and --derained), not --clean, --out, --csv or --sequences");
+  const std::vector<std::string> files = derain::cli::listImages(args.get("rainy"));
+  const std::string derained_dir = args.get("derained");
+  if (!derained_dir.empty()) derain::cli::refuseNestedFolders(args.get("rainy"), "--rainy", derained_dir, "--derained");
+  for (const auto& file : files) readColour(file);  // unreadable files stop the run before inference
+  derain::cli::installInterruptHandlers();
+  derain::Engine engine(args.get("model"), derain::cli::engineOptionsFrom(args));
+  std::cerr << "model: " << engine.describe() << "\n";
+  if (!derained_dir.empty()) derain::cli::makeFolder(derained_dir);
+  derain::ColourChange mean;
+  derain::cli::ProgressBar progress("deraining", static_cast<int64_t>(files.size()));
+  int64_t done = 0;
+  for (const auto& file : files) {
+    derain::cli::checkInterrupted();
+    const cv::Mat rainy = readColour(file);
+    cv::Mat result;
+    engine.derain(rainy, result, derain::ColorOrder::BGR);
+    if (!derained_dir.empty()) derain::cli::writeImage((fs::path(derained_dir) / pngName(file)).string(), result);
+    const derain::ColourChange c = derain::colourChange(rainy, result, derain::ColorOrder::BGR);
+    mean.shift_r += c.shift_r, mean.shift_g += c.shift_g, mean.shift_b += c.shift_b;
+    mean.changed_share += c.changed_share;
+    progress.update(++done, fs::path(file).filename().string());
+  }
+  progress.finish();
+  const double n = static_cast<double>(files.size());
+  mean.shift_r /= n, mean.shift_g /= n, mean.shift_b /= n, mean.changed_share /= n;
+  std::printf("mean shift R %+.2f G %+.2f B %+.2f levels, spread %.2f levels, changed by > %g levels %.2f %% of pixels "
+              "over %zu images\n",
+              mean.shift_r, mean.shift_g, mean.shift_b, mean.spread(), derain::kVisibleChangeLevels,
+              100.0 * mean.changed_share, files.size());
+  return 0;
+}
+
 int run(const derain::cli::ArgParser& args) {
+  if (args.flagSet("no-reference")) return runNoReference(args);
+  if (!args.has("clean")) args.fail("--clean is required (or --no-reference, for images without ground truth)");
   if (args.flagSet("sequences")) return runSequences(args);
   const std::string rainy_dir = args.get("rainy"), clean_dir = args.get("clean");
   const std::string out_dir = args.get("out"), derained_dir = args.get("derained");
@@ -309,7 +350,8 @@ int main(int argc, char** argv) {
                                 "conventions of the deraining literature (rgb2ycbcr on doubles, psnr peak 1, Wang's\n"
                                 "ssim.m). Scores the rainy images themselves, or, with --model, their derained versions.");
     args.option("rainy", "DIR", "folder of rainy images", "", true);
-    args.option("clean", "DIR", "folder of the clean ground truth, paired by file name", "", true);
+    args.option("clean", "DIR", "folder of the clean ground truth, paired by file name (required unless "
+                                "--no-reference)");
     args.option("model", "FILE", "derain the rainy images with this model file first");
     args.option("out", "DIR", "write side-by-side PNGs here (rainy | derained | clean)");
     args.option("derained", "DIR", "write the derained images here as PNG (needs --model)");
@@ -318,6 +360,9 @@ int main(int argc, char** argv) {
     args.flag("sequences", "--rainy and --clean hold clips: one folder of frames (derain-synth --video) or one "
                            "video file per clip, paired by name, or are two video files; frames are derained in "
                            "order and the temporal error is reported too");
+    args.flag("no-reference", "images without ground truth (real rain): derain --rainy with --model and report "
+                              "how the output differs from the input (per-channel mean shift, its spread between "
+                              "channels, share of pixels changed visibly)");
     args.option("temporal-window", "N", "with --sequences and --model: previous frames used, 0..8 (0 = each frame "
                                         "alone)", std::to_string(derain::VideoOptions().temporal_window));
     args.epilog(
@@ -336,7 +381,11 @@ int main(int argc, char** argv) {
         "or, with --sequences,\n"
         "  mean PSNR <dB> dB SSIM <ssim> over <n> frames of <c> clips, temporal error <levels> levels\n"
         "(the temporal error: mean |(out_t - out_t-1) - (gt_t - gt_t-1)| in 8-bit levels; flicker and\n"
-        "leftover moving rain raise it).\n"
+        "leftover moving rain raise it), or, with --no-reference,\n"
+        "  mean shift R <+levels> G <+levels> B <+levels> levels, spread <levels> levels, changed by > 8\n"
+        "  levels <percent> % of pixels over <n> images\n"
+        "(means over the images of output - input per channel; the spread is the largest minus the\n"
+        "smallest channel shift, i.e. the tint; a pixel is changed when one channel moved by > 8 levels).\n"
         "Exit status: 0 on success, 1 on bad data (missing folder, unmatched names, size mismatch,\n"
         "unreadable image, bad model file), 2 on bad arguments.\n"
         "Example:\n"

@@ -22,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "derain/colour_change.hpp"
 #include "derain/config.hpp"
 #include "derain/engine.hpp"
 #include "derain/metrics.hpp"
@@ -288,6 +289,52 @@ TEST_F(Cli, EvalWithModelDerainsFirst) {
   const Result bad = eval({"--rainy", path("rainy"), "--clean", path("clean"), "--model", path("missing.derain")});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("missing.derain"), std::string::npos) << bad.err;
+}
+
+TEST_F(Cli, EvalNoReferenceReportsWhatTheModelChanged) {
+  makePairs(2, 32, 24);
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model);
+  const Result r = eval({"--no-reference", "--rainy", path("rainy"), "--model", model, "--threads", "1",
+                         "--derained", path("derained")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Expected: the same engine in-process, the per-image figures averaged.
+  derain::EngineOptions options;
+  options.threads = 1;
+  derain::Engine engine(model, options);
+  derain::ColourChange mean;
+  for (const char* name : {"img0.png", "img1.png"}) {
+    const cv::Mat rainy = cv::imread((root_ / "rainy" / name).string());
+    cv::Mat derained;
+    engine.derain(rainy, derained);
+    EXPECT_TRUE(samePixels(derained, cv::imread((root_ / "derained" / name).string()))) << name;
+    const derain::ColourChange c = derain::colourChange(rainy, derained);
+    mean.shift_r += c.shift_r / 2, mean.shift_g += c.shift_g / 2, mean.shift_b += c.shift_b / 2;
+    mean.changed_share += c.changed_share / 2;
+  }
+  char expected[200];
+  std::snprintf(expected, sizeof expected,
+                "mean shift R %+.2f G %+.2f B %+.2f levels, spread %.2f levels, changed by > 8 levels %.2f %% of "
+                "pixels over 2 images",
+                mean.shift_r, mean.shift_g, mean.shift_b, mean.spread(), 100.0 * mean.changed_share);
+  EXPECT_EQ(r.lastLine(), expected);
+
+  // Misuse: no model, a ground truth, an output inside the input; an unreadable image is named.
+  Result bad = eval({"--no-reference", "--rainy", path("rainy")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--model"), std::string::npos) << bad.err;
+  bad = eval({"--no-reference", "--rainy", path("rainy"), "--clean", path("clean"), "--model", model});
+  EXPECT_EQ(bad.exit_code, 2);
+  bad = eval({"--no-reference", "--rainy", path("rainy"), "--model", model, "--derained", path("rainy")});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(bad.out.find("mean shift"), std::string::npos);
+  bad = eval({"--rainy", path("rainy")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--clean"), std::string::npos) << bad.err;
+  std::ofstream(root_ / "rainy" / "img0.png") << "not a png at all";
+  bad = eval({"--no-reference", "--rainy", path("rainy"), "--model", model});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("img0.png"), std::string::npos) << bad.err;
 }
 
 // --- derain-run (the main job) -----------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "derain/colour_change.hpp"
 #include "derain/error.hpp"
 #include "derain/metrics.hpp"
 #include "derain/rain.hpp"
@@ -138,6 +139,38 @@ TEST(Metrics, BadInputThrows) {
   cv::Mat two_channels(8, 8, CV_8UC2, cv::Scalar::all(3));
   cv::Mat y;
   EXPECT_THROW(derain::lumaY(two_channels, y), derain::Error);
+}
+
+// --- no-reference change (derain/colour_change.hpp) ---------------------------------------------
+
+TEST(ColourChange, HandComputedShiftsSpreadAndChangedShare) {
+  // 4 pixels, BGR. Output: blue -2 everywhere; green +12 on pixel 1 (visible); red +8 on pixel 2 (exactly
+  // the threshold: not visible) and -9 on pixel 3 (visible).
+  cv::Mat in(1, 4, CV_8UC3, cv::Scalar(100, 100, 100)), out(1, 4, CV_8UC3, cv::Scalar(98, 100, 100));
+  out.at<cv::Vec3b>(0, 1)[1] = 112;
+  out.at<cv::Vec3b>(0, 2)[2] = 108;
+  out.at<cv::Vec3b>(0, 3)[2] = 91;
+  const derain::ColourChange c = derain::colourChange(in, out, derain::ColorOrder::BGR);
+  EXPECT_DOUBLE_EQ(c.shift_b, -2.0);
+  EXPECT_DOUBLE_EQ(c.shift_g, 12.0 / 4);
+  EXPECT_DOUBLE_EQ(c.shift_r, (8.0 - 9.0) / 4);
+  EXPECT_DOUBLE_EQ(c.spread(), 3.0 - (-2.0));
+  EXPECT_DOUBLE_EQ(c.changed_share, 2.0 / 4);
+  // RGB order reads channel 0 as red.
+  const derain::ColourChange rgb = derain::colourChange(in, out, derain::ColorOrder::RGB);
+  EXPECT_DOUBLE_EQ(rgb.shift_r, -2.0);
+  EXPECT_DOUBLE_EQ(rgb.shift_b, (8.0 - 9.0) / 4);
+  // An unchanged image: nothing moved.
+  const derain::ColourChange none = derain::colourChange(in, in);
+  EXPECT_EQ(none.spread(), 0.0);
+  EXPECT_EQ(none.changed_share, 0.0);
+}
+
+TEST(ColourChange, BadInputThrows) {
+  const cv::Mat a(4, 4, CV_8UC3, cv::Scalar::all(1)), b(4, 5, CV_8UC3, cv::Scalar::all(1));
+  EXPECT_THROW(derain::colourChange(a, b), derain::Error);
+  EXPECT_THROW(derain::colourChange(a, cv::Mat(4, 4, CV_32FC3)), derain::Error);
+  EXPECT_THROW(derain::colourChange(cv::Mat(), cv::Mat()), derain::Error);
 }
 
 }  // namespace

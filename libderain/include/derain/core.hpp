@@ -1,6 +1,7 @@
 // Umbrella header of derain-core: everything usable without LibTorch (link `derain-core` alone).
 #pragma once
 
+#include "derain/colour_change.hpp"
 #include "derain/config.hpp"
 #include "derain/default_model.hpp"
 #include "derain/demo_scene.hpp"
