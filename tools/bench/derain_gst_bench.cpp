@@ -54,6 +54,7 @@ struct Options {
   int threads = 0;
   std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
   int live_seconds = 0;  // > 0: the live-pipeline mode
+  int live_streams = 1;  // live mode: cameras in the one pipeline (their derain elements share one engine)
   int soak_frames = 0;   // > 0: the soak mode
   std::string model;     // empty: an untrained lite model
 };
@@ -77,6 +78,8 @@ void usage(FILE* out, const char* program) {
       "  --live S     instead: a live 25 fps source into derain (max-in-flight 1, then 2) and a\n"
       "               synchronising sink with QoS for S seconds; frames rendered on time of those offered,\n"
       "               and of those the element can process in S s (the same pipeline, not live, unsynced)\n"
+      "  --streams N  with --live: N such cameras in one pipeline, their derain elements sharing one\n"
+      "               engine (same model and settings); totals over the N (default 1)\n"
       "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
       "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
@@ -98,6 +101,9 @@ bool parseArgs(int argc, char** argv, Options& options) {
     } else if (arg == "--live" && has_value) {
       options.live_seconds = std::atoi(argv[++i]);
       if (options.live_seconds < 1) return false;
+    } else if (arg == "--streams" && has_value) {
+      options.live_streams = std::atoi(argv[++i]);
+      if (options.live_streams < 1 || options.live_streams > 16) return false;
     } else if (arg == "--soak" && has_value) {
       options.soak_frames = std::atoi(argv[++i]);
       if (options.soak_frames < 1) return false;
@@ -288,10 +294,14 @@ struct LiveResult {
 
 void countRendered(GstElement*, GstBuffer*, GstPad*, gpointer count) { ++*static_cast<int*>(count); }
 
-// Parses `description` (freed here), a pipeline with a "derain" element and a fakesink "sink" that
-// signals handoffs, sets the element's model and connects `on_handoff`. Throws naming `what`.
+// Element names of branch i of a pipeline: "derain"/"sink" for the first, then "derain1"/"sink1", ...
+std::string branchName(const char* base, int i) { return i == 0 ? base : base + std::to_string(i); }
+
+// Parses `description` (freed here), a pipeline with `data.size()` branches, each a "derain" element and
+// a fakesink "sink" that signals handoffs (names: branchName), sets every element's model and connects
+// `on_handoff` to sink i with data[i]. Throws naming `what`.
 GstElement* launchWithModel(const char* what, gchar* description, const std::string& model, GCallback on_handoff,
-                            gpointer data) {
+                            const std::vector<gpointer>& data) {
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(description, &error);
   g_free(description);
@@ -300,25 +310,48 @@ GstElement* launchWithModel(const char* what, gchar* description, const std::str
     g_clear_error(&error);
     throw std::runtime_error(std::string(what) + ": " + message);
   }
-  GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), "derain");
-  g_object_set(derain, "model", model.c_str(), nullptr);
-  gst_object_unref(derain);
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-  g_signal_connect(sink, "handoff", on_handoff, data);
-  gst_object_unref(sink);
+  for (size_t i = 0; i < data.size(); ++i) {
+    GstElement* derain = gst_bin_get_by_name(GST_BIN(pipeline), branchName("derain", static_cast<int>(i)).c_str());
+    g_object_set(derain, "model", model.c_str(), nullptr);
+    gst_object_unref(derain);
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), branchName("sink", static_cast<int>(i)).c_str());
+    g_signal_connect(sink, "handoff", on_handoff, data[i]);
+    gst_object_unref(sink);
+  }
   return pipeline;
 }
+GstElement* launchWithModel(const char* what, gchar* description, const std::string& model, GCallback on_handoff,
+                            gpointer data) {
+  return launchWithModel(what, description, model, on_handoff, std::vector<gpointer>{data});
+}
 
-LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds) {
+// `streams` copies of a branch, gst-launch syntax: `format` has one %s for the branch's element names'
+// suffix ("", "1", ...), e.g. "... ! derain name=derain%s ! fakesink name=sink%s".
+gchar* branches(int streams, const std::string& format) {
+  std::string all;
+  for (int i = 0; i < streams; ++i) {
+    const std::string suffix = i == 0 ? "" : std::to_string(i);
+    std::string branch = format;
+    for (size_t at; (at = branch.find("%s")) != std::string::npos;) branch.replace(at, 2, suffix);
+    all += (i ? "  " : "") + branch;
+  }
+  return g_strdup(all.c_str());
+}
+
+LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds,
+                   int streams) {
   LiveResult result;
-  result.offered = seconds * kLiveFps;
-  gchar* description = g_strdup_printf(
+  const int per_stream = seconds * kLiveFps;
+  result.offered = per_stream * streams;
+  gchar* description = branches(streams, cv::format(
       "videotestsrc is-live=true num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
-      "derain name=derain threads=%d max-in-flight=%d ! "
-      "fakesink name=sink sync=true max-lateness=20000000 qos=true signal-handoffs=true",
-      result.offered, size.width, size.height, kLiveFps, threads, max_in_flight);
-  GstElement* pipeline = launchWithModel("live pipeline", description, model, G_CALLBACK(countRendered),
-                                         &result.rendered);
+      "derain name=derain%%s threads=%d max-in-flight=%d ! "
+      "fakesink name=sink%%s sync=true max-lateness=20000000 qos=true signal-handoffs=true",
+      per_stream, size.width, size.height, kLiveFps, threads, max_in_flight));
+  std::vector<int> rendered(streams, 0);
+  std::vector<gpointer> counters;
+  for (int& r : rendered) counters.push_back(&r);  // one counter per sink: each has its own thread
+  GstElement* pipeline = launchWithModel("live pipeline", description, model, G_CALLBACK(countRendered), counters);
 
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus* bus = gst_element_get_bus(pipeline);
@@ -351,6 +384,7 @@ LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(pipeline);
   if (!failure.empty()) throw std::runtime_error("live pipeline: " + failure);
+  for (const int r : rendered) result.rendered += r;
   return result;
 }
 
@@ -382,27 +416,41 @@ void noteHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
 // Frames per second the live pipeline's element gets through when nothing waits for the clock: the
 // same source, element and sink, not live and unsynchronised (model loading excluded: timed from the
 // first frame out to the last).
-double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames) {
-  gchar* description = g_strdup_printf(
+double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames, int streams) {
+  gchar* description = branches(streams, cv::format(
       "videotestsrc num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
-      "derain name=derain threads=%d max-in-flight=%d ! fakesink name=sink sync=false signal-handoffs=true",
-      frames, size.width, size.height, kLiveFps, threads, max_in_flight);
-  HandoffTimes times;
-  GstElement* pipeline = launchWithModel("capacity pipeline", description, model, G_CALLBACK(noteHandoff), &times);
+      "derain name=derain%%s threads=%d max-in-flight=%d ! fakesink name=sink%%s sync=false signal-handoffs=true",
+      frames, size.width, size.height, kLiveFps, threads, max_in_flight));
+  std::vector<HandoffTimes> times(streams);
+  std::vector<gpointer> data;
+  for (HandoffTimes& t : times) data.push_back(&t);
+  GstElement* pipeline = launchWithModel("capacity pipeline", description, model, G_CALLBACK(noteHandoff), data);
   const bool failed = !playToEos(pipeline);
-  if (failed || times.frames < 2) throw std::runtime_error("capacity pipeline failed");
-  return 1000.0 * (times.frames - 1) / (times.last_ms - times.first_ms);
+  // Total: every stream's frames over the span from the first frame out of any to the last.
+  int total = 0;
+  double first = 1e300, last = 0;
+  for (const HandoffTimes& t : times) {
+    if (t.frames < 2) throw std::runtime_error("capacity pipeline failed");
+    total += t.frames;
+    first = std::min(first, t.first_ms);
+    last = std::max(last, t.last_ms);
+  }
+  if (failed) throw std::runtime_error("capacity pipeline failed");
+  return 1000.0 * (total - streams) / (last - first);
 }
 
 void liveSize(const std::string& model, cv::Size size, const Options& options) {
   for (const int max_in_flight : {1, 2}) {
-    const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds);
-    const double fps = capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered, 100));
+    const int streams = options.live_streams;
+    const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds, streams);
+    const double fps =
+        capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered / streams, 100), streams);
     const double can = std::min(static_cast<double>(r.offered), fps * options.live_seconds);
-    std::printf("%4dx%-4d live %d fps %d s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); the element "
-                "alone does %.1f fps = %.0f frames in that time: %.2fx of it  pipeline latency %.1f ms\n",
-                size.width, size.height, kLiveFps, options.live_seconds, max_in_flight, r.rendered, r.offered,
-                100.0 * r.rendered / r.offered, fps, can, r.rendered / can,
+    std::printf("%4dx%-4d live %d fps %d s %d stream(s)  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); "
+                "the element%s alone do%s %.1f fps = %.0f frames in that time: %.2fx of it  pipeline latency %.1f ms\n",
+                size.width, size.height, kLiveFps, options.live_seconds, streams, max_in_flight, r.rendered, r.offered,
+                100.0 * r.rendered / r.offered, streams > 1 ? "s" : "", streams > 1 ? "" : "es", fps, can,
+                r.rendered / can,
                 GST_CLOCK_TIME_IS_VALID(r.latency) ? static_cast<double>(r.latency) / GST_MSECOND : -1.0);
     std::fflush(stdout);
   }
