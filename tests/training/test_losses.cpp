@@ -130,6 +130,27 @@ TEST(GmmLoss, NegativeLogLikelihoodPerValue) {
   EXPECT_NEAR(s.grad()[0][0][0][1].item<double>(), expected_grad, 1e-5);
 }
 
+TEST(GmmLoss, VarianceFloorBoundsTheRewardForAVanishingLayer) {
+  // Fitted on a layer of zeros, every component sits on the floor: NLL(0) = 0.5 * log(2 pi floor).
+  const at::Tensor zeros = torch::zeros({1, 1, 4, 4});
+  for (const double floor : {1e-6, 1e-3}) {
+    ZeroMeanGMM gmm(3, floor);
+    gmm.fit(zeros, 3);
+    EXPECT_NEAR(value(gmm.negativeLogLikelihood(zeros)), 0.5 * std::log(2 * M_PI * floor), 2e-6) << floor;  // float32
+    EXPECT_NEAR(gmm.variances().min().item<double>(), floor, floor * 1e-12);
+  }
+  // Against a faint layer of +-0.01 (about 1.3 grey levels): with the default floor a vanishing layer
+  // scores 0.5 * (0.01^2 / 1e-6) = 50 nats better per value, with a floor of 1e-3 only 0.05.
+  const at::Tensor faint = torch::full({1, 1, 4, 4}, 0.01f);
+  for (const auto& [floor, reward] : {std::pair{1e-6, 50.0}, std::pair{1e-3, 0.05}}) {
+    ZeroMeanGMM gmm(1, floor);
+    gmm.setState(torch::tensor({1.0}, torch::kFloat64), torch::tensor({floor}, torch::kFloat64));
+    EXPECT_NEAR(value(gmm.negativeLogLikelihood(faint)) - value(gmm.negativeLogLikelihood(zeros)), reward,
+                reward * 1e-4) << floor;
+  }
+  EXPECT_THROW(ZeroMeanGMM(2, 0.0), Error);
+}
+
 TEST(GmmLoss, EmRecoversKnownMixture) {
   // 60% of values from N(0, 0.01), 40% from N(0, 1).
   std::mt19937_64 rng(5);

@@ -112,6 +112,7 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   o.seed = 99;
   o.weights.gmm = 0.125;
   o.gmm_log_every = 7;
+  o.gmm_variance_floor = 1e-3;
   o.vgg_weights = "/tmp/vgg.derain";
   TrainingOptions back;
   back.applyText(o.toText());
@@ -121,6 +122,10 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_THROW(back.applyText("train.no_such_key = 1\n"), Error);
   EXPECT_THROW(back.applyText("train.lr = fast\n"), Error);
   EXPECT_EQ(back.gmm_log_every, 7);
+  EXPECT_EQ(back.gmm_variance_floor, 1e-3);
+  TrainingOptions bad_floor;
+  bad_floor.gmm_variance_floor = 0.0;
+  EXPECT_THROW(bad_floor.validate(training_test::tinyConfig()), Error);
   EXPECT_EQ(back.precision, "fp32");  // the default
   back.applyText("train.precision = bf16\n");
   EXPECT_EQ(back.precision, "bf16");
@@ -139,6 +144,7 @@ TEST(TrainingOptions, TextRoundTripAndErrors) {
   EXPECT_EQ(defaults.beta2, 0.999);
   EXPECT_EQ(defaults.weight_decay, 1e-4);
   EXPECT_EQ(defaults.pool_size, 50);
+  EXPECT_EQ(defaults.gmm_variance_floor, 1e-6);  // a numeric guard only
   EXPECT_EQ(defaults.crop, 216);
   // The reference code's choices (training/README.md's table): G on the finest scale, D on the mean
   // of the scales, no rainy-attention prior.
@@ -464,7 +470,9 @@ TEST(WeightInit, HeStartsResidualGeneratorsAtTheIdentityWithHeScaledConvs) {
       EXPECT_NEAR(p.std().item<double>(), std::sqrt(2.0 / fan_in), 0.1 * std::sqrt(2.0 / fan_in)) << item.key();
       ++checked;
     }
-    if (p.dim() == 1) EXPECT_EQ(p.abs().max().item<double>(), 0.0) << item.key();  // biases start at 0
+    if (p.dim() == 1) {
+      EXPECT_EQ(p.abs().max().item<double>(), 0.0) << item.key();  // biases start at 0
+    }
   }
   EXPECT_GT(checked, 0);
   // The paper's init: every conv N(0, 0.02), so the generators are not the identity.

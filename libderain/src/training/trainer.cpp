@@ -99,7 +99,7 @@ class Bf16Forward {
 
 Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10::Device device,
                  VGG16Features perceptual)
-    : config_(config), options_(options), device_(device), gmm_(options.gmm_components),
+    : config_(config), options_(options), device_(device), gmm_(options.gmm_components, options.gmm_variance_floor),
       pool_n_(options.pool_size), pool_r_(options.pool_size), pool_rng_(options.seed ^ kPoolStream),
       prior_gen_(at::make_generator<at::CPUGeneratorImpl>(options.seed ^ kPriorStream)) {
   options_.validate(config_);

@@ -90,6 +90,7 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "pool_size") pool_size = parseIntValue(kv);
     else if (k == "gmm.components") gmm_components = parseIntValue(kv);
     else if (k == "gmm.em_iterations") gmm_em_iterations = parseIntValue(kv);
+    else if (k == "gmm.variance_floor") gmm_variance_floor = parseDoubleValue(kv);
     else if (k == "adversarial.g_scales") g_adversarial_scales = parseScales(kv);
     else if (k == "adversarial.d_scales") d_adversarial_scales = parseScales(kv);
     else if (k == "attention.prior") attention_prior = parseBoolValue(kv);
@@ -126,6 +127,7 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "pool_size = " << pool_size << "\n"
       << kPrefix << "gmm.components = " << gmm_components << "\n"
       << kPrefix << "gmm.em_iterations = " << gmm_em_iterations << "\n"
+      << kPrefix << "gmm.variance_floor = " << exactText(gmm_variance_floor) << "\n"
       << kPrefix << "gmm.log_every = " << gmm_log_every << "\n"
       << kPrefix << "adversarial.g_scales = " << g_adversarial_scales << "\n"
       << kPrefix << "adversarial.d_scales = " << d_adversarial_scales << "\n"
@@ -166,6 +168,7 @@ void TrainingOptions::validate(const ModelConfig& model) const {
   require(pool_size >= 0 && pool_size <= 10000, "pool_size must be 0..10000");
   require(gmm_components >= 1 && gmm_components <= 16, "gmm.components must be 1..16");
   require(gmm_em_iterations >= 1 && gmm_em_iterations <= 100, "gmm.em_iterations must be 1..100");
+  require(gmm_variance_floor > 0 && gmm_variance_floor <= 1, "gmm.variance_floor must be in (0, 1]");
   for (const std::string* scales : {&g_adversarial_scales, &d_adversarial_scales}) {
     try {
       parseAdversarialScales(*scales);

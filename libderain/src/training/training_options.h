@@ -10,6 +10,10 @@
 
 namespace derain::detail {
 
+// Smallest variance of a GMM loss component by default ([-1, 1] scale): a standard deviation of 1/8 of a
+// grey level, a numeric guard only (TrainingOptions::gmm_variance_floor).
+constexpr double kDefaultGmmVarianceFloor = 1e-6;
+
 // Trade-off weights of the generator objective (paper, section 4: 1, 10, 10, 0.01, 10, 10).
 struct LossWeights {
   double adversarial = 1.0;     // lambda_adv: LSGAN terms of G_N and G_R
@@ -36,6 +40,12 @@ struct TrainingOptions {
   int pool_size = 50;           // history pool of generated images per domain (0 = no pool)
   int gmm_components = 3;       // K of the GMM loss
   int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
+  // Smallest variance of a GMM component ([-1, 1] scale), (0, 1]. The NLL of a removed layer smaller than
+  // the floor's deviation hardly changes, so a floor at faint rain's size (1e-3: a deviation of about 4
+  // grey levels) stops rewarding a layer that shrinks to nothing (G_N collapsing to the identity, seen in
+  // lite runs with the GMM term on). The default is only the numeric guard: unchanged behaviour, no
+  // measured recommendation yet.
+  double gmm_variance_floor = kDefaultGmmVarianceFloor;
   // Discriminator scales in the adversarial terms (losses/adversarial_loss.h): the reference code's
   // choice, G scored on the finest scale, D trained on the mean of its scales. "sum" for both is
   // pix2pixHD's, and what the shipped lite model was trained with.

@@ -10,9 +10,6 @@
 namespace derain::detail {
 
 namespace {
-// Variances never fall below this (a residual of exactly zero would otherwise collapse a component
-// and blow the likelihood up); 1e-6 is a standard deviation of 1/8 of a grey level in [-1, 1].
-constexpr double kMinVariance = 1e-6;
 constexpr double kMinWeight = 1e-8;       // keeps log(pi_k) finite for a starved component
 constexpr double kInitialSpread = 4.0;    // ratio between neighbouring initial variances
 const double kLog2Pi = std::log(2.0 * M_PI);
@@ -26,8 +23,10 @@ at::Tensor componentLogDensities(const at::Tensor& values, const at::Tensor& wei
 }
 }  // namespace
 
-ZeroMeanGMM::ZeroMeanGMM(int components) : components_(components) {
+ZeroMeanGMM::ZeroMeanGMM(int components, double variance_floor)
+    : components_(components), variance_floor_(variance_floor) {
   if (components < 1) throw Error("GMM loss: the number of components must be >= 1, got " + std::to_string(components));
+  if (!(variance_floor > 0.0)) throw Error("GMM loss: the variance floor must be > 0");
 }
 
 void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations) {
@@ -35,10 +34,10 @@ void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations) {
   auto x = samples.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
   if (x.numel() == 0) throw Error("GMM loss: no samples to fit");
   if (!initialised()) {
-    double var = std::max(x.pow(2).mean().item<double>(), kMinVariance);
+    double var = std::max(x.pow(2).mean().item<double>(), variance_floor_);
     weights_ = torch::full({components_}, 1.0 / components_, torch::kFloat64);
     auto exponents = torch::arange(components_, torch::kFloat64) - (components_ - 1) / 2.0;
-    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(kMinVariance);
+    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(variance_floor_);
   }
   auto x2 = x.pow(2).reshape({-1, 1});
   for (int it = 0; it < iterations; ++it) {
@@ -49,7 +48,7 @@ void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations) {
     auto mass = gamma.sum(0);
     weights_ = (mass / static_cast<double>(x.numel())).clamp_min(kMinWeight);
     weights_ = weights_ / weights_.sum();
-    variances_ = ((gamma * x2).sum(0) / mass.clamp_min(1e-300)).clamp_min(kMinVariance);
+    variances_ = ((gamma * x2).sum(0) / mass.clamp_min(1e-300)).clamp_min(variance_floor_);
   }
 }
 
@@ -62,10 +61,10 @@ void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations, const SumAcross
   if (!initialised()) {
     at::Tensor stats = torch::stack({x2.sum(), torch::scalar_tensor(static_cast<double>(x.numel()), torch::kFloat64)});
     sum_across_ranks(stats);
-    const double var = std::max(stats[0].item<double>() / stats[1].item<double>(), kMinVariance);
+    const double var = std::max(stats[0].item<double>() / stats[1].item<double>(), variance_floor_);
     weights_ = torch::full({components_}, 1.0 / components_, torch::kFloat64);
     auto exponents = torch::arange(components_, torch::kFloat64) - (components_ - 1) / 2.0;
-    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(kMinVariance);
+    variances_ = (var * torch::pow(kInitialSpread, exponents)).clamp_min(variance_floor_);
   }
   for (int it = 0; it < iterations; ++it) {
     auto log_p = componentLogDensities(x, weights_, variances_);
@@ -77,7 +76,7 @@ void ZeroMeanGMM::fit(const at::Tensor& samples, int iterations, const SumAcross
     const at::Tensor mass = stats.narrow(0, 1, components_), weighted = stats.narrow(0, 1 + components_, components_);
     weights_ = (mass / stats[0].item<double>()).clamp_min(kMinWeight);
     weights_ = weights_ / weights_.sum();
-    variances_ = (weighted / mass.clamp_min(1e-300)).clamp_min(kMinVariance);
+    variances_ = (weighted / mass.clamp_min(1e-300)).clamp_min(variance_floor_);
   }
 }
 

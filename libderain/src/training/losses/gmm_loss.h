@@ -8,11 +8,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "training_options.h"  // kDefaultGmmVarianceFloor
+
 namespace derain::detail {
 
 class ZeroMeanGMM {
  public:
-  explicit ZeroMeanGMM(int components);
+  // Variances never fall below `variance_floor` (a residual of exactly zero would otherwise collapse a
+  // component and blow the likelihood up; TrainingOptions::gmm_variance_floor).
+  explicit ZeroMeanGMM(int components, double variance_floor = kDefaultGmmVarianceFloor);
 
   // Runs `iterations` EM steps on the values of `samples` (any shape, any device; detached and
   // computed in double on the CPU). The first call initialises the mixture from the samples'
@@ -29,6 +33,7 @@ class ZeroMeanGMM {
   at::Tensor negativeLogLikelihood(const at::Tensor& residual) const;
 
   int components() const { return components_; }
+  double varianceFloor() const { return variance_floor_; }
   bool initialised() const { return weights_.defined(); }
   // K doubles each (CPU); undefined before the first fit.
   const at::Tensor& weights() const { return weights_; }
@@ -38,6 +43,7 @@ class ZeroMeanGMM {
 
  private:
   int components_;
+  double variance_floor_;
   at::Tensor weights_;
   at::Tensor variances_;
 };
