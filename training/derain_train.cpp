@@ -153,8 +153,9 @@ const std::vector<SettingOption>& settingOptions() {
       {"gmm-components", "K", "Gaussian components of the GMM loss [default: 3]",
        atLeast("gmm-components", &T::gmm_components, 1)},
       {"gmm-variance-floor", "V",
-       "smallest variance of a GMM component on the [-1, 1] scale; 1e-3 (about 4 grey levels) stops rewarding "
-       "a removed layer that shrinks to nothing [default: 1e-6, a numeric guard only]",
+       "smallest variance of a GMM component on the [-1, 1] scale; 1e-3 (about 4 grey levels) bounds the "
+       "reward for a removed layer that shrinks to nothing (it does not stop lite's collapse to the identity "
+       "on its own) [default: 1e-6, a numeric guard only]",
        [](const ArgParser& args, T& t) { t.gmm_variance_floor = args.getDouble("gmm-variance-floor"); }},
       {"pool-size", "N", "history pool of generated images per domain [default: 50]",
        atLeast("pool-size", &T::pool_size, 0)},

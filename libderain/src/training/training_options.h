@@ -42,9 +42,9 @@ struct TrainingOptions {
   int gmm_em_iterations = 3;    // EM iterations per training step (warm-started)
   // Smallest variance of a GMM component ([-1, 1] scale), (0, 1]. The NLL of a removed layer smaller than
   // the floor's deviation hardly changes, so a floor at faint rain's size (1e-3: a deviation of about 4
-  // grey levels) stops rewarding a layer that shrinks to nothing (G_N collapsing to the identity, seen in
-  // lite runs with the GMM term on). The default is only the numeric guard: unchanged behaviour, no
-  // measured recommendation yet.
+  // grey levels) bounds the reward for a layer that shrinks to nothing. It does not by itself stop lite
+  // from collapsing to the identity with the GMM term on (measured: training/README.md); the default is
+  // the numeric guard it always was.
   double gmm_variance_floor = kDefaultGmmVarianceFloor;
   // Discriminator scales in the adversarial terms (losses/adversarial_loss.h): the reference code's
   // choice, G scored on the finest scale, D trained on the mean of its scales. "sum" for both is

@@ -1,0 +1,32 @@
+# Sourced by make-default-model.sh and run-ablation.sh: the unpaired training folders the shipped
+# model was trained on, made from the data folder, and the synthetic-pair term's rain settings.
+#   prepare_training_data DATA_DIR WORK_DIR   -> WORK_DIR/{clean,rainy}/ and WORK_DIR/synthetic.conf
+# Unpaired split of clean-bsds by name order: even positions are the clean domain, odd positions get
+# procedural rain and, with the real rainy photos, form the rainy domain. No scene is in both.
+prepare_training_data() {
+  local data=$1 work=$2 bin=build i=0 name f
+  for folder in clean-bsds real-rain; do
+    [ -d "$data/$folder" ] || { echo "no $data/$folder - nothing to do" >&2; return 1; }
+  done
+  rm -rf "$work/clean" "$work/synth-src" "$work/synth" "$work/rainy"
+  mkdir -p "$work/clean" "$work/synth-src" "$work/rainy"
+  while IFS= read -r name; do
+    if (( i % 2 == 0 )); then ln -s "$data/clean-bsds/$name" "$work/clean/$name"
+    else ln -s "$data/clean-bsds/$name" "$work/synth-src/$name"; fi
+    i=$((i + 1))
+  done < <(ls "$data/clean-bsds" | LC_ALL=C sort)
+  $bin/tools/derain-synth --clean "$work/synth-src" --out "$work/synth" --seed 7 --haze 0:0.08 --intensity 0.3:0.8
+  for f in "$work"/synth/rainy/*; do ln -s "$f" "$work/rainy/"; done
+  for f in "$data"/real-rain/*; do ln -s "$f" "$work/rainy/"; done
+
+  # The synthetic-pair term's rain (training/README.md, "Beyond the paper").
+  cat > "$work/synthetic.conf" <<'CONF'
+train.synthetic.density = 0.01:0.15
+train.synthetic.angle = -30:30
+train.synthetic.angle_jitter = 2:8
+train.synthetic.length = 8:60
+train.synthetic.width = 0.6:2.2
+train.synthetic.intensity = 0.2:0.9
+train.synthetic.haze = 0:0
+CONF
+}
