@@ -99,10 +99,11 @@ BackgroundSamples findBackground(const cv::Mat& current, const std::vector<cv::M
   background.unsupported.create(rows, cols, CV_8UC1);
   cv::Mat &excess = background.excess, &source = background.source, &unsupported = background.unsupported;
   const int samples = neighbours + 1;
-  const float agree_levels = p.agree_levels;  // a local: the loops below then vectorise (no aliasing doubt)
+  const float agree_levels = p.agree_levels;
   cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& row_range) {
-    // One row at a time, sample-major (value[k][x]), so every step below is a plain loop over x that the
-    // compiler vectorises: the per-pixel insertion sort this replaces branched on every sample.
+    // One row at a time, sample-major (value[k][x]), so every step below is a loop over x without
+    // branches (the compiler vectorises the sort; the lumas and the pick are written in universal
+    // intrinsics): the per-pixel insertion sort this replaces branched on every sample.
     std::vector<float> value(static_cast<size_t>(samples) * cols), index(static_cast<size_t>(samples) * cols);
     std::vector<float> own(cols), pick_value(cols), pick_index(cols);
     for (int y = row_range.start; y < row_range.end; ++y) {

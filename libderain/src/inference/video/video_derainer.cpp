@@ -112,22 +112,26 @@ struct VideoDerainer::Impl {
     auto compose = [](const cv::Mat& step, const cv::Mat& so_far) -> cv::Mat {
       return step.empty() || so_far.empty() ? cv::Mat() : cv::Mat(step * so_far);
     };
-    // Past: hop back frame by frame, composing the flows so each neighbour costs one remap, not one flow.
-    detail::Alignment a = detail::identityAlignment(target.guide.size());
-    cv::Mat camera = cv::Mat::eye(3, 3, CV_64F);
-    for (size_t j = index; j > 0 && index - (j - 1) <= static_cast<size_t>(options.temporal_window); --j) {
-      a = detail::chain(a, entries[j].to_previous, entries[j].to_previous_ok);
-      camera = compose(entries[j].to_previous_camera, camera);
-      neighbours.push_back({&entries[j - 1], a, camera});
+    // Each direction chains from the target: hop frame by frame, composing the flows so each neighbour
+    // costs one remap, not one flow. Each chain's state is new (constructed, not reassigned): the
+    // neighbours already collected share its matrices.
+    {  // past (window)
+      detail::Alignment a = detail::identityAlignment(target.guide.size());
+      cv::Mat camera = cv::Mat::eye(3, 3, CV_64F);
+      for (size_t j = index; j > 0 && index - (j - 1) <= static_cast<size_t>(options.temporal_window); --j) {
+        a = detail::chain(a, entries[j].to_previous, entries[j].to_previous_ok);
+        camera = compose(entries[j].to_previous_camera, camera);
+        neighbours.push_back({&entries[j - 1], a, camera});
+      }
     }
-    // (A new camera matrix, not Mat::eye assigned to `camera`: that would write into the matrix the last
-    // past neighbour holds.)
-    a = detail::identityAlignment(target.guide.size());
-    cv::Mat camera_ahead = cv::Mat::eye(3, 3, CV_64F);
-    for (size_t j = index + 1; j < entries.size() && j - index <= static_cast<size_t>(options.lookahead); ++j) {
-      a = detail::chain(a, entries[j].from_previous, entries[j].from_previous_ok);
-      camera_ahead = compose(entries[j].from_previous_camera, camera_ahead);
-      neighbours.push_back({&entries[j], a, camera_ahead});
+    {  // future (look-ahead)
+      detail::Alignment a = detail::identityAlignment(target.guide.size());
+      cv::Mat camera = cv::Mat::eye(3, 3, CV_64F);
+      for (size_t j = index + 1; j < entries.size() && j - index <= static_cast<size_t>(options.lookahead); ++j) {
+        a = detail::chain(a, entries[j].from_previous, entries[j].from_previous_ok);
+        camera = compose(entries[j].from_previous_camera, camera);
+        neighbours.push_back({&entries[j], a, camera});
+      }
     }
     // The neighbours are independent from here: they share the cores (much of this work is on the small
     // guide grid, where OpenCV's own functions run on one thread).

@@ -33,7 +33,6 @@ class ZeroMeanGMM {
   at::Tensor negativeLogLikelihood(const at::Tensor& residual) const;
 
   int components() const { return components_; }
-  double varianceFloor() const { return variance_floor_; }
   bool initialised() const { return weights_.defined(); }
   // K doubles each (CPU); undefined before the first fit.
   const at::Tensor& weights() const { return weights_; }
