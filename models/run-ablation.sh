@@ -4,7 +4,7 @@
 # (the shipped recipe), each scored on Rain12, synthetic-val, real-rain/ (no reference, with the grey
 # rain layer and with G_N's own colours) and rain-free photos (no reference); the shipped model (the
 # last recipe, 16000 iterations) is scored alike. Runs already in WORK_DIR are not trained again.
-# Needs a built tree and the data folder; about 15 minutes per 4000 iterations on 2 CPU cores.
+# Needs a built tree and the data folder. WORK_DIR must not be, contain or lie inside DATA_DIR.
 #   usage: models/run-ablation.sh [DATA_DIR] [WORK_DIR] [ITERATIONS]
 #   DATA_DIR: holds clean-bsds/, real-rain/, rain12/, synthetic-val/   [default: ../shared/data]
 #   WORK_DIR: data split, training runs and scores                      [default: build/ablation]

@@ -8,6 +8,13 @@ prepare_training_data() {
   for folder in clean-bsds real-rain; do
     [ -d "$data/$folder" ] || { echo "no $data/$folder - nothing to do" >&2; return 1; }
   done
+  # The work folder's subfolders are deleted and remade: it must not be, contain or lie inside the data.
+  local d w
+  d=$(realpath -m "$data")/ w=$(realpath -m "$work")/
+  if [[ "$w" == "$d"* || "$d" == "$w"* ]]; then
+    echo "work folder '$work' overlaps the data folder '$data': refusing to write there" >&2
+    return 1
+  fi
   rm -rf "$work/clean" "$work/synth-src" "$work/synth" "$work/rainy"
   mkdir -p "$work/clean" "$work/synth-src" "$work/rainy"
   while IFS= read -r name; do

@@ -1,0 +1,20 @@
+#!/bin/bash
+# models/training-data.sh refuses a work folder that is, contains or lies inside the data folder (it
+# deletes and remakes the work folder's subfolders), and leaves the data as it was.
+set -u
+source "$1/models/training-data.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/data/clean-bsds" "$tmp/data/real-rain" "$tmp/data/clean"
+echo keep > "$tmp/data/clean/precious.txt"
+status=0
+for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
+  if prepare_training_data "$tmp/data" "$work" 2> "$tmp/err"; then
+    echo "FAIL: work folder $work was accepted"; status=1
+  elif ! grep -q "overlaps the data folder" "$tmp/err"; then
+    echo "FAIL: no clear error for $work: $(cat "$tmp/err")"; status=1
+  fi
+done
+[ "$(cat "$tmp/data/clean/precious.txt" 2>/dev/null)" = keep ] || { echo "FAIL: the data was touched"; status=1; }
+[ $status -eq 0 ] && echo "PASS: 3 overlapping work folders refused, data untouched"
+exit $status
