@@ -226,6 +226,7 @@ int runNoReference(const derain::cli::ArgParser& args) {
   if (args.has("clean") || args.has("out") || args.has("csv") || args.flagSet("sequences"))
     args.fail("--no-reference takes --rainy and --model (and --derained), not --clean, --out, --csv or --sequences");
   const std::vector<std::string> files = derain::cli::listImages(args.get("rainy"));
+  if (files.empty()) throw derain::Error("no images in '" + args.get("rainy") + "'");
   const std::string derained_dir = args.get("derained");
   if (!derained_dir.empty()) derain::cli::refuseNestedFolders(args.get("rainy"), "--rainy", derained_dir, "--derained");
   for (const auto& file : files) readColour(file);  // unreadable files stop the run before inference

@@ -331,6 +331,11 @@ TEST_F(Cli, EvalNoReferenceReportsWhatTheModelChanged) {
   bad = eval({"--rainy", path("rainy")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--clean"), std::string::npos) << bad.err;
+  fs::create_directories(root_ / "empty");
+  bad = eval({"--no-reference", "--rainy", path("empty"), "--model", model});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("no images"), std::string::npos) << bad.err;
+  EXPECT_EQ(bad.out.find("mean shift"), std::string::npos) << bad.out;
   std::ofstream(root_ / "rainy" / "img0.png") << "not a png at all";
   bad = eval({"--no-reference", "--rainy", path("rainy"), "--model", model});
   EXPECT_EQ(bad.exit_code, 1);
