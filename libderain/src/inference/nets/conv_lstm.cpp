@@ -1,4 +1,5 @@
 #include "nets/conv_lstm.h"
+#include "nets/channel_cat.h"
 
 #include <torch/torch.h>
 
@@ -18,16 +19,23 @@ ConvLSTMImpl::ConvLSTMImpl(int input_channels, int hidden_channels) {
 }
 
 LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) {
-  auto all_gates = gates_->forward(torch::cat({x, state.h}, 1));
-  if (c10::InferenceMode::is_enabled() && all_gates.is_cpu() && all_gates.scalar_type() == torch::kFloat &&
-      state.c.scalar_type() == torch::kFloat && all_gates.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+  auto all_gates = gates_->forward(catChannels({x, state.h}));
+  const auto dtype = all_gates.scalar_type();
+  if (c10::InferenceMode::is_enabled() && all_gates.is_cpu() && (dtype == torch::kFloat || dtype == torch::kBFloat16) &&
+      state.c.scalar_type() == dtype && all_gates.is_contiguous(at::MemoryFormat::ChannelsLast) &&
       state.c.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     // One pass instead of nine operators (lstm_pointwise.h).
     auto c = torch::empty_like(state.c, at::MemoryFormat::ChannelsLast);
     auto h = torch::empty_like(state.c, at::MemoryFormat::ChannelsLast);
     const int64_t pixels = state.c.size(0) * state.c.size(2) * state.c.size(3);
-    lstmPointwise(all_gates.data_ptr<float>(), state.c.data_ptr<float>(), c.data_ptr<float>(), h.data_ptr<float>(),
-                  pixels, static_cast<int>(state.c.size(1)), at::get_num_threads());
+    const int channels = static_cast<int>(state.c.size(1));
+    if (dtype == torch::kFloat)
+      lstmPointwise(all_gates.data_ptr<float>(), state.c.data_ptr<float>(), c.data_ptr<float>(), h.data_ptr<float>(),
+                    pixels, channels, at::get_num_threads());
+    else
+      lstmPointwise(all_gates.data_ptr<c10::BFloat16>(), state.c.data_ptr<c10::BFloat16>(),
+                    c.data_ptr<c10::BFloat16>(), h.data_ptr<c10::BFloat16>(), pixels, channels,
+                    at::get_num_threads());
     return {h, c};
   }
   auto gates = all_gates.chunk(kGateCount, 1);

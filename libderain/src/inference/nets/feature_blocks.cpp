@@ -1,4 +1,5 @@
 #include "nets/feature_blocks.h"
+#include "nets/channel_cat.h"
 
 #include <torch/torch.h>
 
@@ -33,9 +34,9 @@ HybridBlockImpl::HybridBlockImpl(int channels) {
 torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {
   auto residual = res2_->forwardRelu(res1_->forwardRelu(x));
   auto d1 = dense1_->forwardRelu(x);
-  auto d2 = dense2_->forwardRelu(torch::cat({x, d1}, 1));
-  auto d3 = dense3_->forwardRelu(torch::cat({x, d1, d2}, 1));
-  auto fused = fuse_->forward(torch::cat({residual, d1, d2, d3}, 1));
+  auto d2 = dense2_->forwardRelu(catChannels({x, d1}));
+  auto d3 = dense3_->forwardRelu(catChannels({x, d1, d2}));
+  auto fused = fuse_->forward(catChannels({residual, d1, d2, d3}));
   return torch::relu(x + fused);
 }
 

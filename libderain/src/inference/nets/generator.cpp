@@ -1,5 +1,9 @@
 #include "nets/generator.h"
+#include "nets/channel_cat.h"
 #include "nets/packed_conv.h"
+#include "nets/upsample_smooth.h"
+
+#include <ATen/Parallel.h>
 
 #include <torch/torch.h>
 
@@ -88,15 +92,27 @@ torch::Tensor UpsampleImpl::subPixel(const torch::Tensor& x) {
     }
     conv = subpixel_;
   }
-  return torch::pixel_shuffle(conv->forward(x), kUpscale);
+  return conv->forward(x);
 }
 
 torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
   namespace F = torch::nn::functional;
   if (c10::InferenceMode::is_enabled() && x.device().is_cpu()) {
-    auto y = subPixel(x);
+    auto phases = subPixel(x);
+    const auto dtype = phases.scalar_type();
+    if (phases.is_contiguous(at::MemoryFormat::ChannelsLast) && (dtype == torch::kFloat || dtype == torch::kBFloat16)) {
+      const int64_t n = phases.size(0), c = phases.size(1) / (kUpscale * kUpscale), h = phases.size(2), w = phases.size(3);
+      auto out = torch::empty({n, c, h * kUpscale, w * kUpscale}, phases.options().memory_format(at::MemoryFormat::ChannelsLast));
+      if (dtype == torch::kFloat)
+        upsampleSmoothRelu(phases.data_ptr<float>(), out.data_ptr<float>(), n, c, h, w, at::get_num_threads());
+      else
+        upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), n, c, h, w,
+                           at::get_num_threads());
+      return out;
+    }
+    auto y = torch::pixel_shuffle(phases, kUpscale);
     // LibTorch 1.13 has no bf16 reflection pad on the CPU: the smoothing runs in fp32.
-    return x.scalar_type() == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(x.scalar_type()) : smooth(y);
+    return dtype == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(dtype) : smooth(y);
   }
   if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu()) {
     // LibTorch 1.13 on CPU has neither a bf16 transposed convolution (oneDNN) nor a bf16
@@ -147,7 +163,7 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config)
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Tensor& mask) {
-  auto input = torch::cat({image, mask.to(image.dtype())}, 1);
+  auto input = catChannels({image, mask.to(image.dtype())});
   if (unshuffle_ > 1) input = torch::pixel_unshuffle(input, unshuffle_);
   auto skip1 = runFusingRelu(encode_full_, input);
   auto skip2 = runFusingRelu(encode_half_, skip1);

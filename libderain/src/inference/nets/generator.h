@@ -27,7 +27,7 @@ class UpsampleImpl : public torch::nn::Module {
 
  private:
   static torch::Tensor smooth(const torch::Tensor& y);  // pad, 2x2 average, ReLU
-  torch::Tensor subPixel(const torch::Tensor& x);      // the inference path
+  torch::Tensor subPixel(const torch::Tensor& x);      // the inference path, before its pixel shuffle
   torch::nn::ConvTranspose2d deconv_{nullptr};
   // The sub-pixel convolution, made from deconv_'s weights; remade when they change. Not a registered
   // submodule: model files and training see only deconv_.

@@ -18,26 +18,38 @@ inline float sigmoid(float x) {
 }
 }  // namespace
 
-void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
-                   int channels, int threads) {
+namespace {
+template <typename T>
+void run(const T* gates, const T* c_prev, T* c_out, T* h_out, int64_t pixels, int channels, int threads) {
   const int64_t c4 = 4 * static_cast<int64_t>(channels);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t p = 0; p < pixels; ++p) {
-    const float* g = gates + p * c4;
-    const float* cp = c_prev + p * channels;
-    float* co = c_out + p * channels;
-    float* ho = h_out + p * channels;
+    const T* g = gates + p * c4;
+    const T* cp = c_prev + p * channels;
+    T* co = c_out + p * channels;
+    T* ho = h_out + p * channels;
 #pragma omp simd
     for (int k = 0; k < channels; ++k) {
-      const float in = sigmoid(g[k]);
-      const float forget = sigmoid(g[channels + k]);
-      const float out = sigmoid(g[2 * channels + k]);
-      const float cell = std::tanh(g[3 * channels + k]);
-      const float c = forget * cp[k] + in * cell;
-      co[k] = c;
-      ho[k] = out * std::tanh(c);
+      const float in = sigmoid(static_cast<float>(g[k]));
+      const float forget = sigmoid(static_cast<float>(g[channels + k]));
+      const float out = sigmoid(static_cast<float>(g[2 * channels + k]));
+      const float cell = std::tanh(static_cast<float>(g[3 * channels + k]));
+      const float c = forget * static_cast<float>(cp[k]) + in * cell;
+      co[k] = static_cast<T>(c);
+      ho[k] = static_cast<T>(out * std::tanh(c));
     }
   }
+}
+}  // namespace
+
+void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
+                   int channels, int threads) {
+  run(gates, c_prev, c_out, h_out, pixels, channels, threads);
+}
+
+void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out,
+                   c10::BFloat16* h_out, int64_t pixels, int channels, int threads) {
+  run(gates, c_prev, c_out, h_out, pixels, channels, threads);
 }
 
 }  // namespace derain::detail

@@ -1,4 +1,4 @@
-// The ConvLSTM cell's element-wise part in one pass, for inference on the CPU in fp32: from the gate
+// The ConvLSTM cell's element-wise part in one pass, for inference on the CPU in fp32 or bf16: from the gate
 // convolution's output (channels_last: per pixel the i, f, o, g pre-activations, `channels` each)
 // and the previous cell state, c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g) and
 // h = sigmoid(o) * tanh(c). LibTorch does this as nine operators over strided chunks of the gates,
@@ -8,11 +8,17 @@
 
 #include <cstdint>
 
+#include <c10/util/BFloat16.h>
+
 namespace derain::detail {
 
-// gates: pixels x 4 * channels; c_prev, c_out, h_out: pixels x channels (all contiguous, float).
-// Runs on `threads` OpenMP threads (LibTorch's pool). Results within float rounding of LibTorch's.
+// gates: pixels x 4 * channels; c_prev, c_out, h_out: pixels x channels (all contiguous).
+// Runs on `threads` OpenMP threads (LibTorch's pool). fp32: within float rounding of LibTorch's nine
+// operators. bf16: computed in float and rounded once per output, where LibTorch's bf16 operators
+// round after each of the nine (so closer to the fp32 result than they are, not bit-equal to them).
 void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
                    int channels, int threads);
+void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out,
+                   c10::BFloat16* h_out, int64_t pixels, int channels, int threads);
 
 }  // namespace derain::detail

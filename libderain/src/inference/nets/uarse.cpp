@@ -1,4 +1,5 @@
 #include "nets/uarse.h"
+#include "nets/channel_cat.h"
 
 #include <torch/torch.h>
 
@@ -29,6 +30,8 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     const int64_t h = (height + config_.scale - 1) / config_.scale;
     const int64_t w = (width + config_.scale - 1) / config_.scale;
     x = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({h, w}));
+    // LibTorch 1.13 may hand back NCHW here; every layer after follows its input's layout.
+    if (image.is_contiguous(at::MemoryFormat::ChannelsLast)) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   }
   const auto n = x.size(0), h = x.size(2), w = x.size(3);
   auto opts = x.options();
@@ -40,7 +43,7 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     state.c = state.c.contiguous(at::MemoryFormat::ChannelsLast);
   }
   for (int stage = 0; stage < config_.stages; ++stage) {
-    auto features = conv_in_->forwardRelu(torch::cat({x, mask}, 1));
+    auto features = conv_in_->forwardRelu(catChannels({x, mask}));
     state = lstm_->forward(features, state);
     mask = conv_out_->forward(blocks_->forward(state.h));
   }

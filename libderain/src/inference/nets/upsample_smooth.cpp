@@ -1,0 +1,88 @@
+// Built with -fopenmp and without -ffast-math (libderain/meson.build): the sums must keep their order.
+#include "nets/upsample_smooth.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace derain::detail {
+
+namespace {
+
+constexpr int kScale = 2;       // pixel shuffle factor
+constexpr float kWindow = 4.0f;  // 2x2 average
+
+// Row `row` (0 .. 2 * height - 1) of the pixel-shuffled image as float, pixel-major:
+// dst[x * channels + o] for x in 0 .. 2 * width - 1.
+template <typename T>
+void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row, float* dst) {
+  const int64_t phase_row = row % kScale;
+  const T* src_row = image + (row / kScale) * width * channels * kScale * kScale;
+  for (int64_t x = 0; x < width; ++x) {
+    const T* pixel = src_row + x * channels * kScale * kScale;
+    for (int64_t b = 0; b < kScale; ++b) {
+      float* d = dst + (x * kScale + b) * channels;
+      const T* s = pixel + phase_row * kScale + b;
+      for (int64_t o = 0; o < channels; ++o) d[o] = static_cast<float>(s[o * kScale * kScale]);
+    }
+  }
+}
+
+template <typename T>
+void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, int64_t width, int threads) {
+  const int64_t out_h = height * kScale, out_w = width * kScale;
+  const int64_t rows = batch * out_h;
+  const int64_t in_image = height * width * channels * kScale * kScale;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> above(out_w * channels), here(out_w * channels);
+    int64_t above_row = -1;  // global row whose shuffled pixels `above` holds
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t n = r / out_h, y = r % out_h;
+      const T* image = in + n * in_image;
+      // The pad reflects row 0 about itself: the row above row 0 is row 1.
+      const int64_t y_above = y == 0 ? 1 : y - 1;
+      const int64_t global_above = n * out_h + y_above;
+      if (above_row == global_above) {
+        // Within this thread's rows the previous row's pixels are this one's upper row.
+      } else {
+        shuffledRow(image, channels, width, y_above, above.data());
+      }
+      shuffledRow(image, channels, width, y, here.data());
+      T* dst = out + r * out_w * channels;
+      for (int64_t x = 0; x < out_w; ++x) {
+        const int64_t x_left = x == 0 ? 1 : x - 1;  // the same reflection for the left column
+        const float* a0 = above.data() + x_left * channels;
+        const float* a1 = above.data() + x * channels;
+        const float* b0 = here.data() + x_left * channels;
+        const float* b1 = here.data() + x * channels;
+        T* d = dst + x * channels;
+        for (int64_t o = 0; o < channels; ++o) {
+          float sum = 0.0f;
+          sum += a0[o];
+          sum += a1[o];
+          sum += b0[o];
+          sum += b1[o];
+          const float mean = sum / kWindow;
+          d[o] = static_cast<T>(mean < 0.0f ? 0.0f : mean);
+        }
+      }
+      std::swap(above, here);
+      above_row = r;
+    }
+  }
+}
+
+}  // namespace
+
+void upsampleSmoothRelu(const float* in, float* out, int64_t batch, int64_t channels, int64_t height, int64_t width,
+                        int threads) {
+  run(in, out, batch, channels, height, width, threads);
+}
+
+void upsampleSmoothRelu(const c10::BFloat16* in, c10::BFloat16* out, int64_t batch, int64_t channels, int64_t height,
+                        int64_t width, int threads) {
+  run(in, out, batch, channels, height, width, threads);
+}
+
+}  // namespace derain::detail

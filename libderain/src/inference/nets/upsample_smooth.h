@@ -1,0 +1,26 @@
+// The end of the generator's upsampling step in one pass, for inference on the CPU: pixel shuffle of
+// the sub-pixel convolution's output, one-pixel top/left reflection pad, 2x2 average, ReLU. LibTorch
+// does it as four operators, and its reflection pad hands back an NCHW tensor, so the layers after it
+// ran NCHW (oneDNN then re-orders every convolution's input); in the lite model at 640x360 the four
+// took about a sixth of the frame. Torch-free (plain pointers) so it can be built with OpenMP.
+//
+// Same arithmetic as LibTorch's operators, bit for bit (tests/inference/test_upsample_smooth.cpp):
+// each output is (((0 + a) + b) + c) + d, divided by 4, in float (bf16 data is widened first and
+// rounded once at the end, as the fp32 detour of the bf16 path did), then max(x, 0) as clamp_min.
+#pragma once
+
+#include <cstdint>
+
+#include <c10/util/BFloat16.h>
+
+namespace derain::detail {
+
+// in: channels_last [batch, 4 * channels, height, width]: channel o * 4 + a * 2 + b is phase (a, b) of
+// output channel o (pixel_shuffle's order). out: channels_last [batch, channels, 2 * height, 2 * width].
+// Runs on `threads` OpenMP threads (LibTorch's pool).
+void upsampleSmoothRelu(const float* in, float* out, int64_t batch, int64_t channels, int64_t height, int64_t width,
+                        int threads);
+void upsampleSmoothRelu(const c10::BFloat16* in, c10::BFloat16* out, int64_t batch, int64_t channels, int64_t height,
+                        int64_t width, int threads);
+
+}  // namespace derain::detail

@@ -1,0 +1,120 @@
+// The hand-fused inference kernels against the LibTorch operators they replace: the upsampling's end
+// (pixel shuffle, reflection pad, 2x2 average, ReLU) bit for bit, the channels_last concatenation,
+// and the ConvLSTM cell in bf16.
+#include <gtest/gtest.h>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "nets/channel_cat.h"
+#include "nets/conv_lstm.h"
+#include "nets/upsample_smooth.h"
+
+namespace {
+constexpr auto kChannelsLast = at::MemoryFormat::ChannelsLast;
+
+// The operators the fused kernel replaces, as the generator ran them (bf16 through fp32).
+torch::Tensor upsampleByOperators(const torch::Tensor& phases) {
+  namespace F = torch::nn::functional;
+  auto y = torch::pixel_shuffle(phases, 2).to(torch::kFloat32);
+  auto padded = F::pad(y, F::PadFuncOptions({1, 0, 1, 0}).mode(torch::kReflect));
+  return F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)).relu_().to(phases.scalar_type());
+}
+
+torch::Tensor upsampleFused(const torch::Tensor& phases, int threads) {
+  const int64_t n = phases.size(0), c = phases.size(1) / 4, h = phases.size(2), w = phases.size(3);
+  auto out = torch::empty({n, c, 2 * h, 2 * w}, phases.options().memory_format(kChannelsLast));
+  if (phases.scalar_type() == torch::kFloat)
+    derain::detail::upsampleSmoothRelu(phases.data_ptr<float>(), out.data_ptr<float>(), n, c, h, w, threads);
+  else
+    derain::detail::upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), n, c, h, w,
+                                       threads);
+  return out;
+}
+}  // namespace
+
+TEST(UpsampleSmooth, EqualsTheOperatorsBitForBit) {
+  torch::manual_seed(21);
+  // Odd sizes, two images, and 1..2 threads: row chunks start anywhere, also at an image's first row.
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (int threads : {1, 2}) {
+      const auto phases = (torch::randn({2, 4 * 5, 7, 9}) * 3).to(dtype).contiguous(kChannelsLast);
+      const auto fused = upsampleFused(phases, threads);
+      const auto reference = upsampleByOperators(phases);
+      ASSERT_EQ(fused.sizes(), (std::vector<int64_t>{2, 5, 14, 18}));
+      EXPECT_TRUE(fused.is_contiguous(kChannelsLast));
+      EXPECT_TRUE(torch::equal(fused, reference))
+          << "dtype " << dtype << ", " << threads << " threads: max diff "
+          << (fused.to(torch::kFloat) - reference.to(torch::kFloat)).abs().max().item<float>();
+      // Non-trivial: the ReLU clipped some values and kept others.
+      EXPECT_GT(fused.eq(0).sum().item<int64_t>(), 0);
+      EXPECT_GT(fused.gt(0).sum().item<int64_t>(), 0);
+    }
+  }
+}
+
+// A hand-checked corner: the reflection pad makes row -1 row 1 and column -1 column 1.
+TEST(UpsampleSmooth, CornerAveragesTheReflectedNeighbours) {
+  // One output channel, a 1x1 input: its four phases are the 2x2 shuffled image [[1, 2], [3, 4]].
+  const auto phases = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 4, 1, 1}).contiguous(kChannelsLast);
+  const auto out = upsampleFused(phases, 1);
+  // (0,0): rows {1, 0} x columns {1, 0} -> (4 + 3 + 2 + 1) / 4; (0,1): rows {1, 0} x columns {0, 1}.
+  EXPECT_FLOAT_EQ(out[0][0][0][0].item<float>(), 2.5f);
+  EXPECT_FLOAT_EQ(out[0][0][0][1].item<float>(), 2.5f);
+  // (1,1): rows {0, 1} x columns {0, 1}: every pixel once.
+  EXPECT_FLOAT_EQ(out[0][0][1][1].item<float>(), 2.5f);
+  const auto negative = upsampleFused(-phases.clone(), 1);
+  EXPECT_EQ(negative.abs().max().item<float>(), 0.0f);  // ReLU
+}
+
+TEST(ChannelCat, KeepsChannelsLastWithAOneChannelMask) {
+  torch::manual_seed(4);
+  const auto image = torch::randn({2, 3, 6, 10}).contiguous(kChannelsLast);
+  const auto mask = torch::rand({2, 1, 6, 10}).contiguous(kChannelsLast);
+  const auto reference = torch::cat({image, mask}, 1);
+  EXPECT_FALSE(reference.is_contiguous(kChannelsLast)) << "LibTorch's cat keeps the layout now: drop catChannels";
+  const auto out = derain::detail::catChannels({image, mask});
+  EXPECT_TRUE(out.is_contiguous(kChannelsLast));
+  EXPECT_TRUE(torch::equal(out, reference));
+  // NCHW inputs give LibTorch's own result; inputs needing gradients stay differentiable.
+  EXPECT_TRUE(torch::equal(derain::detail::catChannels({image.contiguous(), mask}), reference));
+  const auto weights = torch::ones({2, 1, 6, 10}).contiguous(kChannelsLast).requires_grad_();
+  derain::detail::catChannels({image, weights}).sum().backward();
+  EXPECT_TRUE(torch::equal(weights.grad(), torch::ones_like(weights)));
+}
+
+// bf16 cell in one pass: computed in float and rounded once, so at least as close to the fp32 cell as
+// LibTorch's nine bf16 operators (each rounding), and within bf16 rounding of it.
+TEST(ConvLSTM, Bf16OnePassCellIsWithinBf16RoundingOfFp32) {
+  using derain::detail::ConvLSTM;
+  using derain::detail::LSTMState;
+  torch::manual_seed(31);
+  ConvLSTM lstm(16, 16);
+  const auto x = torch::randn({1, 16, 13, 21}).contiguous(kChannelsLast);
+  const auto c0 = torch::randn({1, 16, 13, 21}).contiguous(kChannelsLast);
+  auto step = [&](torch::ScalarType dtype, bool inference) {
+    ConvLSTM copy(16, 16);
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < copy->parameters().size(); ++i) copy->parameters()[i].copy_(lstm->parameters()[i]);
+    }
+    copy->to(dtype);
+    c10::optional<c10::InferenceMode> mode;
+    if (inference) mode.emplace();
+    torch::NoGradGuard no_grad;
+    LSTMState state{torch::zeros_like(c0).to(dtype).contiguous(kChannelsLast), c0.to(dtype).contiguous(kChannelsLast)};
+    state = copy->forward(x.to(dtype).contiguous(kChannelsLast), state);
+    return std::make_pair(state.h.to(torch::kFloat), state.c.to(torch::kFloat));
+  };
+  const auto fp32 = step(torch::kFloat, true);
+  const auto fused = step(torch::kBFloat16, true);
+  const auto operators = step(torch::kBFloat16, false);
+  const float fused_error = (fused.first - fp32.first).abs().max().item<float>();
+  const float operator_error = (operators.first - fp32.first).abs().max().item<float>();
+  EXPECT_GT(fused_error, 0.0f) << "bf16 was not used";
+  EXPECT_LE(fused_error, operator_error);
+  // h is in (-1, 1): bf16 keeps 8 bits, so a rounding is at most 2^-8 there; the gate convolution in
+  // bf16 adds a few more.
+  EXPECT_LT(fused_error, 0.03f);
+  EXPECT_LT((fused.second - fp32.second).abs().max().item<float>(), 0.05f * fp32.second.abs().max().item<float>());
+}
