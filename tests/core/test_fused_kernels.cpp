@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <ATen/Parallel.h>
+#include <opencv2/core.hpp>
 #include <torch/torch.h>
 
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
 #include "nets/upsample_smooth.h"
+#include "grey_rain.h"
+#include "tensor_image.h"
 
 namespace {
 constexpr auto kChannelsLast = at::MemoryFormat::ChannelsLast;
@@ -117,4 +120,77 @@ TEST(ConvLSTM, Bf16OnePassCellIsWithinBf16RoundingOfFp32) {
   // bf16 adds a few more.
   EXPECT_LT(fused_error, 0.03f);
   EXPECT_LT((fused.second - fp32.second).abs().max().item<float>(), 0.05f * fp32.second.abs().max().item<float>());
+}
+
+// The image <-> tensor conversions in one pass against LibTorch's operators they replace.
+namespace {
+// As imageToTensor + padToMultiple + .to(dtype) were written before: from_blob, flip, to, div, sub, pad.
+torch::Tensor networkTensorByOperators(const cv::Mat& image, int multiple, torch::ScalarType dtype) {
+  namespace F = torch::nn::functional;
+  const bool bytes = image.depth() == CV_8U;
+  auto hwc = torch::from_blob(image.data, {image.rows, image.cols, 3}, bytes ? torch::kUInt8 : torch::kFloat32);
+  auto x = hwc.permute({2, 0, 1}).unsqueeze(0).flip({1});
+  x = bytes ? x.to(torch::kFloat32).div(127.5).sub(1.0) : x.mul(2.0).sub(1.0);
+  const int64_t pad_h = (multiple - image.rows % multiple) % multiple, pad_w = (multiple - image.cols % multiple) % multiple;
+  x = F::pad(x, F::PadFuncOptions({0, pad_w, 0, pad_h}).mode(torch::kReplicate));
+  return x.to(dtype).contiguous(kChannelsLast);
+}
+}  // namespace
+
+TEST(TensorImage, NetworkTensorEqualsTheOperatorsBitForBit) {
+  cv::Mat bytes(13, 22, CV_8UC3), floats(13, 22, CV_32FC3);
+  cv::randu(bytes, 0, 256);
+  cv::randu(floats, 0.0f, 1.0f);
+  for (const cv::Mat& image : {bytes, floats}) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      for (int multiple : {1, 8}) {
+        const auto fast = derain::detail::networkTensor(image, derain::ColorOrder::BGR, multiple, dtype);
+        const auto reference = networkTensorByOperators(image, multiple, dtype);
+        ASSERT_EQ(fast.sizes(), reference.sizes());
+        EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+        EXPECT_TRUE(torch::equal(fast, reference)) << "depth " << image.depth() << " dtype " << dtype << " multiple "
+                                                   << multiple;
+      }
+    }
+  }
+  // RGB order keeps the channels; BGR swaps them.
+  const auto rgb = derain::detail::networkTensor(bytes, derain::ColorOrder::RGB, 1, torch::kFloat32);
+  const auto bgr = derain::detail::networkTensor(bytes, derain::ColorOrder::BGR, 1, torch::kFloat32);
+  EXPECT_TRUE(torch::equal(rgb, bgr.flip({1})));
+  EXPECT_FLOAT_EQ(rgb[0][0][0][0].item<float>(), bytes.at<cv::Vec3b>(0, 0)[0] / 127.5f - 1.0f);
+}
+
+TEST(TensorImage, TensorToImageEqualsTheOperatorsBitForBit) {
+  torch::manual_seed(9);
+  // Partly beyond [-1, 1], to exercise the clamp.
+  auto t = (torch::randn({1, 3, 11, 17}) * 0.8).contiguous(kChannelsLast);
+  for (bool narrow : {false, true}) {
+    const auto input = narrow ? torch::cat({t, t.narrow(1, 0, 1)}, 1).narrow(1, 0, 3) : t;
+    for (int type : {CV_8UC3, CV_32FC3}) {
+      const cv::Mat fast = derain::detail::tensorToImage(input, type, derain::ColorOrder::BGR);
+      auto hwc = input[0].flip({0}).permute({1, 2, 0}).clamp(-1.0, 1.0);
+      auto expected = type == CV_8UC3 ? hwc.add(1.0).mul(127.5).round().to(torch::kUInt8).contiguous()
+                                      : hwc.add(1.0).mul(0.5).contiguous();
+      ASSERT_EQ(fast.type(), type);
+      const size_t bytes = expected.numel() * expected.element_size();
+      EXPECT_EQ(std::memcmp(fast.data, expected.data_ptr(), bytes), 0) << "type " << type << " narrow " << narrow;
+    }
+  }
+}
+
+TEST(GreyRain, EqualsTheOperatorsBitForBit) {
+  torch::manual_seed(17);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto input = (torch::rand({2, 3, 9, 14}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
+    const auto derained = (input.to(torch::kFloat) - torch::rand({2, 3, 9, 14}) * 0.3).to(dtype).contiguous(kChannelsLast);
+    const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).to(dtype).view({1, 3, 1, 1});
+    const auto reference = input - ((input - derained) * luma).sum(1, true);
+    const auto fast = derain::detail::greyRain(input, derained, luma);
+    EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+    EXPECT_TRUE(torch::equal(fast, reference)) << "dtype " << dtype << ": max diff "
+                                               << (fast.to(torch::kFloat) - reference.to(torch::kFloat)).abs().max().item<float>();
+    // The removed layer is grey: the same in every channel (up to the dtype's rounding of input - luma).
+    const auto removed = (input.to(torch::kFloat) - fast.to(torch::kFloat));
+    EXPECT_LT((removed.select(1, 0) - removed.select(1, 2)).abs().max().item<float>(), dtype == torch::kFloat32 ? 1e-6f : 1e-2f);
+  }
 }

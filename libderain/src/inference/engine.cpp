@@ -12,6 +12,7 @@
 #include "networks.h"
 #include "denormals.h"
 #include "runtime.h"
+#include "grey_rain.h"
 #include "tensor_image.h"
 #include "tiling.h"
 
@@ -64,7 +65,7 @@ struct Engine::Impl {
   // grey with its own luma; else the generator's output as it is.
   at::Tensor finishDerained(const at::Tensor& input, const at::Tensor& derained) const {
     if (!options.grey_rain) return derained;
-    return input - ((input - derained) * luma_weights).sum(1, /*keepdim=*/true);
+    return detail::greyRain(input, derained, luma_weights);
   }
 
   // The inference model file of this engine: config plus U-ARSE / G_N / G_R weights in fp32.
@@ -88,7 +89,9 @@ struct Engine::Impl {
   // engine's device in its dtype.
   at::Tensor networkInput(const cv::Mat& colour, const detail::Span& rows, const detail::Span& cols,
                           ColorOrder order) const {
-    auto piece = detail::imageToTensor(colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size)), order);
+    const cv::Mat tile = colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size));
+    if (device == Device::CPU) return detail::networkTensor(tile, order, config.sizeMultiple(), detail::torchDtype(precision));
+    auto piece = detail::imageToTensor(tile, order);
     // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
     return detail::padToMultiple(piece, config.sizeMultiple())
         .to(detail::torchDevice(device), detail::torchDtype(precision))

@@ -1,5 +1,10 @@
 #include "tensor_image.h"
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "derain/error.hpp"
@@ -10,21 +15,93 @@ namespace {
 constexpr double kByteHalfRange = 127.5;  // maps 0..255 onto [-1, 1]
 }
 
-at::Tensor imageToTensor(const cv::Mat& image, ColorOrder order) {
+namespace {
+constexpr int kColourChannels = 3;
+constexpr int64_t kRowsPerTask = 8;  // rows per parallel task: enough work to pay for a task
+
+void checkColourImage(const cv::Mat& image) {
   if (image.empty()) throw Error("empty image");
   if (image.type() != CV_8UC3 && image.type() != CV_32FC3)
     throw Error("expected an 8-bit or float 3-channel image (CV_8UC3 / CV_32FC3), got type " +
                 std::to_string(image.type()) + " with " + std::to_string(image.channels()) + " channel(s)");
-  cv::Mat continuous = image.isContinuous() ? image : image.clone();
-  const bool bytes = image.depth() == CV_8U;
-  // H x W x 3 in memory is exactly channels_last 1 x 3 x H x W once permuted: no copy until .to().
-  auto hwc = torch::from_blob(continuous.data, {continuous.rows, continuous.cols, 3},
-                              bytes ? torch::kUInt8 : torch::kFloat32);
-  auto x = hwc.permute({2, 0, 1}).unsqueeze(0);
-  if (order == ColorOrder::BGR) x = x.flip({1});
-  x = bytes ? x.to(torch::kFloat32).div(kByteHalfRange).sub(1.0) : x.mul(2.0).sub(1.0);
-  return x.contiguous(at::MemoryFormat::ChannelsLast);
 }
+
+// One pass from the image to the tensor, with the arithmetic of LibTorch's operators it replaces
+// (to(float).div(127.5).sub(1.0) for bytes, mul(2.0).sub(1.0) for floats: one float rounding each),
+// so the result is the same bit for bit; rows and columns past the image repeat its last ones
+// (replicate padding). T: float or c10::BFloat16 (rounded once, as .to(kBFloat16) did).
+template <typename Pixel, typename T>
+void fillNetworkTensor(const cv::Mat& image, ColorOrder order, T* out, int64_t height, int64_t width) {
+  const bool bgr = order == ColorOrder::BGR;
+  at::parallel_for(0, height, kRowsPerTask, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      const Pixel* src = image.ptr<Pixel>(static_cast<int>(std::min<int64_t>(y, image.rows - 1)));
+      T* dst = out + y * width * kColourChannels;
+      for (int64_t x = 0; x < width; ++x) {
+        const Pixel* p = src + std::min<int64_t>(x, image.cols - 1) * kColourChannels;
+        for (int c = 0; c < kColourChannels; ++c) {
+          const float v = static_cast<float>(p[bgr ? kColourChannels - 1 - c : c]);
+          float mapped;
+          if constexpr (std::is_same_v<Pixel, uint8_t>)
+            mapped = v / static_cast<float>(kByteHalfRange) - 1.0f;
+          else
+            mapped = v * 2.0f - 1.0f;
+          dst[x * kColourChannels + c] = static_cast<T>(mapped);
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
+at::Tensor networkTensor(const cv::Mat& image, ColorOrder order, int multiple, at::ScalarType dtype) {
+  checkColourImage(image);
+  if (dtype != torch::kFloat32 && dtype != torch::kBFloat16) throw Error("network tensors are fp32 or bf16");
+  const int64_t height = (image.rows + multiple - 1) / multiple * multiple;
+  const int64_t width = (image.cols + multiple - 1) / multiple * multiple;
+  auto out = torch::empty({1, kColourChannels, height, width},
+                          torch::TensorOptions().dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
+  const bool bytes = image.depth() == CV_8U;
+  if (dtype == torch::kFloat32) {
+    if (bytes) fillNetworkTensor<uint8_t>(image, order, out.data_ptr<float>(), height, width);
+    else fillNetworkTensor<float>(image, order, out.data_ptr<float>(), height, width);
+  } else {
+    if (bytes) fillNetworkTensor<uint8_t>(image, order, out.data_ptr<c10::BFloat16>(), height, width);
+    else fillNetworkTensor<float>(image, order, out.data_ptr<c10::BFloat16>(), height, width);
+  }
+  return out;
+}
+
+at::Tensor imageToTensor(const cv::Mat& image, ColorOrder order) {
+  return networkTensor(image, order, 1, torch::kFloat32);
+}
+
+namespace {
+// One pass from a 3-channel float tensor (any strides) to the image, with the arithmetic of the
+// operators it replaces: clamp(-1, 1), then +1 and *127.5 and round-half-even (bytes) or +1 and *0.5.
+template <typename Pixel>
+void fillImage(const at::Tensor& t, ColorOrder order, cv::Mat& image) {
+  const float* data = t.data_ptr<float>();
+  const int64_t sc = t.stride(1), sy = t.stride(2), sx = t.stride(3);
+  const bool bgr = order == ColorOrder::BGR;
+  at::parallel_for(0, image.rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      Pixel* dst = image.ptr<Pixel>(static_cast<int>(y));
+      const float* row = data + y * sy;
+      for (int64_t x = 0; x < image.cols; ++x) {
+        for (int c = 0; c < kColourChannels; ++c) {
+          const float v = std::min(std::max(row[x * sx + c * sc], -1.0f), 1.0f);
+          if constexpr (std::is_same_v<Pixel, uint8_t>)
+            dst[x * kColourChannels + (bgr ? kColourChannels - 1 - c : c)] =
+                static_cast<uint8_t>(std::nearbyint((v + 1.0f) * static_cast<float>(kByteHalfRange)));
+          else
+            dst[x * kColourChannels + (bgr ? kColourChannels - 1 - c : c)] = (v + 1.0f) * 0.5f;
+        }
+      }
+    }
+  });
+}
+}  // namespace
 
 cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order) {
   auto t = tensor.detach().to(torch::kCPU, torch::kFloat32);
@@ -35,17 +112,12 @@ cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order) {
     std::memcpy(mask.data, hw.data_ptr<float>(), sizeof(float) * height * width);
     return mask;
   }
-  if (order == ColorOrder::BGR) t = t.flip({1});
-  auto hwc = t[0].permute({1, 2, 0}).clamp(-1.0, 1.0);
-  at::Tensor out;
-  if (type == CV_8UC3)
-    out = hwc.add(1.0).mul(kByteHalfRange).round().to(torch::kUInt8).contiguous();
-  else if (type == CV_32FC3)
-    out = hwc.add(1.0).mul(0.5).contiguous();
-  else
-    throw Error("unsupported output type " + std::to_string(type));
+  if (type != CV_8UC3 && type != CV_32FC3) throw Error("unsupported output type " + std::to_string(type));
   cv::Mat image(height, width, type);
-  std::memcpy(image.data, out.data_ptr(), out.numel() * out.element_size());
+  if (type == CV_8UC3)
+    fillImage<uint8_t>(t, order, image);
+  else
+    fillImage<float>(t, order, image);
   return image;
 }
 
