@@ -9,6 +9,7 @@
 
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
+#include "nets/residual_add.h"
 #include "nets/upsample_smooth.h"
 #include "grey_rain.h"
 #include "tensor_image.h"
@@ -193,4 +194,32 @@ TEST(GreyRain, EqualsTheOperatorsBitForBit) {
     const auto removed = (input.to(torch::kFloat) - fast.to(torch::kFloat));
     EXPECT_LT((removed.select(1, 0) - removed.select(1, 2)).abs().max().item<float>(), dtype == torch::kFloat32 ? 1e-6f : 1e-2f);
   }
+}
+
+TEST(ResidualAdd, EqualsAddThenReluBitForBit) {
+  torch::manual_seed(23);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (auto format : {at::MemoryFormat::Contiguous, kChannelsLast}) {
+      for (bool relu : {false, true}) {
+        // Large enough for two threads (add_relu_kernel.cpp splits only big tensors).
+        const auto x = torch::randn({1, 8, 70, 90}).to(dtype).contiguous(format);
+        const auto y = torch::randn({1, 8, 70, 90}).to(dtype).contiguous(format);
+        const auto reference = relu ? torch::relu(y + x) : y + x;
+        at::Tensor fast;
+        {
+          c10::InferenceMode inference;
+          fast = derain::detail::residualAdd(y.clone(), x, relu);
+        }
+        EXPECT_TRUE(torch::equal(fast, reference)) << "dtype " << dtype << " relu " << relu;
+        EXPECT_EQ(fast.lt(0).any().item<bool>(), !relu);
+      }
+    }
+  }
+  // Outside inference (training) it is LibTorch's own differentiable expression and leaves y alone.
+  const auto x = torch::randn({1, 2, 3, 4}, torch::requires_grad());
+  const auto y = torch::randn({1, 2, 3, 4});
+  const auto y_before = y.clone();
+  derain::detail::residualAdd(y, x, true).sum().backward();
+  EXPECT_TRUE(torch::equal(y, y_before));
+  EXPECT_TRUE(x.grad().defined());
 }

@@ -1,4 +1,5 @@
 #include "grey_rain.h"
+#include "bf16_rounding.h"
 
 #include <type_traits>
 
@@ -17,7 +18,15 @@ inline float rounded(float v) {
   if constexpr (std::is_same_v<T, float>)
     return v;
   else
-    return static_cast<float>(static_cast<T>(v));
+    return roundToBf16(v);
+}
+
+template <typename T>
+inline T stored(float v) {
+  if constexpr (std::is_same_v<T, float>)
+    return v;
+  else
+    return toBf16(v);
 }
 
 template <typename T>
@@ -32,7 +41,7 @@ void run(const T* input, const T* derained, const float weights[kChannels], T* o
         luma += rounded<T>(removed * weights[c]);
       }
       luma = rounded<T>(luma);
-      for (int c = 0; c < kChannels; ++c) out[p * kChannels + c] = static_cast<T>(static_cast<float>(in[c]) - luma);
+      for (int c = 0; c < kChannels; ++c) out[p * kChannels + c] = stored<T>(static_cast<float>(in[c]) - luma);
     }
   });
 }

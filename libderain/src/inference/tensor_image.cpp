@@ -1,4 +1,5 @@
 #include "tensor_image.h"
+#include "bf16_rounding.h"
 
 #include <algorithm>
 #include <cmath>
@@ -46,7 +47,10 @@ void fillNetworkTensor(const cv::Mat& image, ColorOrder order, T* out, int64_t h
             mapped = v / static_cast<float>(kByteHalfRange) - 1.0f;
           else
             mapped = v * 2.0f - 1.0f;
-          dst[x * kColourChannels + c] = static_cast<T>(mapped);
+          if constexpr (std::is_same_v<T, float>)
+            dst[x * kColourChannels + c] = mapped;
+          else
+            dst[x * kColourChannels + c] = toBf16(mapped);
         }
       }
     }

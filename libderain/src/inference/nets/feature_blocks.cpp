@@ -1,5 +1,6 @@
 #include "nets/feature_blocks.h"
 #include "nets/channel_cat.h"
+#include "nets/residual_add.h"
 
 #include <torch/torch.h>
 
@@ -18,7 +19,7 @@ ResidualBlockImpl::ResidualBlockImpl(int channels) {
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
   auto y = conv2_->forwardRelu(conv1_->forwardRelu(x));
-  return (y + x).relu_();
+  return residualAdd(y, x, /*relu=*/true);
 }
 
 HybridBlockImpl::HybridBlockImpl(int channels) {
@@ -37,7 +38,7 @@ torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {
   auto d2 = dense2_->forwardRelu(catChannels({x, d1}));
   auto d3 = dense3_->forwardRelu(catChannels({x, d1, d2}));
   auto fused = fuse_->forward(catChannels({residual, d1, d2, d3}));
-  return torch::relu(x + fused);
+  return residualAdd(fused, x, /*relu=*/true);
 }
 
 torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int count) {

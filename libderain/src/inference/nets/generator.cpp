@@ -1,6 +1,7 @@
 #include "nets/generator.h"
 #include "nets/channel_cat.h"
 #include "nets/packed_conv.h"
+#include "nets/residual_add.h"
 #include "nets/upsample_smooth.h"
 
 #include <ATen/Parallel.h>
@@ -168,12 +169,12 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
   auto skip1 = runFusingRelu(encode_full_, input);
   auto skip2 = runFusingRelu(encode_half_, skip1);
   auto x = runFusingRelu(body_, skip2);
-  x = up_half_->forward(x) + skip2;
+  x = residualAdd(up_half_->forward(x), skip2, /*relu=*/false);
   x = runFusingRelu(decode_half_, x);
-  x = up_full_->forward(x) + skip1;
+  x = residualAdd(up_full_->forward(x), skip1, /*relu=*/false);
   x = runFusingRelu(decode_full_, x);
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);
-  return residual_ ? image + x : x;
+  return residual_ ? residualAdd(x, image, /*relu=*/false) : x;
 }
 
 }  // namespace derain::detail
