@@ -32,17 +32,22 @@
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
  *
- * With #GstDerain:max-in-flight above 1, frames are processed on the element's own worker thread:
- * the streaming thread hands a frame over and goes back upstream for the next one, so capture,
- * decoding and colour conversion of frame t+1 overlap the network's work on frame t. At most
- * max-in-flight frames are queued or being processed; the streaming thread waits while that many
- * are (backpressure). Frames leave in the order they came, with their timestamps, flags and
- * metadata; EOS and caps changes wait until every queued frame is out, a flush or the change to
- * READY discards the queued ones. The default, 2, also keeps a synchronising sink's wait for a
- * frame's render time from stalling the network in a live pipeline without a queue: measured with a
- * live 25 fps source (derain-gst-bench --live), the element rendered on time 0.91-0.96x of the frames
- * it can process with 2, 0.66-0.69x with 1. max-in-flight=1 processes each frame in the streaming
- * thread, as a plain #GstVideoFilter does (lowest latency: one frame time).
+ * With #GstDerain:max-in-flight above 1, frames are processed on the element's own worker thread
+ * and pushed downstream by another: the streaming thread hands a frame over and goes back upstream
+ * for the next one, so capture, decoding and colour conversion of frame t+1 overlap the network's
+ * work on frame t, and the network goes on with frame t+1 while a synchronising sink holds frame t
+ * until its render time. At most max-in-flight frames are queued, being processed or waiting to be
+ * pushed; the streaming thread waits while that many are (backpressure). Frames leave in the order
+ * they came, with their timestamps, flags and metadata; EOS and caps changes wait until every
+ * queued frame is out, a flush or the change to READY discards the queued ones.
+ *
+ * From a live source (with QoS on) the streaming thread never waits: a blocked live source falls
+ * behind its clock and every frame it makes afterwards is late. When max-in-flight frames are
+ * queued or being processed, the frame still waiting gives way to the new one (as a leaky queue;
+ * the next frame pushed is marked DISCONT), so the network always works on the newest frame.
+ * Measured with a live 25 fps source (derain-gst-bench --live, README "Performance"), the element
+ * renders on time about as many frames as it can process. max-in-flight=1 processes each frame in
+ * the streaming thread, as a plain #GstVideoFilter does (lowest latency: one frame time).
  *
  * Elements with the same model file and the same engine properties share one loaded engine (one
  * copy of the weights, one thread pool) and take turns on it, frame by frame.
@@ -226,9 +231,10 @@ static void gst_derain_class_init(GstDerainClass* klass) {
                                    GST_PARAM_MUTABLE_PLAYING | GST_PARAM_CONTROLLABLE)));
   g_object_class_install_property(gobject_class, PROP_MAX_IN_FLIGHT,
       g_param_spec_int("max-in-flight", "Frames in flight",
-          "Frames queued to or processed by the element's worker thread before the streaming thread "
-          "waits; 1 = process each frame in the streaming thread. The element's latency is this many "
-          "frame times",
+          "Frames queued to, processed by or waiting to be pushed from the element's worker thread "
+          "before the streaming thread waits (from a live source it does not wait: a waiting frame "
+          "gives way to the newer one); 1 = process each frame in the streaming thread. The element's "
+          "latency is this many frame times",
           1, MAX_IN_FLIGHT, DEFAULT_PROP_MAX_IN_FLIGHT,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property(gobject_class, PROP_TEMPORAL_WINDOW,
@@ -857,7 +863,7 @@ static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuff
   const double strength = self->strength;
   GST_OBJECT_UNLOCK(self);
   const GstVideoInfo in_info = filter->in_info, out_info = filter->out_info;
-  return worker->submit(in, out, [self, strength, in_info, out_info](GstBuffer* input, GstBuffer* output) {
+  auto work = [self, strength, in_info, out_info](GstBuffer* input, GstBuffer* output) {
     GstVideoFrame in_frame, out_frame;
     if (!gst_derain_map_frames(self, &in_info, input, &out_info, output, &in_frame, &out_frame))
       return GST_FLOW_ERROR;
@@ -865,5 +871,17 @@ static GstFlowReturn gst_derain_generate_output(GstBaseTransform* trans, GstBuff
     gst_video_frame_unmap(&out_frame);
     gst_video_frame_unmap(&in_frame);
     return result;
-  });
+  };
+  // A live source must not be blocked (it falls behind its clock and every frame it makes then is
+  // late): with QoS on, a waiting frame gives way to the newer one instead.
+  GST_OBJECT_LOCK(self);
+  const bool live = self->upstream_live;
+  GST_OBJECT_UNLOCK(self);
+  if (live && gst_base_transform_is_qos_enabled(trans)) {
+    int dropped = 0;
+    const GstFlowReturn submitted = worker->submitReplacingWaiting(in, out, std::move(work), &dropped);
+    if (dropped > 0) GST_DEBUG_OBJECT(self, "live: a waiting frame gave way to a newer one");
+    return submitted;
+  }
+  return worker->submit(in, out, std::move(work));
 }
