@@ -80,6 +80,11 @@ TEST(ChannelCat, KeepsChannelsLastWithAOneChannelMask) {
   const auto out = derain::detail::catChannels({image, mask});
   EXPECT_TRUE(out.is_contiguous(kChannelsLast));
   EXPECT_TRUE(torch::equal(out, reference));
+  // Three bf16 parts, as the hybrid block's.
+  const auto a = torch::randn({1, 5, 4, 7}).to(torch::kBFloat16).contiguous(kChannelsLast);
+  const auto b = torch::randn({1, 2, 4, 7}).to(torch::kBFloat16).contiguous(kChannelsLast);
+  const auto c = torch::randn({1, 3, 4, 7}).to(torch::kBFloat16).contiguous(kChannelsLast);
+  EXPECT_TRUE(torch::equal(derain::detail::catChannels({a, b, c}), torch::cat({a, b, c}, 1)));
   // NCHW inputs give LibTorch's own result; inputs needing gradients stay differentiable.
   EXPECT_TRUE(torch::equal(derain::detail::catChannels({image.contiguous(), mask}), reference));
   const auto weights = torch::ones({2, 1, 6, 10}).contiguous(kChannelsLast).requires_grad_();
