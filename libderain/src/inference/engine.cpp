@@ -13,6 +13,7 @@
 #include "denormals.h"
 #include "runtime.h"
 #include "grey_rain.h"
+#include "nets/channel_cat.h"
 #include "tensor_image.h"
 #include "tiling.h"
 
@@ -191,7 +192,7 @@ void Engine::derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask
     const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
       auto a = net->att->forward(x);
       // As net->derain(x), with the mask kept.
-      return at::cat({impl_->finishDerained(x, net->g_n->forward(x, a)), a}, 1);
+      return detail::catChannels({impl_->finishDerained(x, net->g_n->forward(x, a)), a});
     }, &attention);
     dst = detail::restoreLayout(out, src, order);
     mask = attention;

@@ -48,10 +48,14 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     mask = conv_out_->forward(blocks_->forward(state.h));
   }
   if (config_.scale > 1) {
-    mask = F::interpolate(mask, F::InterpolateFuncOptions()
-                                    .size(std::vector<int64_t>{height, width})
-                                    .mode(torch::kBilinear)
-                                    .align_corners(false));
+    // In fp32 for a bf16 mask too: LibTorch 1.13's bf16 bilinear kernel is a scalar loop, twice the
+    // fp32 one's time (which also keeps the interpolation weights unrounded).
+    const auto dtype = mask.scalar_type();
+    mask = F::interpolate(mask.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{height, width})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false))
+               .to(dtype);
   }
   return mask;
 }
