@@ -20,9 +20,10 @@ constexpr int kWidth = 320, kHeight = 240;
 constexpr int kCapacityFrames = 16;   // per stream, to measure what the elements get through
 constexpr double kOverload = 2.0;     // live source rate over that capacity
 constexpr double kLiveSeconds = 3.0;
-// derain-gst-bench --live renders 0.91-0.96x of the capacity on a quiet machine (README); the element
-// that ran inference in the streaming thread rendered 0.09x. The bound leaves room for a loaded machine.
-constexpr double kMinRenderedShare = 0.6;
+// derain-gst-bench --live renders 1.00-1.04x of the capacity on a quiet machine (README), and this test
+// measured 0.92-1.25x while a training run shared the two cores; the element that ran inference in the
+// streaming thread rendered 0.09x. The bound leaves room for a loaded machine.
+constexpr double kMinRenderedShare = 0.75;
 
 struct SinkCount {
   int frames = 0;
