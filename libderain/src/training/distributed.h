@@ -2,8 +2,8 @@
 // MASTER_ADDR, MASTER_PORT), a TCPStore hosted by rank 0, a Gloo process group on CPU (NCCL on CUDA
 // when this LibTorch has it), and the few collectives a DerainCycleGAN run needs:
 //   - rank 0's networks, GMM and prior-generator state broadcast once (identical starts);
-//   - gradients averaged (flattened into large buckets) after each backward, before each optimiser
-//     step, G step and D step alike (Trainer::setDataParallel);
+//   - gradients averaged before each optimiser step, G step and D step alike, bucket by bucket while
+//     backward runs (gradient_averager.h, Trainer::setDataParallel);
 //   - the GMM's EM statistics summed over the ranks (one mixture fitted on every rank's residuals);
 //   - each iteration's losses averaged and the ranks' stop requests agreed (any rank's Ctrl-C stops
 //     all at the same iteration);

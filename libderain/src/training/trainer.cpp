@@ -115,8 +115,23 @@ Trainer::Trainer(const ModelConfig& config, const TrainingOptions& options, c10:
   opt_d_ = makeAdam(parametersWithPrefixes(*model_, {"d_n.", "d_r."}), options_);
 }
 
+namespace {
+std::vector<at::Tensor> parametersOf(torch::optim::Adam& optimizer) {
+  std::vector<at::Tensor> params;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) params.push_back(p);
+  return params;
+}
+}  // namespace
+
 void Trainer::setDataParallel(DataParallelHooks hooks) {
   dp_ = std::move(hooks);
+  g_average_.reset();
+  d_average_.reset();
+  if (dp_.overlapped) {
+    g_average_ = dp_.overlapped(parametersOf(*opt_g_));
+    d_average_ = dp_.overlapped(parametersOf(*opt_d_));
+  }
   if (dp_.rank > 0) pool_rng_.seed((options_.seed ^ kPoolStream) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(dp_.rank));
 }
 
@@ -231,10 +246,12 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   losses_phase2.end();
   bf16.reset();
   StepPhase backward_phase("derain::g_backward");
+  if (g_average_) g_average_->arm();
   total.backward();
+  if (g_average_) g_average_->finish();
   backward_phase.end();
   StepPhase optimizer_phase("derain::g_optimizer");
-  averageGradients(*opt_g_);
+  if (!g_average_) averageGradients(*opt_g_);
   setLearningRate(*opt_g_, lr);
   opt_g_->step();
   optimizer_phase.end();
@@ -280,10 +297,12 @@ void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   forward_phase.end();
   bf16.reset();
   StepPhase backward_phase("derain::d_backward");
+  if (d_average_) d_average_->arm();
   (d_n + d_r).backward();
+  if (d_average_) d_average_->finish();
   backward_phase.end();
   StepPhase optimizer_phase("derain::d_optimizer");
-  averageGradients(*opt_d_);
+  if (!d_average_) averageGradients(*opt_d_);
   setLearningRate(*opt_d_, lr);
   opt_d_->step();
   optimizer_phase.end();

@@ -19,6 +19,7 @@
 #include "losses/gmm_loss.h"
 #include "losses/perceptual_loss.h"
 #include "networks.h"
+#include "training/gradient_averager.h"
 #include "training/history_pool.h"
 #include "training/step_losses.h"
 #include "training/training_options.h"
@@ -39,6 +40,9 @@ struct DataParallelHooks {
   std::function<void(std::vector<at::Tensor>&)> average;
   // In place: the sum over the ranks of a CPU double tensor (GMM sufficient statistics).
   std::function<void(at::Tensor&)> sum;
+  // An averager for one optimiser's parameters that all-reduces during backward (gradient_averager.h);
+  // empty: `average` after backward.
+  std::function<std::unique_ptr<GradientAverager>(std::vector<at::Tensor> params)> overlapped;
 };
 
 class Trainer {
@@ -112,6 +116,7 @@ class Trainer {
   at::Tensor real_rainy_, real_clean_;
   int64_t iteration_ = 0;
   DataParallelHooks dp_;
+  std::unique_ptr<GradientAverager> g_average_, d_average_;  // with dp_.overlapped
   bool flush_denormals_ = true;
 };
 
