@@ -19,6 +19,7 @@
 #include "training/batch_plan.h"
 #include "training/checkpoint.h"
 #include "training/distributed.h"
+#include "training/gradient_averager.h"
 #include "training/image_domain.h"
 #include "training/local_launcher.h"
 #include "training/training_run.h"
@@ -266,4 +267,54 @@ TEST(Rendezvous, EnvironmentVariables) {
   EXPECT_NE(error({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}).find("MASTER_PORT"),
             std::string::npos);
   EXPECT_NE(error({{"WORLD_SIZE", "0"}}).find("WORLD_SIZE must be >= 1"), std::string::npos);
+}
+
+// The overlapped averager on its own, with a stand-in all-reduce (two ranks holding the same
+// gradients: the sum doubles them): buckets are started while backward still has the first layer
+// ahead, the means equal the plain gradients bit for bit, and a parameter without a gradient counts
+// as zeros.
+TEST(OverlappedAverager, StartsBucketsDuringBackwardAndLeavesTheMean) {
+  torch::manual_seed(3);
+  torch::nn::Sequential net(torch::nn::Linear(8, 64), torch::nn::ReLU(), torch::nn::Linear(64, 64), torch::nn::ReLU(),
+                            torch::nn::Linear(64, 4));
+  torch::nn::Linear unused(2, 2);  // in the averager's parameters, not in the graph
+  std::vector<at::Tensor> params = net->parameters();
+  for (auto& p : unused->parameters()) params.push_back(p);
+  const auto x = torch::randn({5, 8});
+
+  // The plain gradients.
+  net->zero_grad();
+  net->forward(x).pow(2).sum().backward();
+  std::vector<at::Tensor> plain;
+  for (auto& p : net->parameters()) plain.push_back(p.grad().clone());
+
+  // First layer's weight: its gradient arrives last. Record how many buckets had started by then.
+  bool first_layer_done = false;
+  int started_before = 0, started = 0;
+  net->parameters()[0].register_hook([&](const at::Tensor&) { first_layer_done = true; });
+  OverlappedAverager::Comm comm;
+  comm.start = [&](at::Tensor& flat) -> std::function<void()> {
+    ++started;
+    if (!first_layer_done) ++started_before;
+    flat.mul_(2);  // the other rank's identical gradients added
+    return [] {};
+  };
+  comm.to_comm = [](const at::Tensor& t) { return t; };
+  comm.world_size = 2;
+  OverlappedAverager averager(params, comm, /*bucket_bytes=*/4096);
+  ASSERT_GE(averager.buckets(), 3u);
+
+  for (auto& p : params) p.mutable_grad() = torch::full_like(p, 7.0);  // stale values: overwritten
+  net->zero_grad();
+  averager.arm();
+  net->forward(x).pow(2).sum().backward();
+  averager.finish();
+  EXPECT_GT(started_before, 0) << "no bucket started before backward reached the first layer";
+  EXPECT_EQ(started, static_cast<int>(averager.buckets()));
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(net->parameters()[i].grad(), plain[i])) << i;
+  for (auto& p : unused->parameters()) EXPECT_EQ(p.grad().abs().sum().item<float>(), 0.0f);
+  // Not armed: a backward pass leaves the gradients to autograd alone.
+  net->zero_grad();
+  net->forward(x).pow(2).sum().backward();
+  EXPECT_TRUE(torch::equal(net->parameters()[0].grad(), plain[0]));
 }

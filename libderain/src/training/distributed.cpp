@@ -317,120 +317,6 @@ void DataParallel::sum(at::Tensor& tensor) {
   tensor.copy_(t);
 }
 
-namespace {
-// Buckets for the overlapped average: about DDP's default size, so the first ones start while
-// backward still has most of the network ahead (one ~64 MB bucket would start only at the end).
-constexpr int64_t kOverlapBucketBytes = int64_t{25} << 20;
-
-// GradientAverager over the process group: each parameter's hook (autograd runs it once, with the
-// parameter's whole gradient for this backward pass) copies the gradient into its bucket; a bucket
-// whose every gradient has arrived is all-reduced asynchronously at once. Buckets are made in the
-// reverse of the parameters' order, the order backward reaches them. Same sums as average(): with
-// two ranks bit for bit (a + b does not depend on how the values are bucketed).
-class OverlappedAverager final : public GradientAverager {
- public:
-  OverlappedAverager(std::vector<at::Tensor> params, std::function<c10::intrusive_ptr<c10d::Work>(at::Tensor&)> start,
-                     std::function<void(const std::function<void()>&)> guarded,
-                     std::function<at::Tensor(const at::Tensor&)> to_comm, int world_size)
-      : params_(std::move(params)), start_(std::move(start)), guarded_(std::move(guarded)),
-        to_comm_(std::move(to_comm)), world_size_(world_size) {
-    slots_.resize(params_.size());
-    for (size_t k = params_.size(); k-- > 0;) {
-      const at::Tensor& p = params_[k];
-      const int64_t bytes = static_cast<int64_t>(p.numel()) * static_cast<int64_t>(p.element_size());
-      if (buckets_.empty() || buckets_.back().dtype != p.scalar_type() ||
-          (buckets_.back().bytes > 0 && buckets_.back().bytes + bytes > kOverlapBucketBytes))
-        buckets_.push_back(Bucket{p.scalar_type()});
-      Bucket& b = buckets_.back();
-      slots_[k] = Slot{buckets_.size() - 1, b.numel, p.numel()};
-      b.params.push_back(k);
-      b.numel += p.numel();
-      b.bytes += bytes;
-    }
-    for (Bucket& b : buckets_) b.flat = to_comm_(torch::empty({b.numel}, params_[b.params[0]].options()));
-    for (size_t k = 0; k < params_.size(); ++k)
-      hooks_.push_back(params_[k].register_hook([this, k](const at::Tensor& grad) { arrived(k, grad); }));
-  }
-  ~OverlappedAverager() override {
-    for (size_t k = 0; k < params_.size(); ++k) params_[k].remove_hook(hooks_[k]);
-  }
-
-  void arm() override {
-    armed_ = true;
-    for (Bucket& b : buckets_) {
-      b.arrived = 0;
-      b.work.reset();
-    }
-    for (Slot& s : slots_) s.arrived = false;
-  }
-
-  void finish() override {
-    if (!armed_) return;
-    armed_ = false;
-    torch::NoGradGuard no_grad;
-    for (Bucket& b : buckets_) {
-      if (b.work) continue;
-      for (size_t k : b.params)  // no gradient this pass: zeros, as average() sees an untouched grad
-        if (!slots_[k].arrived) b.flat.narrow(0, slots_[k].offset, slots_[k].numel).zero_();
-      launch(b);
-    }
-    guarded_([&] {
-      for (Bucket& b : buckets_) b.work->wait();
-    });
-    for (Bucket& b : buckets_) {
-      b.flat.div_(static_cast<double>(world_size_));
-      for (size_t k : b.params) {
-        at::Tensor& p = params_[k];
-        const at::Tensor mean = b.flat.narrow(0, slots_[k].offset, slots_[k].numel).view(p.sizes());
-        if (p.grad().defined())
-          p.mutable_grad().copy_(mean);
-        else
-          p.mutable_grad() = mean.to(p.device()).clone();
-      }
-    }
-  }
-
- private:
-  struct Slot {
-    size_t bucket = 0;
-    int64_t offset = 0, numel = 0;
-    bool arrived = false;
-  };
-  struct Bucket {
-    at::ScalarType dtype;
-    std::vector<size_t> params;
-    int64_t numel = 0, bytes = 0;
-    at::Tensor flat;
-    size_t arrived = 0;
-    c10::intrusive_ptr<c10d::Work> work;
-  };
-
-  void arrived(size_t k, const at::Tensor& grad) {
-    if (!armed_ || slots_[k].arrived) return;
-    torch::NoGradGuard no_grad;
-    Slot& s = slots_[k];
-    Bucket& b = buckets_[s.bucket];
-    b.flat.narrow(0, s.offset, s.numel).copy_(grad.reshape({-1}));
-    s.arrived = true;
-    if (++b.arrived == b.params.size()) launch(b);
-  }
-
-  void launch(Bucket& b) {
-    guarded_([&] { b.work = start_(b.flat); });
-  }
-
-  std::vector<at::Tensor> params_;
-  std::function<c10::intrusive_ptr<c10d::Work>(at::Tensor&)> start_;
-  std::function<void(const std::function<void()>&)> guarded_;
-  std::function<at::Tensor(const at::Tensor&)> to_comm_;
-  int world_size_;
-  std::vector<Slot> slots_;
-  std::vector<Bucket> buckets_;
-  std::vector<unsigned> hooks_;
-  bool armed_ = false;
-};
-}  // namespace
-
 void DataParallel::attach(Trainer& trainer, const CheckpointInfo* resumed) {
   DataParallelHooks hooks;
   hooks.rank = rank();
@@ -439,14 +325,18 @@ void DataParallel::attach(Trainer& trainer, const CheckpointInfo* resumed) {
   hooks.sum = [this](at::Tensor& t) { sum(t); };
   hooks.overlapped = [this](std::vector<at::Tensor> params) -> std::unique_ptr<GradientAverager> {
     Impl* impl = impl_.get();
-    return std::make_unique<OverlappedAverager>(
-        std::move(params),
-        [impl](at::Tensor& flat) {
-          std::vector<at::Tensor> v{flat};
-          return impl->group->allreduce(v);
-        },
-        [impl](const std::function<void()>& f) { impl->guarded("the gradient all-reduce", f); },
-        [impl](const at::Tensor& t) { return impl->toComm(t); }, impl->env.world_size);
+    OverlappedAverager::Comm comm;
+    comm.start = [impl](at::Tensor& flat) -> std::function<void()> {
+      c10::intrusive_ptr<c10d::Work> work;
+      impl->guarded("the gradient all-reduce", [&] {
+        std::vector<at::Tensor> v{flat};
+        work = impl->group->allreduce(v);
+      });
+      return [impl, work] { impl->guarded("the gradient all-reduce", [&] { work->wait(); }); };
+    };
+    comm.to_comm = [impl](const at::Tensor& t) { return impl->toComm(t); };
+    comm.world_size = impl->env.world_size;
+    return std::make_unique<OverlappedAverager>(std::move(params), std::move(comm));
   };
   trainer.setDataParallel(std::move(hooks));
 
