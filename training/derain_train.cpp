@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <sstream>
@@ -70,6 +71,8 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
   train.weight.reconstruction  train.weight.identity  train.weight.synthetic
   train.synthetic.{density,angle,angle_jitter,length,width,intensity,haze} = MIN:MAX
     (the procedural rain of the synthetic-pair term, as derain-synth's options)
+  train.synthetic.pairs = DIR   (the term's pairs from disk instead, as --pairs; the recipe line in
+    model.derain says which: procedural pairs, or pairs from DIR)
 OUT/training.conf of any run is a complete example.
 
 Output folder: a fresh run needs an empty or new --out (--force starts over in a used one); while it
@@ -137,6 +140,14 @@ const std::vector<SettingOption>& settingOptions() {
        weight("w-identity", &W::identity)},
       {"w-synthetic", "X", "weight of the synthetic-pair term, not in the paper [default: 0 = off]",
        weight("w-synthetic", &W::synthetic)},
+      {"pairs", "DIR",
+       "the synthetic-pair term's pairs from disk: DIR/rainy/NAME and DIR/clean/NAME (same name, the extension "
+       "may differ), one random crop and flip for both; a file without its partner, or two sizes that differ, "
+       "is an error [default: procedural rain drawn over the clean crops]",
+       [](const ArgParser& args, T& t) {
+         // Absolute, so that --resume from another folder finds it (the checkpoint keeps the setting).
+         t.synthetic_pairs = std::filesystem::absolute(args.get("pairs")).lexically_normal().string();
+       }},
       {"g-adversarial-scales", "HOW",
        "discriminator scales in G's adversarial term: finest, mean or sum [default: finest, the reference code's]",
        [](const ArgParser& args, T& t) { t.g_adversarial_scales = args.get("g-adversarial-scales"); }},

@@ -1,5 +1,5 @@
 #!/bin/bash
-# models/training-data.sh refuses a work folder that is, contains or lies inside the data folder (it
+# models/training-data.sh (and run-gr-pairs.sh, which uses it) refuses a work folder that is, contains or lies inside the data folder (it
 # deletes and remakes the work folder's subfolders), and leaves the data as it was.
 set -u
 source "$1/models/training-data.sh"
@@ -15,6 +15,16 @@ for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
     echo "FAIL: no clear error for $work: $(cat "$tmp/err")"; status=1
   fi
 done
+# models/run-gr-pairs.sh too, before it writes anything (it needs a built tree: build/).
+if [ -x "$1/build/training/derain-train" ]; then
+  for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
+    if bash "$1/models/run-gr-pairs.sh" "$tmp/data" "$work" 10 > /dev/null 2> "$tmp/err"; then
+      echo "FAIL: run-gr-pairs.sh accepted the work folder $work"; status=1
+    elif ! grep -q "overlaps the data folder" "$tmp/err"; then
+      echo "FAIL: run-gr-pairs.sh: no clear error for $work: $(cat "$tmp/err")"; status=1
+    fi
+  done
+fi
 [ "$(cat "$tmp/data/clean/precious.txt" 2>/dev/null)" = keep ] || { echo "FAIL: the data was touched"; status=1; }
 [ $status -eq 0 ] && echo "PASS: 3 overlapping work folders refused, data untouched"
 exit $status

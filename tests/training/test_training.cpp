@@ -359,7 +359,8 @@ TEST(TrainingOptions, RecipeNamedFromTheObjectiveUnlessGiven) {
   o.recipe = "two\nlines";
   EXPECT_THROW(o.validate(ModelConfig::lite()), Error);
 
-  // models/make-default-model.sh's settings give the line recorded in the shipped model's file.
+  // models/make-default-model.sh's settings give the line recorded in the shipped model's file, plus
+  // the pairs' source, which the trainer names since --pairs exists (the shipped file predates it).
   TrainingOptions shipped;
   shipped.iterations = 16000;
   shipped.crop = 128;
@@ -373,7 +374,7 @@ TEST(TrainingOptions, RecipeNamedFromTheObjectiveUnlessGiven) {
   EXPECT_EQ(shipped.recipeText(ModelConfig::lite(), false),
             "semi-supervised (synthetic pairs), shipped default: lite preset, 16000 iterations, crop 128, batch 1, "
             "lr 0.0002, init he; adversarial 0.2 (G sum, D sum of 3 scales, slope 0.2), attention 1 (rainy prior "
-            "on), cycle 0.5, perceptual off, gmm 0, reconstruction 0, identity 2, synthetic 10");
+            "on), cycle 0.5, perceptual off, gmm 0, reconstruction 0, identity 2, synthetic 10 (procedural pairs)");
 }
 
 TEST(Trainer, RainyAttentionPriorOnlyWhenEnabled) {

@@ -12,6 +12,7 @@ namespace {
 constexpr uint64_t kShuffleTag = 0x53485546464c45ULL;
 constexpr uint64_t kSampleTag = 0x53414d504c45ULL;
 constexpr uint64_t kRainTag = 0x5241494eULL;
+constexpr uint64_t kPairTag = 0x50414952ULL;
 
 // SplitMix64 finaliser: turns (seed, counter) pairs into well-spread seeds.
 uint64_t mix(uint64_t a, uint64_t b) {
@@ -32,8 +33,7 @@ std::vector<size_t> epochOrder(uint64_t seed, int64_t epoch, size_t n) {
   return order;
 }
 
-CropSpec cropOf(size_t index, const ImageDomain& domain, int crop, std::mt19937_64& rng) {
-  const cv::Size size = domain.imageSize(index);
+CropSpec cropOf(size_t index, cv::Size size, int crop, std::mt19937_64& rng) {
   CropSpec c;
   c.index = index;
   c.x = static_cast<int>(below(rng, static_cast<size_t>(size.width - crop + 1)));
@@ -49,7 +49,7 @@ int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch) 
 }
 
 BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
-                    const ImageDomain& clean, const RainParamRanges* synthetic_rain) {
+                    const ImageDomain& clean, const RainParamRanges* synthetic_rain, const ImagePairs* pairs) {
   const bool rainy_leads = rainy.size() >= clean.size();
   const ImageDomain& lead = rainy_leads ? rainy : clean;
   const ImageDomain& other = rainy_leads ? clean : rainy;
@@ -67,8 +67,10 @@ BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const
       order = epochOrder(seed, epoch, lead.size());
       cached_epoch = epoch;
     }
-    CropSpec lead_crop = cropOf(order[static_cast<size_t>(sample % epoch_len)], lead, crop, rng);
-    CropSpec other_crop = cropOf(below(rng, other.size()), other, crop, rng);
+    const size_t lead_index = order[static_cast<size_t>(sample % epoch_len)];
+    CropSpec lead_crop = cropOf(lead_index, lead.imageSize(lead_index), crop, rng);
+    const size_t other_index = below(rng, other.size());
+    CropSpec other_crop = cropOf(other_index, other.imageSize(other_index), crop, rng);
     (rainy_leads ? plan.rainy : plan.clean).push_back(lead_crop);
     (rainy_leads ? plan.clean : plan.rainy).push_back(other_crop);
   }
@@ -76,13 +78,21 @@ BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const
     std::mt19937_64 rain_rng(mix(mix(seed, kRainTag), static_cast<uint64_t>(iteration)));
     for (int b = 0; b < batch; ++b) plan.synthetic_rain.push_back(synthetic_rain->sample(rain_rng));
   }
+  if (pairs) {
+    std::mt19937_64 pair_rng(mix(mix(seed, kPairTag), static_cast<uint64_t>(iteration)));
+    for (int b = 0; b < batch; ++b) {
+      const size_t index = below(pair_rng, pairs->size());
+      plan.pairs.push_back(cropOf(index, pairs->imageSize(index), crop, pair_rng));
+    }
+  }
   return plan;
 }
 
 BatchPlan planShard(uint64_t seed, int64_t iteration, int batch, int rank, int world_size, int crop,
-                    const ImageDomain& rainy, const ImageDomain& clean, const RainParamRanges* synthetic_rain) {
-  if (world_size <= 1) return planBatch(seed, iteration, batch, crop, rainy, clean, synthetic_rain);
-  const BatchPlan global = planBatch(seed, iteration, batch * world_size, crop, rainy, clean, synthetic_rain);
+                    const ImageDomain& rainy, const ImageDomain& clean, const RainParamRanges* synthetic_rain,
+                    const ImagePairs* pairs) {
+  if (world_size <= 1) return planBatch(seed, iteration, batch, crop, rainy, clean, synthetic_rain, pairs);
+  const BatchPlan global = planBatch(seed, iteration, batch * world_size, crop, rainy, clean, synthetic_rain, pairs);
   const auto first = static_cast<size_t>(rank) * static_cast<size_t>(batch);
   auto slice = [&](const auto& all) {
     using V = std::decay_t<decltype(all)>;
@@ -92,6 +102,7 @@ BatchPlan planShard(uint64_t seed, int64_t iteration, int batch, int rank, int w
   plan.rainy = slice(global.rainy);
   plan.clean = slice(global.clean);
   plan.synthetic_rain = slice(global.synthetic_rain);
+  plan.pairs = slice(global.pairs);
   return plan;
 }
 

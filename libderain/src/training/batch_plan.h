@@ -9,6 +9,7 @@
 
 #include "derain/rain.hpp"
 #include "training/image_domain.h"
+#include "training/image_pairs.h"
 
 namespace derain::detail {
 
@@ -21,14 +22,18 @@ struct CropSpec {
 struct BatchPlan {
   std::vector<CropSpec> rainy, clean;
   std::vector<RainParams> synthetic_rain;  // per clean crop, when the synthetic loss is on; else empty
+  std::vector<CropSpec> pairs;  // per sample, a crop of a pair from disk (both images alike); else empty
 };
 
 // Unpaired sampling: an epoch is one pass over the larger domain in a per-epoch shuffled order; the
 // smaller domain is drawn uniformly at random (with replacement) for each sample. Crops are uniform
 // over the valid positions; flips have probability 1/2. With `synthetic_rain`, each clean crop also
-// gets rain parameters drawn from it (from a stream of its own: the crops do not change).
+// gets rain parameters drawn from it (from a stream of its own: the crops do not change). With `pairs`,
+// each sample also gets a pair drawn uniformly at random (with replacement) and one crop and flip for
+// both of its images, again from a stream of its own.
 BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const ImageDomain& rainy,
-                    const ImageDomain& clean, const RainParamRanges* synthetic_rain = nullptr);
+                    const ImageDomain& clean, const RainParamRanges* synthetic_rain = nullptr,
+                    const ImagePairs* pairs = nullptr);
 
 // Data-parallel shard: rank `rank` of `world_size` gets samples [rank * batch, (rank + 1) * batch)
 // of the global batch of batch * world_size samples, i.e. of planBatch(seed, iteration,
@@ -37,7 +42,7 @@ BatchPlan planBatch(uint64_t seed, int64_t iteration, int batch, int crop, const
 // domain is drawn with replacement, as in one process). world_size 1 is planBatch itself.
 BatchPlan planShard(uint64_t seed, int64_t iteration, int batch, int rank, int world_size, int crop,
                     const ImageDomain& rainy, const ImageDomain& clean,
-                    const RainParamRanges* synthetic_rain = nullptr);
+                    const RainParamRanges* synthetic_rain = nullptr, const ImagePairs* pairs = nullptr);
 
 // Iterations of one epoch: ceil(max(|rainy|, |clean|) / batch).
 int64_t iterationsPerEpoch(size_t rainy_images, size_t clean_images, int batch);

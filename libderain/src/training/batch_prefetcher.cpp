@@ -37,9 +37,9 @@ at::Tensor emptyBatch(size_t count, int crop) {
 }  // namespace
 
 TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, const ImageDomain& rainy,
-                        const ImageDomain& clean) {
+                        const ImageDomain& clean, const ImagePairs* pairs) {
   const size_t image = 3 * static_cast<size_t>(crop) * crop;
-  TrainingBatch batch{iteration, emptyBatch(plan.rainy.size(), crop), emptyBatch(plan.clean.size(), crop), {}};
+  TrainingBatch batch{iteration, emptyBatch(plan.rainy.size(), crop), emptyBatch(plan.clean.size(), crop), {}, {}};
   for (size_t i = 0; i < plan.rainy.size(); ++i)
     writeScaled(cropOf(rainy.load(plan.rainy[i].index), plan.rainy[i], crop), batch.rainy.data_ptr<float>() + i * image);
   // With synthetic rain, each clean crop is also rained (in 8 bits, like derain-synth's files): one
@@ -54,14 +54,25 @@ TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, cons
     addRain(patch, with_rain, plan.synthetic_rain.at(i));
     writeScaled(with_rain, batch.synthetic.data_ptr<float>() + i * image);
   }
+  if (plan.pairs.empty()) return batch;
+  if (!pairs) throw Error("batch loader: the plan has pair crops but no pairs were given");
+  // One crop spec for both images: the same window and flip.
+  batch.synthetic = emptyBatch(plan.pairs.size(), crop);
+  batch.synthetic_clean = emptyBatch(plan.pairs.size(), crop);
+  for (size_t i = 0; i < plan.pairs.size(); ++i) {
+    const auto [with_rain, without] = pairs->load(plan.pairs[i].index);
+    writeScaled(cropOf(with_rain, plan.pairs[i], crop), batch.synthetic.data_ptr<float>() + i * image);
+    writeScaled(cropOf(without, plan.pairs[i], crop), batch.synthetic_clean.data_ptr<float>() + i * image);
+  }
   return batch;
 }
 
 BatchPrefetcher::BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch,
                                  int crop, int64_t first, int64_t end, int threads, int depth,
-                                 std::optional<RainParamRanges> synthetic_rain, int rank, int world_size)
+                                 std::optional<RainParamRanges> synthetic_rain, int rank, int world_size,
+                                 const ImagePairs* pairs)
     : rainy_(rainy), clean_(clean), seed_(seed), batch_(batch), crop_(crop), rank_(rank), world_size_(world_size),
-      synthetic_rain_(std::move(synthetic_rain)), end_(end),
+      synthetic_rain_(std::move(synthetic_rain)), pairs_(pairs), end_(end),
       depth_(std::max(1, depth)), next_to_claim_(first), next_to_return_(first) {
   for (int t = 0; t < std::max(1, threads); ++t) threads_.emplace_back([this] { work(); });
 }
@@ -90,7 +101,8 @@ void BatchPrefetcher::work() {
     std::exception_ptr error;
     try {
       const RainParamRanges* rain = synthetic_rain_ ? &*synthetic_rain_ : nullptr;
-      made = loadBatch(planShard(seed_, iteration, batch_, rank_, world_size_, crop_, rainy_, clean_, rain), iteration, crop_, rainy_, clean_);
+      made = loadBatch(planShard(seed_, iteration, batch_, rank_, world_size_, crop_, rainy_, clean_, rain, pairs_),
+                       iteration, crop_, rainy_, clean_, pairs_);
     } catch (...) {
       error = std::current_exception();
     }

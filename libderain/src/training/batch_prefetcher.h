@@ -23,21 +23,27 @@ struct TrainingBatch {
   int64_t iteration = 0;
   at::Tensor rainy;  // B x 3 x crop x crop, float32 RGB in [-1, 1], CPU
   at::Tensor clean;
-  at::Tensor synthetic;  // the clean crops with the plan's procedural rain; undefined without it
+  // The synthetic-pair term's input: the clean crops with the plan's procedural rain, or the rainy
+  // crops of pairs from disk; undefined when the term is off.
+  at::Tensor synthetic;
+  at::Tensor synthetic_clean;  // pairs from disk: the clean crops of those pairs; else undefined
 };
 
-// Builds one batch synchronously (what the prefetcher's threads run).
+// Builds one batch synchronously (what the prefetcher's threads run). `pairs`: needed when the plan
+// has pair crops.
 TrainingBatch loadBatch(const BatchPlan& plan, int64_t iteration, int crop, const ImageDomain& rainy,
-                        const ImageDomain& clean);
+                        const ImageDomain& clean, const ImagePairs* pairs = nullptr);
 
 class BatchPrefetcher {
  public:
   // Produces iterations [first, end) with `threads` threads, at most `depth` batches ahead of the
   // consumer. The domains must outlive the prefetcher. With `synthetic_rain`, batches also carry
-  // rained copies of their clean crops. rank / world_size > 1: this rank's shard (planShard).
+  // rained copies of their clean crops; with `pairs` (which must outlive it too), crops of pairs from
+  // disk instead. rank / world_size > 1: this rank's shard (planShard).
   BatchPrefetcher(const ImageDomain& rainy, const ImageDomain& clean, uint64_t seed, int batch, int crop,
                   int64_t first, int64_t end, int threads, int depth,
-                  std::optional<RainParamRanges> synthetic_rain = std::nullopt, int rank = 0, int world_size = 1);
+                  std::optional<RainParamRanges> synthetic_rain = std::nullopt, int rank = 0, int world_size = 1,
+                  const ImagePairs* pairs = nullptr);
   ~BatchPrefetcher();
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
@@ -54,6 +60,7 @@ class BatchPrefetcher {
   int batch_, crop_;
   int rank_, world_size_;
   std::optional<RainParamRanges> synthetic_rain_;
+  const ImagePairs* pairs_;
   int64_t end_, depth_;
   int64_t next_to_claim_;   // next iteration a worker starts on
   int64_t next_to_return_;  // next iteration next() hands out

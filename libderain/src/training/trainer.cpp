@@ -149,25 +149,28 @@ void Trainer::setDiscriminatorsTrainable(bool trainable) {
   for (auto& p : model_->d_r->parameters()) p.set_requires_grad(trainable);
 }
 
-StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic) {
+StepLosses Trainer::step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic,
+                         const at::Tensor& synthetic_clean) {
   // One scope for both halves (the nested ones inside are free).
   std::optional<FlushDenormalsScope> flush;
   if (flush_denormals_) flush.emplace(at::get_num_threads());
-  StepLosses losses = generatorStep(rainy, clean, lr, synthetic);
+  StepLosses losses = generatorStep(rainy, clean, lr, synthetic, synthetic_clean);
   discriminatorStep(losses, lr);
   ++iteration_;
   return losses;
 }
 
 StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr,
-                                  const at::Tensor& synthetic) {
+                                  const at::Tensor& synthetic, const at::Tensor& synthetic_clean) {
   std::optional<FlushDenormalsScope> flush;
   if (flush_denormals_) flush.emplace(at::get_num_threads());
   if (rainy.dim() != 4 || rainy.size(1) != 3 || rainy.sizes() != clean.sizes())
     throw Error("trainer: rainy and clean batches must both be B x 3 x H x W of the same size");
   const LossWeights& w = options_.weights;
-  if (w.synthetic > 0 && (!synthetic.defined() || synthetic.sizes() != clean.sizes()))
-    throw Error("trainer: the synthetic loss needs the clean batch with procedural rain, of the same size");
+  if (w.synthetic > 0 && (!synthetic.defined() || synthetic.dim() != 4 || synthetic.size(1) != 3))
+    throw Error("trainer: the synthetic loss needs a B x 3 x H x W batch of rained images");
+  if (w.synthetic > 0 && (synthetic_clean.defined() ? synthetic_clean.sizes() : clean.sizes()) != synthetic.sizes())
+    throw Error("trainer: the synthetic loss needs its rained batch and its clean target of the same size");
   const at::Tensor r = rainy.to(device_, torch::kFloat32), n = clean.to(device_, torch::kFloat32);
   DerainCycleGANImpl& m = *model_;
 
@@ -234,7 +237,8 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
     identity = torch::mse_loss(m.g_n->forward(n, att_n), n) + torch::mse_loss(m.g_r->forward(r, att_r), r);
   if (w.synthetic > 0) {
     const at::Tensor s = synthetic.to(device_, torch::kFloat32);
-    synthetic_pair = torch::mse_loss(m.g_n->forward(s, m.att->forward(s)), n);
+    const at::Tensor target = synthetic_clean.defined() ? synthetic_clean.to(device_, torch::kFloat32) : n;
+    synthetic_pair = torch::mse_loss(m.g_n->forward(s, m.att->forward(s)), target);
   }
 
   at::Tensor total = w.adversarial * adversarial + w.attention * (attention_r + attention_n) + w.cycle * cycle;

@@ -55,12 +55,15 @@ class Trainer {
 
   // One iteration at learning rate `lr`: generatorStep then discriminatorStep. rainy, clean:
   // B x 3 x crop x crop in [-1, 1] (any device; moved to the trainer's). `synthetic`: `clean` with
-  // procedural rain drawn over it, needed when the synthetic loss weight is > 0 (ignored otherwise).
-  StepLosses step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic = {});
+  // procedural rain drawn over it, or rainy images of pairs from disk, needed when the synthetic loss
+  // weight is > 0 (ignored otherwise). `synthetic_clean`: the clean partners of pairs from disk, the
+  // term's target; undefined: the target is `clean` (procedural rain was drawn over it).
+  StepLosses step(const at::Tensor& rainy, const at::Tensor& clean, double lr, const at::Tensor& synthetic = {},
+                  const at::Tensor& synthetic_clean = {});
 
   // The halves of step(), public so that tests can check what each one updates.
   StepLosses generatorStep(const at::Tensor& rainy, const at::Tensor& clean, double lr,
-                           const at::Tensor& synthetic = {});
+                           const at::Tensor& synthetic = {}, const at::Tensor& synthetic_clean = {});
   // Uses the images of the preceding generatorStep; adds d_n / d_r to `losses`.
   void discriminatorStep(StepLosses& losses, double lr);
 

@@ -108,6 +108,7 @@ void TrainingOptions::applyText(const std::string& text) {
     else if (k == "weight.reconstruction") weights.reconstruction = parseDoubleValue(kv);
     else if (k == "weight.identity") weights.identity = parseDoubleValue(kv);
     else if (k == "weight.synthetic") weights.synthetic = parseDoubleValue(kv);
+    else if (k == "synthetic.pairs") synthetic_pairs = kv.value;
     else if (applyRainField(kv, k, synthetic_rain)) continue;
     else throw Error("line " + std::to_string(kv.line) + ": unknown training key '" + kv.key + "'");
   }
@@ -144,7 +145,8 @@ std::string TrainingOptions::toText() const {
       << kPrefix << "weight.gmm = " << exactText(weights.gmm) << "\n"
       << kPrefix << "weight.reconstruction = " << exactText(weights.reconstruction) << "\n"
       << kPrefix << "weight.identity = " << exactText(weights.identity) << "\n"
-      << kPrefix << "weight.synthetic = " << exactText(weights.synthetic) << "\n";
+      << kPrefix << "weight.synthetic = " << exactText(weights.synthetic) << "\n"
+      << kPrefix << "synthetic.pairs = " << synthetic_pairs << "\n";
   for (const auto& [name, field] : kRainFields)
     out << kPrefix << "synthetic." << name << " = " << exactText((synthetic_rain.*field).min) << ":"
         << exactText((synthetic_rain.*field).max) << "\n";
@@ -177,6 +179,11 @@ void TrainingOptions::validate(const ModelConfig& model) const {
     }
   }
   require(recipe.find_first_of("\r\n#") == std::string::npos, "recipe must be one line without '#'");
+  // The folder is named in the recipe line and the config text, so the same rule as the recipe's.
+  require(synthetic_pairs.find_first_of("\r\n#") == std::string::npos,
+          "synthetic.pairs must be one line without '#'");
+  require(synthetic_pairs.empty() || weights.synthetic > 0,
+          "synthetic.pairs (--pairs) needs the synthetic-pair term on (weight.synthetic, --w-synthetic > 0)");
   require(gmm_log_every >= 0, "gmm.log_every must be >= 0");
   const LossWeights& w = weights;
   require(w.adversarial >= 0 && w.attention >= 0 && w.cycle >= 0 && w.perceptual >= 0 && w.gmm >= 0 &&
@@ -210,6 +217,9 @@ std::string TrainingOptions::recipeText(const ModelConfig& model, bool perceptua
       << ", perceptual " << (perceptual_enabled ? num(w.perceptual) : std::string("off")) << ", gmm " << num(w.gmm)
       << ", reconstruction " << num(w.reconstruction) << ", identity " << num(w.identity) << ", synthetic "
       << num(w.synthetic);
+  // Which pairs the synthetic term learnt from.
+  if (w.synthetic > 0)
+    out << (synthetic_pairs.empty() ? std::string(" (procedural pairs)") : " (pairs from '" + synthetic_pairs + "')");
   if (precision != "fp32") out << "; " << precision << " forward";  // fp32 lines stay as they were
   return out.str();
 }

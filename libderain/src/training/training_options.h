@@ -70,6 +70,9 @@ struct TrainingOptions {
   std::string recipe;
   // Rain drawn over clean crops for the synthetic term ("train.synthetic.<field> = min:max").
   RainParamRanges synthetic_rain;
+  // The synthetic term's pairs from disk instead ("train.synthetic.pairs"): a folder with rainy/ and
+  // clean/ (training/image_pairs.h); empty = procedural rain over the clean crops.
+  std::string synthetic_pairs;
 
   // Parses "train.<key> = value" lines (the prefix included); unknown train.* keys, bad values and
   // out-of-range settings throw derain::Error naming the line. Non-"train." lines are ignored.

@@ -25,6 +25,7 @@
 #include "training/checkpoint.h"
 #include "training/distributed.h"
 #include "training/image_domain.h"
+#include "training/image_pairs.h"
 #include "training/loss_log.h"
 #include "training/loss_plot.h"
 #include "training/lr_schedule.h"
@@ -97,7 +98,8 @@ class FolderLock {
 
 // Identifies the usable training images (count and FNV-1a hash of their paths and sizes): the
 // batch plan depends on them, so a resume on other data cannot reproduce the original run.
-std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) {
+// Pairs from disk count too (appended only when there are some, so other runs' fingerprints stay).
+std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean, const ImagePairs* pairs) {
   uint64_t hash = 0xcbf29ce484222325ULL;
   auto add = [&](const std::string& text) {
     for (unsigned char ch : text) hash = (hash ^ ch) * 0x100000001b3ULL;
@@ -105,9 +107,13 @@ std::string dataFingerprint(const ImageDomain& rainy, const ImageDomain& clean) 
   for (const ImageDomain* d : {&rainy, &clean})
     for (size_t i = 0; i < d->size(); ++i)
       add(d->path(i) + "|" + std::to_string(d->imageSize(i).width) + "x" + std::to_string(d->imageSize(i).height) + "\n");
+  for (size_t i = 0; pairs && i < pairs->size(); ++i)
+    add(pairs->rainyPath(i) + "|" + pairs->cleanPath(i) + "|" + std::to_string(pairs->imageSize(i).width) + "x" +
+        std::to_string(pairs->imageSize(i).height) + "\n");
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return "rainy " + std::to_string(rainy.size()) + ", clean " + std::to_string(clean.size()) + ", " + hex;
+  return "rainy " + std::to_string(rainy.size()) + ", clean " + std::to_string(clean.size()) +
+         (pairs ? ", pairs " + std::to_string(pairs->size()) : std::string()) + ", " + hex;
 }
 // Before anything is written: a fresh run never lands in a folder holding files (a finished run's
 // model, another run's log), a resumed one needs its checkpoint. Takes the folder's lock (`lock`),
@@ -192,12 +198,18 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
                     options.image_cache_bytes);
   ImageDomain clean("clean", options.clean_files, training.crop, options.loader_threads, message,
                     options.image_cache_bytes);
+  std::optional<ImagePairs> pairs;  // the synthetic term's pairs from disk, when given
+  if (training.weights.synthetic > 0 && !training.synthetic_pairs.empty()) {
+    pairs.emplace(training.synthetic_pairs, training.crop, options.loader_threads, options.image_cache_bytes);
+    message("synthetic pairs: " + std::to_string(pairs->size()) + " from '" + training.synthetic_pairs + "'");
+  }
+  const ImagePairs* const pairs_ptr = pairs ? &*pairs : nullptr;
   result.skipped_rainy = rainy.skipped();
   result.skipped_clean = clean.skipped();
   if (training.iterations == 0)
     training.iterations = training.epochs * iterationsPerEpoch(rainy.size(), clean.size(), training.batch * world);
   result.total_iterations = training.iterations;
-  const std::vector<std::pair<std::string, std::string>> data_meta{{"data", dataFingerprint(rainy, clean)}};
+  const std::vector<std::pair<std::string, std::string>> data_meta{{"data", dataFingerprint(rainy, clean, pairs_ptr)}};
   if (checkpoint) {
     const std::string* saved = checkpoint->file.findMeta("data");
     if (saved && *saved != data_meta[0].second)
@@ -241,9 +253,10 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
   bool stopped = false;
   if (trainer.iteration() < end) {
     std::optional<RainParamRanges> synthetic_rain;
-    if (training.weights.synthetic > 0) synthetic_rain = training.synthetic_rain;
+    if (training.weights.synthetic > 0 && !pairs) synthetic_rain = training.synthetic_rain;
     BatchPrefetcher loader(rainy, clean, training.seed, training.batch, training.crop, trainer.iteration(), end,
-                           options.loader_threads, options.prefetch, synthetic_rain, dp ? dp->rank() : 0, world);
+                           options.loader_threads, options.prefetch, synthetic_rain, dp ? dp->rank() : 0, world,
+                           pairs_ptr);
     while (trainer.iteration() < end) {
       TrainingBatch batch;
       try {
@@ -255,7 +268,7 @@ TrainingRunResult runTraining(const TrainingRunOptions& options) {
         throw;
       }
       const double lr = learningRateAt(trainer.iteration(), training.iterations, training.lr, training.decay_start);
-      const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic);
+      const StepLosses losses = trainer.step(batch.rainy, batch.clean, lr, batch.synthetic, batch.synthetic_clean);
       const int64_t done = trainer.iteration();
       bool stop = options.stop_requested && options.stop_requested();
       const double minutes = std::chrono::duration<double>(Clock::now() - last_checkpoint).count() / 60.0;
