@@ -2,6 +2,14 @@
 
 namespace derain_gst {
 
+namespace {
+// A frame that will not be processed: its output buffer (unless it is the input) and its input.
+void releaseFrame(GstBuffer* in, GstBuffer* out) {
+  if (out != in) gst_buffer_unref(out);
+  gst_buffer_unref(in);
+}
+}  // namespace
+
 FrameWorker::FrameWorker(GstElement* element, GstPad* srcpad, int max_in_flight)
     : element_(element),
       srcpad_(srcpad),
@@ -22,10 +30,7 @@ FrameWorker::~FrameWorker() {
 }
 
 void FrameWorker::discardQueueLocked() {
-  for (Job& job : queue_) {
-    if (job.out != job.in) gst_buffer_unref(job.out);
-    gst_buffer_unref(job.in);
-  }
+  for (Job& job : queue_) releaseFrame(job.in, job.out);
   if (!queue_.empty()) GST_DEBUG_OBJECT(element_, "discarded %zu queued frame(s)", queue_.size());
   queue_.clear();
   for (GstBuffer* out : done_) gst_buffer_unref(out);
@@ -41,8 +46,7 @@ GstFlowReturn FrameWorker::submit(GstBuffer* in, GstBuffer* out, Work work) {
   const GstFlowReturn flow = flushing_ ? GST_FLOW_FLUSHING : flow_;
   if (flow != GST_FLOW_OK) {
     lock.unlock();
-    if (out != in) gst_buffer_unref(out);
-    gst_buffer_unref(in);
+    releaseFrame(in, out);
     return flow;
   }
   queue_.push_back(Job{in, out, std::move(work)});
@@ -59,8 +63,7 @@ GstFlowReturn FrameWorker::submitReplacingWaiting(GstBuffer* in, GstBuffer* out,
   const GstFlowReturn flow = flushing_ ? GST_FLOW_FLUSHING : flow_;
   if (flow != GST_FLOW_OK) {
     lock.unlock();
-    if (out != in) gst_buffer_unref(out);
-    gst_buffer_unref(in);
+    releaseFrame(in, out);
     return flow;
   }
   Job replaced{nullptr, nullptr, nullptr};
@@ -75,10 +78,7 @@ GstFlowReturn FrameWorker::submitReplacingWaiting(GstBuffer* in, GstBuffer* out,
   queue_.push_back(Job{in, out, std::move(work)});
   lock.unlock();
   changed_.notify_all();
-  if (replaced.in != nullptr) {
-    if (replaced.out != replaced.in) gst_buffer_unref(replaced.out);
-    gst_buffer_unref(replaced.in);
-  }
+  if (replaced.in != nullptr) releaseFrame(replaced.in, replaced.out);
   return GST_FLOW_OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <c10/util/BFloat16.h>
 
@@ -25,6 +26,24 @@ inline float roundToBf16(float v) {
   bits &= 0xFFFF0000u;
   std::memcpy(&v, &bits, sizeof v);
   return v;
+}
+
+// v stored as T: float as it is, bf16 rounded; and v rounded to T and read back (what an operator
+// on T tensors keeps of a float result).
+template <typename T>
+inline T storedAs(float v) {
+  if constexpr (std::is_same_v<T, float>)
+    return v;
+  else
+    return toBf16(v);
+}
+
+template <typename T>
+inline float roundedAs(float v) {
+  if constexpr (std::is_same_v<T, float>)
+    return v;
+  else
+    return roundToBf16(v);
 }
 
 }  // namespace derain::detail

@@ -1,7 +1,6 @@
 #include "grey_rain.h"
 #include "bf16_rounding.h"
 
-#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -12,23 +11,6 @@ namespace {
 constexpr int kChannels = 3;
 constexpr int64_t kPixelsPerTask = 4096;
 
-// Rounds a float result to T, as an operator on T tensors does.
-template <typename T>
-inline float rounded(float v) {
-  if constexpr (std::is_same_v<T, float>)
-    return v;
-  else
-    return roundToBf16(v);
-}
-
-template <typename T>
-inline T stored(float v) {
-  if constexpr (std::is_same_v<T, float>)
-    return v;
-  else
-    return toBf16(v);
-}
-
 template <typename T>
 void run(const T* input, const T* derained, const float weights[kChannels], T* out, int64_t pixels) {
   at::parallel_for(0, pixels, kPixelsPerTask, [&](int64_t begin, int64_t end) {
@@ -37,11 +19,11 @@ void run(const T* input, const T* derained, const float weights[kChannels], T* o
       const T* de = derained + p * kChannels;
       float luma = 0.0f;
       for (int c = 0; c < kChannels; ++c) {
-        const float removed = rounded<T>(static_cast<float>(in[c]) - static_cast<float>(de[c]));
-        luma += rounded<T>(removed * weights[c]);
+        const float removed = roundedAs<T>(static_cast<float>(in[c]) - static_cast<float>(de[c]));
+        luma += roundedAs<T>(removed * weights[c]);
       }
-      luma = rounded<T>(luma);
-      for (int c = 0; c < kChannels; ++c) out[p * kChannels + c] = stored<T>(static_cast<float>(in[c]) - luma);
+      luma = roundedAs<T>(luma);
+      for (int c = 0; c < kChannels; ++c) out[p * kChannels + c] = storedAs<T>(static_cast<float>(in[c]) - luma);
     }
   });
 }

@@ -47,10 +47,7 @@ void fillNetworkTensor(const cv::Mat& image, ColorOrder order, T* out, int64_t h
             mapped = v / static_cast<float>(kByteHalfRange) - 1.0f;
           else
             mapped = v * 2.0f - 1.0f;
-          if constexpr (std::is_same_v<T, float>)
-            dst[x * kColourChannels + c] = mapped;
-          else
-            dst[x * kColourChannels + c] = toBf16(mapped);
+          dst[x * kColourChannels + c] = storedAs<T>(mapped);
         }
       }
     }

@@ -3,7 +3,6 @@
 #include "bf16_rounding.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 namespace derain::detail {
@@ -27,14 +26,6 @@ void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row, f
       for (int64_t o = 0; o < channels; ++o) d[o] = static_cast<float>(s[o * kScale * kScale]);
     }
   }
-}
-
-template <typename T>
-inline T stored(float v) {
-  if constexpr (std::is_same_v<T, float>)
-    return v;
-  else
-    return toBf16(v);
 }
 
 template <typename T>
@@ -74,7 +65,7 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, i
           sum += b0[o];
           sum += b1[o];
           const float mean = sum / kWindow;
-          d[o] = stored<T>(mean < 0.0f ? 0.0f : mean);
+          d[o] = storedAs<T>(mean < 0.0f ? 0.0f : mean);
         }
       }
       std::swap(above, here);
