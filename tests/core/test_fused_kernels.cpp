@@ -92,6 +92,20 @@ TEST(ChannelCat, KeepsChannelsLastWithAOneChannelMask) {
   EXPECT_TRUE(torch::equal(weights.grad(), torch::ones_like(weights)));
 }
 
+TEST(ChannelCat, UnshuffledEqualsPixelUnshuffleOfTheConcatenation) {
+  torch::manual_seed(6);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (int64_t factor : {2, 3}) {
+      const auto image = torch::randn({2, 3, 6 * factor, 5 * factor}).to(dtype).contiguous(kChannelsLast);
+      const auto mask = torch::rand({2, 1, 6 * factor, 5 * factor}).to(dtype).contiguous(kChannelsLast);
+      const auto fast = derain::detail::catUnshuffled({image, mask}, factor);
+      const auto reference = torch::pixel_unshuffle(torch::cat({image, mask}, 1), factor);
+      EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+      EXPECT_TRUE(torch::equal(fast, reference)) << "dtype " << dtype << " factor " << factor;
+    }
+  }
+}
+
 // bf16 cell in one pass: computed in float and rounded once, so at least as close to the fp32 cell as
 // LibTorch's nine bf16 operators (each rounding), and within bf16 rounding of it.
 TEST(ConvLSTM, Bf16OnePassCellIsWithinBf16RoundingOfFp32) {

@@ -11,7 +11,62 @@ namespace derain::detail {
 
 namespace {
 constexpr int64_t kPixelsPerTask = 2048;
+
+bool denseChannelsLastLike(c10::ArrayRef<at::Tensor> parts) {
+  const auto& first = parts.front();
+  if (!first.is_cpu() || first.dim() != 4) return false;
+  for (const auto& p : parts)
+    if (!p.is_cpu() || p.dim() != 4 || p.scalar_type() != first.scalar_type() || p.size(0) != first.size(0) ||
+        p.size(2) != first.size(2) || p.size(3) != first.size(3) || !p.is_contiguous(at::MemoryFormat::ChannelsLast) ||
+        p.requires_grad())
+      return false;
+  return true;
+}
+
+// Element type W of the same size as the data: the copy moves bits, whatever they mean.
+template <typename W>
+void unshuffleInto(c10::ArrayRef<at::Tensor> parts, int64_t factor, at::Tensor& out) {
+  const int64_t n = out.size(0), out_h = out.size(2), out_w = out.size(3), in_w = out_w * factor;
+  const int64_t out_channels = out.size(1), f2 = factor * factor;
+  W* dst = static_cast<W*>(out.data_ptr());
+  at::parallel_for(0, n * out_h, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t image = row / out_h, y = row % out_h;
+      for (int64_t x = 0; x < out_w; ++x) {
+        W* d = dst + (row * out_w + x) * out_channels;
+        int64_t base = 0;
+        for (const auto& p : parts) {
+          const int64_t c = p.size(1);
+          const W* src = static_cast<const W*>(p.data_ptr()) + image * p.size(2) * in_w * c;
+          for (int64_t i = 0; i < factor; ++i)
+            for (int64_t j = 0; j < factor; ++j) {
+              const W* s = src + ((y * factor + i) * in_w + x * factor + j) * c;
+              for (int64_t k = 0; k < c; ++k) d[(base + k) * f2 + i * factor + j] = s[k];
+            }
+          base += c;
+        }
+      }
+    }
+  });
+}
 }  // namespace
+
+at::Tensor catUnshuffled(c10::ArrayRef<at::Tensor> parts, int64_t factor) {
+  const auto& first = parts.front();
+  const size_t element = first.defined() ? first.element_size() : 0;
+  if (factor < 1 || !denseChannelsLastLike(parts) || (element != 2 && element != 4) || first.size(2) % factor != 0 ||
+      first.size(3) % factor != 0)
+    return torch::pixel_unshuffle(catChannels(parts), factor);
+  int64_t channels = 0;
+  for (const auto& p : parts) channels += p.size(1);
+  auto out = torch::empty({first.size(0), channels * factor * factor, first.size(2) / factor, first.size(3) / factor},
+                          first.options().memory_format(at::MemoryFormat::ChannelsLast));
+  if (element == 2)
+    unshuffleInto<uint16_t>(parts, factor, out);
+  else
+    unshuffleInto<uint32_t>(parts, factor, out);
+  return out;
+}
 
 at::Tensor catChannels(c10::ArrayRef<at::Tensor> parts) {
   const auto& first = parts.front();
@@ -36,8 +91,8 @@ at::Tensor catChannels(c10::ArrayRef<at::Tensor> parts) {
     }
     return out;
   }
-  // Pixel by pixel, each part's channels copied whole: LibTorch's copy into a channel slice went
-  // at about a third of this speed (the paper preset's U-ARSE concatenates 64 channels per stage).
+  // Pixel by pixel, each part's channels copied whole (LibTorch copies each part into a strided
+  // channel slice of the result).
   const int64_t pixels = first.size(0) * first.size(2) * first.size(3);
   const size_t element = first.element_size();
   std::vector<std::pair<const char*, size_t>> sources;  // data, bytes per pixel

@@ -164,8 +164,8 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config)
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Tensor& mask) {
-  auto input = catChannels({image, mask.to(image.dtype())});
-  if (unshuffle_ > 1) input = torch::pixel_unshuffle(input, unshuffle_);
+  const at::Tensor parts[] = {image, mask.to(image.dtype())};
+  auto input = unshuffle_ > 1 ? catUnshuffled(parts, unshuffle_) : catChannels(parts);
   auto skip1 = runFusingRelu(encode_full_, input);
   auto skip2 = runFusingRelu(encode_half_, skip1);
   auto x = runFusingRelu(body_, skip2);
