@@ -88,7 +88,7 @@ RendezvousEnv rendezvousFromEnvironment(const std::function<const char*(const ch
 // --- the process group ----------------------------------------------------------------------------
 
 namespace {
-constexpr int64_t kBucketBytes = int64_t{64} << 20;  // gradients are flattened into buckets of ~64 MB
+constexpr int64_t kBucketBytes = int64_t{64} << 20;  // broadcasts are flattened into buckets of ~64 MB
 constexpr size_t kRngTextBytes = 16384;             // mt19937_64 state as text, zero-padded
 const std::string kFailedKey = "derain/failed/";
 const std::string kAliveKey = "derain/alive/";
@@ -303,14 +303,6 @@ void DataParallel::broadcast(std::vector<at::Tensor>& tensors) {
   impl_->bucketed(tensors, [&](at::Tensor& flat) { impl_->broadcastFlat(flat, "the broadcast from rank 0"); });
 }
 
-void DataParallel::average(std::vector<at::Tensor>& tensors) {
-  const double n = impl_->env.world_size;
-  impl_->bucketed(tensors, [&](at::Tensor& flat) {
-    impl_->allreduceSum(flat, "the gradient all-reduce");
-    flat.div_(n);
-  });
-}
-
 void DataParallel::sum(at::Tensor& tensor) {
   at::Tensor t = impl_->toComm(tensor).contiguous();
   impl_->allreduceSum(t, "the GMM statistics all-reduce");
@@ -321,9 +313,8 @@ void DataParallel::attach(Trainer& trainer, const CheckpointInfo* resumed) {
   DataParallelHooks hooks;
   hooks.rank = rank();
   hooks.world_size = worldSize();
-  hooks.average = [this](std::vector<at::Tensor>& t) { average(t); };
   hooks.sum = [this](at::Tensor& t) { sum(t); };
-  hooks.overlapped = [this](std::vector<at::Tensor> params) -> std::unique_ptr<GradientAverager> {
+  hooks.averager = [this](std::vector<at::Tensor> params) {
     Impl* impl = impl_.get();
     OverlappedAverager::Comm comm;
     comm.start = [impl](at::Tensor& flat) -> std::function<void()> {

@@ -62,7 +62,6 @@ class DataParallel {
 
   // Collectives (every rank calls them in the same order). Tensors may live on any device.
   void broadcast(std::vector<at::Tensor>& tensors);  // rank 0's values, in place
-  void average(std::vector<at::Tensor>& tensors);    // mean over the ranks, in place (bucketed)
   void sum(at::Tensor& tensor);                      // sum over the ranks, in place
 
   // Makes `trainer` data-parallel (its hooks), then gives every rank rank 0's networks (parameters

@@ -12,21 +12,11 @@
 
 namespace derain::detail {
 
-class GradientAverager {
- public:
-  virtual ~GradientAverager() = default;
-  // Before a backward pass over the parameters the averager was made for.
-  virtual void arm() = 0;
-  // After it: all-reduces what has not started (a parameter without a gradient counts as zeros),
-  // waits for every bucket, and leaves the mean over the ranks in each parameter's grad.
-  virtual void finish() = 0;
-};
-
 // Buckets of about bucket_bytes in the reverse of the parameters' order (the order backward reaches
 // them). A hook on each parameter (autograd runs it once per backward pass, with the parameter's whole
 // gradient) copies the gradient into its bucket; a bucket whose gradients have all arrived is started
-// at once. The sums are the all-reduce's, the mean is sum / world_size, as DataParallel::average().
-class OverlappedAverager final : public GradientAverager {
+// at once. The mean is the all-reduce's sum / world_size.
+class OverlappedAverager {
  public:
   static constexpr int64_t kDefaultBucketBytes = int64_t{25} << 20;  // torch DDP's default
   struct Comm {
@@ -37,9 +27,14 @@ class OverlappedAverager final : public GradientAverager {
   };
 
   OverlappedAverager(std::vector<at::Tensor> params, Comm comm, int64_t bucket_bytes = kDefaultBucketBytes);
-  ~OverlappedAverager() override;
-  void arm() override;
-  void finish() override;
+  ~OverlappedAverager();
+  OverlappedAverager(const OverlappedAverager&) = delete;  // the hooks hold `this`
+  OverlappedAverager& operator=(const OverlappedAverager&) = delete;
+  // Before a backward pass over the parameters the averager was made for.
+  void arm();
+  // After it: starts what has not started (a parameter without a gradient counts as zeros), waits
+  // for every bucket, and leaves the mean over the ranks in each parameter's grad.
+  void finish();
   size_t buckets() const { return buckets_.size(); }
 
  private:

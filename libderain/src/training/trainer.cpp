@@ -128,20 +128,11 @@ void Trainer::setDataParallel(DataParallelHooks hooks) {
   dp_ = std::move(hooks);
   g_average_.reset();
   d_average_.reset();
-  if (dp_.overlapped) {
-    g_average_ = dp_.overlapped(parametersOf(*opt_g_));
-    d_average_ = dp_.overlapped(parametersOf(*opt_d_));
+  if (dp_.averager) {
+    g_average_ = dp_.averager(parametersOf(*opt_g_));
+    d_average_ = dp_.averager(parametersOf(*opt_d_));
   }
   if (dp_.rank > 0) pool_rng_.seed((options_.seed ^ kPoolStream) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(dp_.rank));
-}
-
-void Trainer::averageGradients(torch::optim::Adam& optimizer) {
-  if (!dp_.average) return;
-  std::vector<at::Tensor> grads;
-  for (const auto& group : optimizer.param_groups())
-    for (const auto& p : group.params())
-      if (p.grad().defined()) grads.push_back(p.mutable_grad());
-  dp_.average(grads);
 }
 
 void Trainer::setDiscriminatorsTrainable(bool trainable) {
@@ -255,7 +246,6 @@ StepLosses Trainer::generatorStep(const at::Tensor& rainy, const at::Tensor& cle
   if (g_average_) g_average_->finish();
   backward_phase.end();
   StepPhase optimizer_phase("derain::g_optimizer");
-  if (!g_average_) averageGradients(*opt_g_);
   setLearningRate(*opt_g_, lr);
   opt_g_->step();
   optimizer_phase.end();
@@ -306,7 +296,6 @@ void Trainer::discriminatorStep(StepLosses& losses, double lr) {
   if (d_average_) d_average_->finish();
   backward_phase.end();
   StepPhase optimizer_phase("derain::d_optimizer");
-  if (!d_average_) averageGradients(*opt_d_);
   setLearningRate(*opt_d_, lr);
   opt_d_->step();
   optimizer_phase.end();

@@ -36,13 +36,11 @@ struct StepImages {
 // the steps need. Empty functions = one process.
 struct DataParallelHooks {
   int rank = 0, world_size = 1;
-  // In place: the mean over the ranks of each tensor (gradients, before every optimiser step).
-  std::function<void(std::vector<at::Tensor>&)> average;
   // In place: the sum over the ranks of a CPU double tensor (GMM sufficient statistics).
   std::function<void(at::Tensor&)> sum;
-  // An averager for one optimiser's parameters that all-reduces during backward (gradient_averager.h);
-  // empty: `average` after backward.
-  std::function<std::unique_ptr<GradientAverager>(std::vector<at::Tensor> params)> overlapped;
+  // An averager for one optimiser's parameters: the mean over the ranks of their gradients, all-reduced
+  // while backward runs (gradient_averager.h).
+  std::function<std::unique_ptr<OverlappedAverager>(std::vector<at::Tensor> params)> averager;
 };
 
 class Trainer {
@@ -102,7 +100,6 @@ class Trainer {
 
  private:
   void setDiscriminatorsTrainable(bool trainable);
-  void averageGradients(torch::optim::Adam& optimizer);
 
   ModelConfig config_;
   TrainingOptions options_;
@@ -119,7 +116,7 @@ class Trainer {
   at::Tensor real_rainy_, real_clean_;
   int64_t iteration_ = 0;
   DataParallelHooks dp_;
-  std::unique_ptr<GradientAverager> g_average_, d_average_;  // with dp_.overlapped
+  std::unique_ptr<OverlappedAverager> g_average_, d_average_;  // data-parallel only
   bool flush_denormals_ = true;
 };
 
