@@ -5,9 +5,9 @@
 // holds the push until the frame's render time: up to the pipeline's latency).
 //
 // At most max_in_flight frames are queued, being processed or waiting to be pushed; submit() blocks
-// the streaming thread while that many are (backpressure). Serialized events must not overtake frames: the element
-// calls drain() before forwarding one (EOS, CAPS, SEGMENT, ...), and setFlushing() on FLUSH_START /
-// FLUSH_STOP and before going to READY. The first non-OK flow of a push (or of the work itself) is
+// the streaming thread while that many are (backpressure). Serialized events must not overtake
+// frames: the element calls drain() before forwarding one (EOS, CAPS, SEGMENT, ...), and
+// setFlushing() on FLUSH_START / FLUSH_STOP and before going to READY. The first non-OK flow of a push (or of the work itself) is
 // kept and returned by later submit()s, so upstream learns about NOT_LINKED, EOS or an error; later
 // frames are discarded.
 #pragma once
@@ -41,10 +41,10 @@ class FrameWorker {
   GstFlowReturn submit(GstBuffer* in, GstBuffer* out, Work work);
   // For a live source: never blocks. Frames waiting to be pushed do not count here (a synchronising
   // sink holds each until its render time). When max_in_flight frames are queued or processed, the
-  // oldest frame still
-  // waiting (not started) is dropped and this one takes its place, as a leaky queue would, so the
-  // worker always goes on with the newest frame and the source never falls behind its clock (frames
-  // a blocked live source makes late are frames the sink throws away). *dropped: how many were (0/1).
+  // oldest frame still waiting (not started) is dropped and this one takes its place, as a leaky
+  // queue would, so the worker always goes on with the newest frame and the source never falls
+  // behind its clock (frames a blocked live source makes late are frames the sink throws away).
+  // *dropped: how many were (0/1).
   GstFlowReturn submitReplacingWaiting(GstBuffer* in, GstBuffer* out, Work work, int* dropped);
   // Waits until every queued frame has been pushed or discarded.
   void drain();

@@ -91,11 +91,11 @@ struct Engine::Impl {
   at::Tensor networkInput(const cv::Mat& colour, const detail::Span& rows, const detail::Span& cols,
                           ColorOrder order) const {
     const cv::Mat tile = colour(cv::Rect(cols.begin, rows.begin, cols.size, rows.size));
-    if (device == Device::CPU) return detail::networkTensor(tile, order, config.sizeMultiple(), detail::torchDtype(precision));
-    auto piece = detail::imageToTensor(tile, order);
-    // Padded while still fp32 on the CPU: LibTorch 1.13 has no bf16 replication pad on CPU.
-    return detail::padToMultiple(piece, config.sizeMultiple())
-        .to(detail::torchDevice(device), detail::torchDtype(precision))
+    const auto dtype = detail::torchDtype(precision);
+    // Made on the CPU in the engine's dtype; another device gets it in fp32 and converts it there.
+    if (device == Device::CPU) return detail::networkTensor(tile, order, config.sizeMultiple(), dtype);
+    return detail::networkTensor(tile, order, config.sizeMultiple(), torch::kFloat32)
+        .to(detail::torchDevice(device), dtype)
         .contiguous(at::MemoryFormat::ChannelsLast);
   }
 

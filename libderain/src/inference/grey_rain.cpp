@@ -1,9 +1,9 @@
 #include "grey_rain.h"
-#include "bf16_rounding.h"
-
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include "bf16_rounding.h"
 
 namespace derain::detail {
 

@@ -14,9 +14,6 @@ namespace derain::detail {
 
 namespace {
 constexpr double kByteHalfRange = 127.5;  // maps 0..255 onto [-1, 1]
-}
-
-namespace {
 constexpr int kColourChannels = 3;
 constexpr int64_t kRowsPerTask = 8;  // rows per parallel task: enough work to pay for a task
 
@@ -120,14 +117,6 @@ cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order) {
   else
     fillImage<float>(t, order, image);
   return image;
-}
-
-at::Tensor padToMultiple(const at::Tensor& image, int multiple) {
-  const int64_t h = image.size(2), w = image.size(3);
-  const int64_t pad_h = (multiple - h % multiple) % multiple, pad_w = (multiple - w % multiple) % multiple;
-  if (pad_h == 0 && pad_w == 0) return image;
-  namespace F = torch::nn::functional;
-  return F::pad(image, F::PadFuncOptions({0, pad_w, 0, pad_h}).mode(torch::kReplicate));
 }
 
 }  // namespace derain::detail

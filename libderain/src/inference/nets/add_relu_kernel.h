@@ -1,7 +1,7 @@
 // dst = dst + src, optionally followed by ReLU, in one pass: the residual additions of the networks.
 // LibTorch runs them as two operators, and in bf16 as slow scalar-converting loops (in the paper
 // preset at 481x321 the additions and ReLUs of the U-ARSE blocks took about a quarter of the bf16
-// frame). Torch-free (plain pointers) so it can be built with OpenMP. Same results as LibTorch's
+// frame in a LibTorch profile). Torch-free (plain pointers) so it can be built with OpenMP. Same results as LibTorch's
 // add then relu_, bit for bit (one rounding of the sum to the dtype; the ReLU keeps it).
 #pragma once
 

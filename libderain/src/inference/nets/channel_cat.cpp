@@ -12,6 +12,8 @@ namespace derain::detail {
 namespace {
 constexpr int64_t kPixelsPerTask = 2048;
 
+// Every part a dense channels_last CPU tensor of the first one's dtype, batch and spatial size, without
+// gradients: the parts the copy loops below can take as plain arrays.
 bool denseChannelsLastLike(c10::ArrayRef<at::Tensor> parts) {
   const auto& first = parts.front();
   if (!first.is_cpu() || first.dim() != 4) return false;
@@ -74,13 +76,8 @@ at::Tensor catChannels(c10::ArrayRef<at::Tensor> parts) {
   for (const auto& p : parts)  // autograd: the differentiable way (copies into slices would work, slower)
     if (p.requires_grad()) return torch::cat(parts, 1).contiguous(at::MemoryFormat::ChannelsLast);
   int64_t channels = 0;
-  bool plain = first.is_cpu();  // every part a dense channels_last CPU tensor of the same size and dtype
-  for (const auto& p : parts) {
-    channels += p.size(1);
-    plain = plain && p.is_cpu() && p.dim() == 4 && p.scalar_type() == first.scalar_type() &&
-            p.size(0) == first.size(0) && p.size(2) == first.size(2) && p.size(3) == first.size(3) &&
-            p.is_contiguous(at::MemoryFormat::ChannelsLast);
-  }
+  for (const auto& p : parts) channels += p.size(1);
+  const bool plain = denseChannelsLastLike(parts);
   auto out = torch::empty({first.size(0), channels, first.size(2), first.size(3)},
                           first.options().memory_format(at::MemoryFormat::ChannelsLast));
   if (!plain) {

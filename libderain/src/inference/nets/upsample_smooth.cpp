@@ -44,11 +44,8 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, i
       // The pad reflects row 0 about itself: the row above row 0 is row 1.
       const int64_t y_above = y == 0 ? 1 : y - 1;
       const int64_t global_above = n * out_h + y_above;
-      if (above_row == global_above) {
-        // Within this thread's rows the previous row's pixels are this one's upper row.
-      } else {
-        shuffledRow(image, channels, width, y_above, above.data());
-      }
+      // Within this thread's rows the previous row's pixels are already this one's upper row.
+      if (above_row != global_above) shuffledRow(image, channels, width, y_above, above.data());
       shuffledRow(image, channels, width, y, here.data());
       T* dst = out + r * out_w * channels;
       for (int64_t x = 0; x < out_w; ++x) {
