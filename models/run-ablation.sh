@@ -18,15 +18,7 @@ bin=build
 [ -x $bin/training/derain-train ] || { echo "run-ablation: build first (bash scripts/build.sh)" >&2; exit 1; }
 source models/training-data.sh
 prepare_training_data "$data" "$work" > /dev/null || { echo "run-ablation: cannot prepare the data" >&2; exit 1; }
-
-# Rain-free photos for the damage figures: every 14th odd-indexed clean-bsds file (31 images), which
-# the runs only ever see with rain drawn over them.
-rm -rf "$work/rain-free" && mkdir -p "$work/rain-free"
-i=0
-while IFS= read -r name; do
-  (( i % 14 == 1 )) && ln -s "$data/clean-bsds/$name" "$work/rain-free/$name"
-  i=$((i + 1))
-done < <(ls "$data/clean-bsds" | LC_ALL=C sort)
+prepare_rain_free "$data" "$work"   # the damage figures' photos (training-data.sh)
 
 # Everything but the two terms under test is the shipped recipe (make-default-model.sh).
 common=(--rainy "$work/rainy" --clean "$work/clean" --preset lite --config "$work/synthetic.conf" --init he

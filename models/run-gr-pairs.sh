@@ -28,15 +28,7 @@ bin=build
 source models/training-data.sh
 # (refuses a work folder overlapping the data folder before writing anything)
 prepare_training_data "$data" "$work" > /dev/null || { echo "run-gr-pairs: cannot prepare the data" >&2; exit 1; }
-
-# Rain-free photos for the damage column, as run-ablation.sh: every 14th odd-indexed clean-bsds file
-# (31 images), which the runs only ever see with rain drawn over them.
-rm -rf "$work/rain-free" && mkdir -p "$work/rain-free"
-i=0
-while IFS= read -r name; do
-  (( i % 14 == 1 )) && ln -s "$data/clean-bsds/$name" "$work/rain-free/$name"
-  i=$((i + 1))
-done < <(ls "$data/clean-bsds" | LC_ALL=C sort)
+prepare_rain_free "$data" "$work"   # the damage column's photos (training-data.sh)
 
 # The G_R pairs: rainy/NAME.png made from clean/NAME.jpg (a link to the decoded-as-is original; the
 # trainer pairs files by name without the extension). Made in gr-pairs.tmp and renamed when complete.

@@ -1,5 +1,6 @@
-# Sourced by make-default-model.sh and run-ablation.sh: the unpaired training folders the shipped
-# model was trained on, made from the data folder, and the synthetic-pair term's rain settings.
+# Sourced by make-default-model.sh, run-ablation.sh and run-gr-pairs.sh: the unpaired training folders
+# the shipped model was trained on, made from the data folder, and the synthetic-pair term's rain
+# settings; and the rain-free photos of the recipe comparisons.
 #   prepare_training_data DATA_DIR WORK_DIR   -> WORK_DIR/{clean,rainy}/ and WORK_DIR/synthetic.conf
 # Unpaired split of clean-bsds by name order: even positions are the clean domain, odd positions get
 # procedural rain and, with the real rainy photos, form the rainy domain. No scene is in both.
@@ -36,4 +37,16 @@ train.synthetic.width = 0.6:2.2
 train.synthetic.intensity = 0.2:0.9
 train.synthetic.haze = 0:0
 CONF
+}
+
+# Rain-free photos for the damage figures of run-ablation.sh and run-gr-pairs.sh: every 14th
+# odd-indexed clean-bsds file (31 images), which the runs only ever see with rain drawn over them.
+#   prepare_rain_free DATA_DIR WORK_DIR   -> WORK_DIR/rain-free/ (links)
+prepare_rain_free() {
+  local data=$1 work=$2 i=0 name
+  rm -rf "$work/rain-free" && mkdir -p "$work/rain-free"
+  while IFS= read -r name; do
+    (( i % 14 == 1 )) && ln -s "$data/clean-bsds/$name" "$work/rain-free/$name"
+    i=$((i + 1))
+  done < <(ls "$data/clean-bsds" | LC_ALL=C sort)
 }
