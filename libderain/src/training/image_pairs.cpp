@@ -53,7 +53,10 @@ std::pair<std::vector<std::string>, std::vector<std::string>> pairedFiles(const 
 ImageDomain strictDomain(const std::string& name, const std::vector<std::string>& files, int min_side, int threads,
                          size_t cache_bytes) {
   std::string problem;
-  auto fail = [&] { throw Error("pairs: " + problem.substr(problem.find("skipping ") + 9)); };
+  auto fail = [&] {  // ImageDomain's warning, without its "... skipping " lead-in when it has one
+    const size_t lead = problem.find("skipping ");
+    throw Error("pairs: " + (lead == std::string::npos ? problem : problem.substr(lead + 9)));
+  };
   std::optional<ImageDomain> domain;
   try {
     domain.emplace(name, files, min_side, threads, [&](const std::string& w) { if (problem.empty()) problem = w; },
