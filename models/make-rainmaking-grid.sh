@@ -11,6 +11,9 @@ set -euo pipefail
 data=$(realpath -m "$1") work=$(realpath -m "$2") out=$(realpath -m "$3")
 cd "$(dirname "$0")/.."
 [ -d "$work/gr-pairs/rainy" ] || { echo "no $work/gr-pairs/rainy: run models/run-gr-pairs.sh first" >&2; exit 1; }
+for input in "$data" "$work"; do  # the figure must not land among (or over) the images it is made from
+  [[ "$out" == "$input"/* ]] && { echo "output '$out' lies inside the input folder '$input': refusing" >&2; exit 2; }
+done
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
 crop=224x150+128+85
 mapfile -t names < <(ls "$work/clean" | LC_ALL=C sort)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # models/training-data.sh (and run-gr-pairs.sh, which uses it) refuses a work folder that is, contains or lies inside the data folder (it
-# deletes and remakes the work folder's subfolders), and leaves the data as it was.
+# deletes and remakes the work folder's subfolders), and leaves the data as it was; make-rainmaking-grid.sh refuses an output inside its inputs.
 set -u
 source "$1/models/training-data.sh"
 tmp=$(mktemp -d)
@@ -25,6 +25,16 @@ if [ -x "$1/build/training/derain-train" ]; then
     fi
   done
 fi
+# models/make-rainmaking-grid.sh refuses to write its figure inside its input folders.
+mkdir -p "$tmp/work/gr-pairs/rainy"
+for out in "$tmp/data/clean/precious.txt" "$tmp/work/grid.png"; do
+  if bash "$1/models/make-rainmaking-grid.sh" "$tmp/data" "$tmp/work" "$out" > /dev/null 2> "$tmp/err"; then
+    echo "FAIL: make-rainmaking-grid.sh accepted the output $out"; status=1
+  elif ! grep -q "lies inside the input folder" "$tmp/err"; then
+    echo "FAIL: make-rainmaking-grid.sh: no clear error for $out: $(cat "$tmp/err")"; status=1
+  fi
+done
+[ -e "$tmp/work/grid.png" ] && { echo "FAIL: a figure was written into the work folder"; status=1; }
 [ "$(cat "$tmp/data/clean/precious.txt" 2>/dev/null)" = keep ] || { echo "FAIL: the data was touched"; status=1; }
-[ $status -eq 0 ] && echo "PASS: 3 overlapping work folders refused, data untouched"
+[ $status -eq 0 ] && echo "PASS: overlapping work folders and figure outputs refused, data untouched"
 exit $status
