@@ -28,6 +28,9 @@
  *
  * #GstDerain:grey-rain (default TRUE) makes the removed rain layer grey, keeping its luma: rain is
  * achromatic, and a model's colour cast lives in that layer (FALSE: the generator's output as it is).
+ * #GstDerain:bounded-rain (default TRUE) keeps that grey layer where rain can put it: it never
+ * brightens a pixel, nor darkens it below the darkest input pixel near it in its row, so an
+ * over-subtracted streak leaves no dark trace.
  *
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
@@ -125,6 +128,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define DEFAULT_PROP_TEMPORAL_WINDOW (derain::VideoOptions().temporal_window)
 #define DEFAULT_PROP_LOOKAHEAD (derain::VideoOptions().lookahead)
 #define DEFAULT_PROP_GREY_RAIN (derain::EngineOptions().grey_rain)
+#define DEFAULT_PROP_BOUNDED_RAIN (derain::EngineOptions().bounded_rain)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
 
@@ -136,6 +140,7 @@ enum {
   PROP_TEMPORAL_WINDOW,
   PROP_LOOKAHEAD,
   PROP_GREY_RAIN,
+  PROP_BOUNDED_RAIN,
 };
 
 // What exists between start() and stop(): the engine, per-frame scratch images (reused so no
@@ -165,6 +170,7 @@ struct _GstDerain {
   gint temporal_window;
   gint lookahead;
   gboolean grey_rain;
+  gboolean bounded_rain;
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -255,6 +261,12 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           "model's colour cast; FALSE = the generator's output as it is",
           DEFAULT_PROP_GREY_RAIN,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(gobject_class, PROP_BOUNDED_RAIN,
+      g_param_spec_boolean("bounded-rain", "Bounded rain layer",
+          "Keep the grey rain layer where rain can put it: never brighten a pixel, nor darken it below the "
+          "darkest input pixel near it in its row (no dark traces); needs grey-rain",
+          DEFAULT_PROP_BOUNDED_RAIN,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
@@ -286,6 +298,7 @@ static void gst_derain_init(GstDerain* self) {
   self->temporal_window = DEFAULT_PROP_TEMPORAL_WINDOW;
   self->lookahead = DEFAULT_PROP_LOOKAHEAD;
   self->grey_rain = DEFAULT_PROP_GREY_RAIN;
+  self->bounded_rain = DEFAULT_PROP_BOUNDED_RAIN;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
   self->upstream_live = FALSE;
@@ -334,6 +347,8 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
     self->lookahead = g_value_get_int(value);
   } else if (prop_id == PROP_GREY_RAIN) {
     self->grey_rain = g_value_get_boolean(value);
+  } else if (prop_id == PROP_BOUNDED_RAIN) {
+    self->bounded_rain = g_value_get_boolean(value);
   } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -356,6 +371,8 @@ static void gst_derain_get_property(GObject* object, guint prop_id, GValue* valu
     g_value_set_int(value, self->lookahead);
   else if (prop_id == PROP_GREY_RAIN)
     g_value_set_boolean(value, self->grey_rain);
+  else if (prop_id == PROP_BOUNDED_RAIN)
+    g_value_set_boolean(value, self->bounded_rain);
   else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
@@ -382,6 +399,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   gchar* model = g_strdup(self->engine.model);
   derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   options.grey_rain = self->grey_rain;
+  options.bounded_rain = self->bounded_rain;
   int max_in_flight = self->max_in_flight;
   const int temporal_window = self->temporal_window;
   const int lookahead = self->lookahead;

@@ -24,9 +24,10 @@ const char* const kTargetNames =
 
 bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
 
-derain::EngineOptions engineOptions(int target, int threads, bool grey_rain) {
+derain::EngineOptions engineOptions(int target, int threads, bool grey_rain, bool bounded_rain) {
   derain::EngineOptions options;
   options.grey_rain = grey_rain;
+  options.bounded_rain = bounded_rain;
   switch (target) {
     case TARGET_AUTO: options.device = derain::Device::Auto; break;
     case TARGET_CPU:
@@ -112,6 +113,7 @@ struct DnnDerainImpl::Impl {
   int threads = 0;
   bool swap_rb = false;
   bool grey_rain = derain::EngineOptions().grey_rain;
+  bool bounded_rain = derain::EngineOptions().bounded_rain;
 
   derain::ColorOrder order() const { return swap_rb ? derain::ColorOrder::RGB : derain::ColorOrder::BGR; }
 
@@ -124,7 +126,7 @@ struct DnnDerainImpl::Impl {
   // Loads path for target/threads; replaces the current engine only once that succeeded.
   void load(const std::string& path, int new_target, int new_threads, const char* func) {
     auto fresh = translated(func, [&] {
-      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads, grey_rain));
+      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads, grey_rain, bounded_rain));
     });
     video.reset();  // it refers to the engine being replaced
     engine = std::move(fresh);
@@ -246,6 +248,14 @@ void DnnDerainImpl::setGreyRain(bool grey) {
 }
 
 bool DnnDerainImpl::getGreyRain() const { return impl_->grey_rain; }
+
+void DnnDerainImpl::setBoundedRain(bool bounded) {
+  if (bounded != impl_->bounded_rain) impl_->video.reset();  // its frames were derained the other way
+  if (impl_->engine) impl_->engine->setBoundedRain(bounded);
+  impl_->bounded_rain = bounded;
+}
+
+bool DnnDerainImpl::getBoundedRain() const { return impl_->bounded_rain; }
 
 void DnnDerainImpl::setTemporalWindow(int n) {
   if (n < 0 || n > derain::kMaxTemporalWindow)

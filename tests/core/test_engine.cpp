@@ -164,14 +164,15 @@ TEST_F(EngineTest, DerainWithAttentionEqualsDerainAndAttentionExactly) {
 }
 
 // EngineOptions::grey_rain (default): the removed layer is grey — equal in every channel within 8-bit
-// rounding — and has the luma G_N's own removed layer has, so the Y channel is G_N's.
+// rounding — and (unbounded) has the luma G_N's own removed layer has, so the Y channel is G_N's.
 TEST_F(EngineTest, GreyRainLayerIsGreyAndKeepsTheGeneratorsLuma) {
   const cv::Mat image = derain::test::makeRainyScene(96, 64, 5);
-  EngineOptions raw_options;
+  EngineOptions raw_options, grey_options;
   raw_options.grey_rain = false;
+  grey_options.bounded_rain = false;
   ASSERT_TRUE(EngineOptions().grey_rain);
   cv::Mat grey, raw;
-  load().derain(image, grey);
+  load(grey_options).derain(image, grey);
   load(raw_options).derain(image, raw);
   ASSERT_GT(cv::norm(grey, raw, cv::NORM_INF), 2.0) << "the option changed nothing";
   int checked = 0, off_grey = 0, off_luma = 0;
@@ -194,6 +195,39 @@ TEST_F(EngineTest, GreyRainLayerIsGreyAndKeepsTheGeneratorsLuma) {
   ASSERT_GT(checked, image.rows * image.cols / 2);
   EXPECT_EQ(off_grey, 0);
   EXPECT_EQ(off_luma, 0);
+}
+
+// EngineOptions::bounded_rain (default): the grey layer never brightens a pixel nor takes it below the
+// darkest input luma within 3 pixels in its row (8-bit rounding: 1 level), and where the unbounded
+// layer already keeps those limits the two outputs agree.
+TEST_F(EngineTest, BoundedRainNeverBrightensNorDigsBelowTheRowBackground) {
+  const cv::Mat image = derain::test::makeRainyScene(96, 64, 5);
+  ASSERT_TRUE(EngineOptions().bounded_rain);
+  EngineOptions unbounded_options;
+  unbounded_options.bounded_rain = false;
+  cv::Mat bounded, unbounded;
+  load().derain(image, bounded);
+  load(unbounded_options).derain(image, unbounded);
+  auto luma = [](const cv::Vec3b& p) { return 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2]; };  // BGR
+  int brightened = 0, dug = 0, clamped = 0, moved_inside = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x) {
+      const cv::Vec3b in = image.at<cv::Vec3b>(y, x), b = bounded.at<cv::Vec3b>(y, x), u = unbounded.at<cv::Vec3b>(y, x);
+      double background = 1e9;
+      for (int k = std::max(0, x - 3); k <= std::min(image.cols - 1, x + 3); ++k)
+        background = std::min(background, luma(image.at<cv::Vec3b>(y, k)));
+      for (int c = 0; c < 3; ++c) brightened += b[c] > in[c] + 1;
+      dug += luma(b) < background - 1.0;
+      const bool inside = luma(u) <= luma(in) + 1.0 && luma(u) >= background - 1.0;
+      if (inside)
+        moved_inside += cv::norm(b, u, cv::NORM_INF) > 1.0;
+      else
+        ++clamped;
+    }
+  EXPECT_EQ(brightened, 0);
+  EXPECT_EQ(dug, 0);
+  EXPECT_EQ(moved_inside, 0);
+  EXPECT_GT(clamped, image.rows * image.cols / 50) << "the unbounded layer stayed inside the bound: nothing tested";
 }
 
 TEST(Tiling, StreamedRowsEqualTheWholeFrameBlendBitExactly) {

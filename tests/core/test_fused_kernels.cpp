@@ -201,18 +201,51 @@ TEST(TensorImage, TensorToImageEqualsTheOperatorsBitForBit) {
 TEST(GreyRain, EqualsTheOperatorsBitForBit) {
   torch::manual_seed(17);
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-    const auto input = (torch::rand({2, 3, 9, 14}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
-    const auto derained = (input.to(torch::kFloat) - torch::rand({2, 3, 9, 14}) * 0.3).to(dtype).contiguous(kChannelsLast);
-    const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).to(dtype).view({1, 3, 1, 1});
-    const auto reference = input - ((input - derained) * luma).sum(1, true);
-    const auto fast = derain::detail::greyRain(input, derained, luma);
-    EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
-    EXPECT_TRUE(torch::equal(fast, reference)) << "dtype " << dtype << ": max diff "
-                                               << (fast.to(torch::kFloat) - reference.to(torch::kFloat)).abs().max().item<float>();
-    // The removed layer is grey: the same in every channel (up to the dtype's rounding of input - luma).
-    const auto removed = (input.to(torch::kFloat) - fast.to(torch::kFloat));
-    EXPECT_LT((removed.select(1, 0) - removed.select(1, 2)).abs().max().item<float>(), dtype == torch::kFloat32 ? 1e-6f : 1e-2f);
+    for (bool bounded : {false, true}) {
+      const auto input = (torch::rand({2, 3, 9, 14}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
+      // Removals of both signs, some deeper than the bound allows.
+      const auto derained =
+          (input.to(torch::kFloat) - torch::rand({2, 3, 9, 14}) * 0.6 + 0.1).to(dtype).contiguous(kChannelsLast);
+      const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).to(dtype).view({1, 3, 1, 1});
+      auto removed = ((input - derained) * luma).sum(1, true);
+      if (bounded) {
+        const auto input_luma = (input * luma).sum(1, true);
+        const auto background = -torch::max_pool2d(-input_luma, {1, 7}, {1, 1}, {0, 3});
+        removed = torch::minimum(removed, input_luma - background).clamp_min(0);
+      }
+      const auto reference = input - removed;
+      const auto fast = derain::detail::greyRain(input, derained, luma, bounded);
+      EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+      EXPECT_TRUE(torch::equal(fast, reference))
+          << "dtype " << dtype << " bounded " << bounded << ": max diff "
+          << (fast.to(torch::kFloat) - reference.to(torch::kFloat)).abs().max().item<float>();
+      // The removed layer is grey: the same in every channel (up to the dtype's rounding of input - luma).
+      const auto layer = (input.to(torch::kFloat) - fast.to(torch::kFloat));
+      EXPECT_LT((layer.select(1, 0) - layer.select(1, 2)).abs().max().item<float>(),
+                dtype == torch::kFloat32 ? 1e-6f : 1e-2f);
+      // The bound clamps something here (so the case tests it), and only when asked.
+      const auto unbounded = derain::detail::greyRain(input, derained, luma, false);
+      EXPECT_EQ(torch::equal(fast, unbounded), !bounded) << "dtype " << dtype;
+    }
   }
+}
+
+// The bound by hand on one grey row (luma = value): background 0.1 with a bright streak at x = 3
+// (0.6) and a fainter one at x = 5 (0.3). G_N over-subtracts the streak (to -0.2: clamped to the
+// background, no dark trace), brightens x = 0 (clamped: nothing removed), removes 0.02 from the flat
+// x = 7 (nothing stands above the background there: nothing removed) and 0.05 of x = 5's 0.2 (kept).
+TEST(GreyRain, BoundByHand) {
+  const std::vector<float> row = {0.1f, 0.1f, 0.1f, 0.6f, 0.1f, 0.3f, 0.1f, 0.1f, 0.1f};
+  const std::vector<float> net = {0.3f, 0.1f, 0.1f, -0.2f, 0.1f, 0.25f, 0.1f, 0.08f, 0.1f};
+  const std::vector<float> expected = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.25f, 0.1f, 0.1f, 0.1f};
+  auto grey = [](const std::vector<float>& v) {
+    return torch::tensor(v).view({1, 1, 1, 9}).expand({1, 3, 1, 9}).contiguous(kChannelsLast);
+  };
+  const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
+  const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true);
+  for (int c = 0; c < 3; ++c)
+    for (int x = 0; x < 9; ++x)
+      EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f) << "channel " << c << " x " << x;
 }
 
 TEST(ResidualAdd, EqualsAddThenReluBitForBit) {

@@ -63,8 +63,9 @@ TEST_P(DerainFormats, OutputIsTheEnginesOutputAndTheFourthByteSurvives) {
       EXPECT_EQ(gst_test::differingValues(gst_test::channelOf(output, 3), gst_test::channelOf(input, 3)), 0)
           << format.name << ": 4th byte changed";
     }
-    // An untrained network does change the picture: the comparison above is not input == input.
-    EXPECT_GT(gst_test::differingValues(gst_test::colourOf(output), gst_test::colourOf(input)), 0);
+    // An untrained network does change the picture: the comparison above is not input == input. (Not
+    // in a 1-pixel-wide frame: its pixel is its own row background, so the bounded rain layer is 0.)
+    if (size.width > 1) EXPECT_GT(gst_test::differingValues(gst_test::colourOf(output), gst_test::colourOf(input)), 0);
   }
   gst_harness_teardown(h);
 }

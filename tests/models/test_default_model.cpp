@@ -87,3 +87,28 @@ TEST(DefaultModel, NoColourCastOnARainFreeScene) {
     EXPECT_GT(spread(clean, raw_out), 1.5) << "scene " << seed << ": the generator no longer tints (update this test)";
   }
 }
+
+// The no-tint floor, and what the bounded layer adds to it: on a rain-free scene each
+// channel's mean moves by at most 1 level with the default (grey, bounded) layer; the unbounded grey
+// layer darkens the same scenes by more (the model's uniform darkening, models/README.md).
+TEST(DefaultModel, RainFreeSceneShiftsUnderOneLevel) {
+  derain::EngineOptions unbounded_options{derain::Device::CPU};
+  unbounded_options.bounded_rain = false;
+  derain::Engine engine(shippedModel(), derain::EngineOptions{derain::Device::CPU});
+  derain::Engine unbounded(shippedModel(), unbounded_options);
+  auto largestShift = [](const cv::Mat& before, const cv::Mat& after) {
+    const cv::Scalar a = cv::mean(before), b = cv::mean(after);
+    return std::max({std::abs(b[0] - a[0]), std::abs(b[1] - a[1]), std::abs(b[2] - a[2])});
+  };
+  for (uint64_t seed : {4u, 5u}) {
+    const cv::Mat clean = derain::makeDemoScene({320, 240}, seed);
+    cv::Mat bounded_out, unbounded_out;
+    engine.derain(clean, bounded_out);
+    unbounded.derain(clean, unbounded_out);
+    const double bounded_shift = largestShift(clean, bounded_out), unbounded_shift = largestShift(clean, unbounded_out);
+    std::printf("rain-free scene %d: largest channel shift %.2f levels bounded, %.2f unbounded\n",
+                static_cast<int>(seed), bounded_shift, unbounded_shift);
+    EXPECT_LE(bounded_shift, 1.0) << "scene " << seed;
+    EXPECT_GT(unbounded_shift, 1.0) << "scene " << seed << ": the unbounded layer no longer darkens (update this test)";
+  }
+}

@@ -1,6 +1,6 @@
 #!/bin/bash
 # models/training-data.sh (and run-gr-pairs.sh, which uses it) refuses a work folder that is, contains or lies inside the data folder (it
-# deletes and remakes the work folder's subfolders), and leaves the data as it was; make-rainmaking-grid.sh refuses an output inside its inputs.
+# deletes and remakes the work folder's subfolders), and leaves the data as it was; make-rainmaking-grid.sh and make-dark-trace-grid.sh refuse an output inside their inputs.
 set -u
 source "$1/models/training-data.sh"
 tmp=$(mktemp -d)
@@ -35,6 +35,12 @@ for out in "$tmp/data/clean/precious.txt" "$tmp/work/grid.png"; do
   fi
 done
 [ -e "$tmp/work/grid.png" ] && { echo "FAIL: a figure was written into the work folder"; status=1; }
+# models/make-dark-trace-grid.sh likewise.
+if bash "$1/models/make-dark-trace-grid.sh" "$tmp/data" "$tmp/data/clean/precious.txt" > /dev/null 2> "$tmp/err"; then
+  echo "FAIL: make-dark-trace-grid.sh accepted the output $tmp/data/clean/precious.txt"; status=1
+elif ! grep -q "lies inside the input folder" "$tmp/err"; then
+  echo "FAIL: make-dark-trace-grid.sh: no clear error: $(cat "$tmp/err")"; status=1
+fi
 [ "$(cat "$tmp/data/clean/precious.txt" 2>/dev/null)" = keep ] || { echo "FAIL: the data was touched"; status=1; }
 [ $status -eq 0 ] && echo "PASS: overlapping work folders and figure outputs refused, data untouched"
 exit $status

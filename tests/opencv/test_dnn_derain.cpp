@@ -149,6 +149,26 @@ TEST_F(DnnDerainTest, GreyRainFollowsTheEngineOption) {
   EXPECT_TRUE(identical(out, coreDerain(rainy)));
 }
 
+// setBoundedRain: default on, like the engines; off gives the engine's unbounded grey layer, on again
+// the default output; all bit-exact, applied to the loaded model.
+TEST_F(DnnDerainTest, BoundedRainFollowsTheEngineOption) {
+  EXPECT_TRUE(net_->getBoundedRain());
+  const Mat rainy = randomImage(24, 20, CV_8UC3, 21);
+  derain::EngineOptions unbounded_options = cpuOptions();
+  unbounded_options.bounded_rain = false;
+  derain::Engine unbounded(*model_, unbounded_options);
+  Mat unbounded_expected, out;
+  unbounded.derain(rainy, unbounded_expected);
+  net_->setBoundedRain(false);
+  EXPECT_FALSE(net_->getBoundedRain());
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, unbounded_expected));
+  EXPECT_FALSE(identical(out, coreDerain(rainy))) << "the bound made no difference";
+  net_->setBoundedRain(true);
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, coreDerain(rainy)));
+}
+
 TEST_F(DnnDerainTest, RainmakeEqualsCoreEngineBitExactly) {
   const Mat clean = randomImage(24, 20, CV_8UC3, 12);
   derain::RainmakeOptions rain;

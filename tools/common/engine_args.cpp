@@ -22,6 +22,8 @@ void addEngineOptions(ArgParser& args) {
               std::to_string(defaults.tile_overlap));
   args.flag("generator-colour", "deraining: keep the generator's colours (by default the removed rain layer is made "
                                 "grey, which removes the model's colour cast)");
+  args.flag("unbounded-rain", "deraining: do not bound the grey rain layer (by default it never brightens a pixel "
+                              "nor darkens it below the darkest input pixel near it in its row)");
 }
 
 int threadsOption(const ArgParser& args, const std::string& name) {
@@ -48,6 +50,7 @@ EngineOptions engineOptionsFrom(const ArgParser& args) {
               std::to_string(kMinTileSize) + ".." + std::to_string(kMaxTileSize) + ")");
   options.tile_overlap = args.getInt("tile-overlap", 0, kMaxTileOverlap);
   options.grey_rain = !args.flagSet("generator-colour");
+  options.bounded_rain = !args.flagSet("unbounded-rain");
   try {
     options.validate();  // the engine's own check, so the two can never disagree
   } catch (const Error& e) {

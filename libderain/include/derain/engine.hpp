@@ -62,6 +62,8 @@ class DERAIN_API Engine {
   void setThreads(int threads);
   // Changes EngineOptions::grey_rain without reloading the model.
   void setGreyRain(bool grey_rain);
+  // Changes EngineOptions::bounded_rain without reloading the model.
+  void setBoundedRain(bool bounded_rain);
   Device device() const;        // resolved: never Auto
   Precision precision() const;  // resolved: never Auto
   bool trained() const;         // false for untrained(); true for a loaded file

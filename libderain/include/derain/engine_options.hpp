@@ -35,6 +35,12 @@ struct DERAIN_API EngineOptions {
   // the spread of the per-channel mean shifts on real-rain/ drops from 10.07 to 0.01 levels while the
   // Y channel stays as G_N made it (Rain12 32.49 -> 32.48 dB). false = G_N's output as it is.
   bool grey_rain = true;
+  // Deraining with grey_rain: the grey removed layer is kept where rain can put it — rain only adds
+  // light, and no more than a pixel stands above the darkest input pixel near it in its row (its
+  // background) — so nothing is brightened and an over-subtracted streak leaves no dark trace.
+  // Measured with the shipped model: Rain12 32.48 -> 32.77 dB; rain-free photos darkened 1.37 instead
+  // of 1.65 levels. false = the grey layer unbounded. No effect without grey_rain.
+  bool bounded_rain = true;
 
   // Throws derain::Error naming the first field out of range.
   void validate() const;

@@ -25,7 +25,8 @@ void EngineOptions::validate() const {
 
 bool EngineOptions::operator==(const EngineOptions& o) const {
   return device == o.device && precision == o.precision && threads == o.threads && tile_size == o.tile_size &&
-         tile_overlap == o.tile_overlap && grey_rain == o.grey_rain;
+         tile_overlap == o.tile_overlap && grey_rain == o.grey_rain &&
+         bounded_rain == o.bounded_rain;
 }
 
 }  // namespace derain

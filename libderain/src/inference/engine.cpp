@@ -63,10 +63,10 @@ struct Engine::Impl {
   }
 
   // The derained tile under EngineOptions::grey_rain: input - luma(input - derained), the removed layer
-  // grey with its own luma; else the generator's output as it is.
+  // grey with its own luma (bounded under EngineOptions::bounded_rain); else the generator's output as it is.
   at::Tensor finishDerained(const at::Tensor& input, const at::Tensor& derained) const {
     if (!options.grey_rain) return derained;
-    return detail::greyRain(input, derained, luma_weights);
+    return detail::greyRain(input, derained, luma_weights, options.bounded_rain);
   }
 
   // The inference model file of this engine: config plus U-ARSE / G_N / G_R weights in fp32.
@@ -257,6 +257,7 @@ void Engine::setThreads(int threads) {
   impl_->threads = detail::resolveThreads(threads);
 }
 void Engine::setGreyRain(bool grey_rain) { impl_->options.grey_rain = grey_rain; }
+void Engine::setBoundedRain(bool bounded_rain) { impl_->options.bounded_rain = bounded_rain; }
 
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }

@@ -93,6 +93,13 @@ class CV_EXPORTS DnnDerainImpl {
   void setGreyRain(bool grey);
   bool getGreyRain() const;
 
+  /** @brief true (default): that grey layer is kept where rain can put it, never brightening a pixel
+  nor darkening it below the darkest input pixel near it in its row, so an over-subtracted streak leaves
+  no dark trace (derain::EngineOptions::bounded_rain); false: unbounded. No effect with setGreyRain(false).
+  Applied at once to a loaded model (no reload). */
+  void setBoundedRain(bool bounded);
+  bool getBoundedRain() const;
+
   /** @brief Video mode: with n > 0, derain(image) treats successive single images as the frames of one
   video and uses the n previous frames (aligned by optical flow) to remove rain that moves between
   frames (derain::VideoDerainer, causal: the result is still the current frame's). 0 (default) =
