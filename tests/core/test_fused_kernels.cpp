@@ -1,7 +1,12 @@
 // The hand-fused inference kernels against the LibTorch operators they replace: the upsampling's end
 // (pixel shuffle, reflection pad, 2x2 average, ReLU) bit for bit, the channels_last concatenation,
-// and the ConvLSTM cell in bf16.
+// and the ConvLSTM cell in bf16; and the thread split they use.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
@@ -12,6 +17,7 @@
 #include "nets/residual_add.h"
 #include "nets/upsample_smooth.h"
 #include "grey_rain.h"
+#include "parallel_for.h"
 #include "tensor_image.h"
 
 namespace {
@@ -274,4 +280,34 @@ TEST(ResidualAdd, EqualsAddThenReluBitForBit) {
   derain::detail::residualAdd(y, x, true).sum().backward();
   EXPECT_TRUE(torch::equal(y, y_before));
   EXPECT_TRUE(x.grad().defined());
+}
+
+
+// parallelFor covers the range exactly once in chunks of at least the grain, on LibTorch's thread
+// count: two threads here (at::parallel_for, called from this file, built like the kernels without
+// -fopenmp, would run it all on one), one chunk when the grain covers the range.
+TEST(ParallelFor, SplitsOverLibTorchsThreadsAndCoversTheRangeOnce) {
+  const int threads_before = at::get_num_threads();
+  at::set_num_threads(2);
+  std::vector<std::atomic<int>> seen(1000);
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  derain::detail::parallelFor(0, 1000, 10, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) ++seen[i];
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.insert(std::this_thread::get_id());
+    chunks.emplace_back(begin, end);
+  });
+  for (int64_t i = 0; i < 1000; ++i) EXPECT_EQ(seen[i].load(), 1) << i;
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_EQ(chunks.size(), 2u);
+  int calls = 0;
+  derain::detail::parallelFor(5, 25, 100, [&](int64_t begin, int64_t end) {
+    ++calls;
+    EXPECT_EQ(begin, 5);
+    EXPECT_EQ(end, 25);
+  });
+  EXPECT_EQ(calls, 1);
+  at::set_num_threads(threads_before);
 }

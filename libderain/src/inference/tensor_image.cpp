@@ -5,10 +5,10 @@
 #include <cmath>
 #include <type_traits>
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "derain/error.hpp"
+#include "parallel_for.h"
 
 namespace derain::detail {
 
@@ -31,7 +31,7 @@ void checkColourImage(const cv::Mat& image) {
 template <typename Pixel, typename T>
 void fillNetworkTensor(const cv::Mat& image, ColorOrder order, T* out, int64_t height, int64_t width) {
   const bool bgr = order == ColorOrder::BGR;
-  at::parallel_for(0, height, kRowsPerTask, [&](int64_t begin, int64_t end) {
+  parallelFor(0, height, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
       const Pixel* src = image.ptr<Pixel>(static_cast<int>(std::min<int64_t>(y, image.rows - 1)));
       T* dst = out + y * width * kColourChannels;
@@ -82,7 +82,7 @@ void fillImage(const at::Tensor& t, ColorOrder order, cv::Mat& image) {
   const float* data = t.data_ptr<float>();
   const int64_t sc = t.stride(1), sy = t.stride(2), sx = t.stride(3);
   const bool bgr = order == ColorOrder::BGR;
-  at::parallel_for(0, image.rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
+  parallelFor(0, image.rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
       Pixel* dst = image.ptr<Pixel>(static_cast<int>(y));
       const float* row = data + y * sy;

@@ -4,8 +4,9 @@
 #include <utility>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include "parallel_for.h"
 
 namespace derain::detail {
 
@@ -31,7 +32,7 @@ void unshuffleInto(c10::ArrayRef<at::Tensor> parts, int64_t factor, at::Tensor& 
   const int64_t n = out.size(0), out_h = out.size(2), out_w = out.size(3), in_w = out_w * factor;
   const int64_t out_channels = out.size(1), f2 = factor * factor;
   W* dst = static_cast<W*>(out.data_ptr());
-  at::parallel_for(0, n * out_h, 8, [&](int64_t begin, int64_t end) {
+  parallelFor(0, n * out_h, 8, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t image = row / out_h, y = row % out_h;
       for (int64_t x = 0; x < out_w; ++x) {
@@ -96,7 +97,7 @@ at::Tensor catChannels(c10::ArrayRef<at::Tensor> parts) {
   for (const auto& p : parts) sources.emplace_back(static_cast<const char*>(p.data_ptr()), p.size(1) * element);
   char* dst = static_cast<char*>(out.data_ptr());
   const size_t out_pixel = channels * element;
-  at::parallel_for(0, pixels, kPixelsPerTask, [&](int64_t begin, int64_t end) {
+  parallelFor(0, pixels, kPixelsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       char* d = dst + i * out_pixel;
       for (const auto& [data, bytes] : sources) {
