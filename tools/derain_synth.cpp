@@ -19,6 +19,7 @@
 #include "image_files.hpp"
 #include "derain/error.hpp"
 #include "derain/rain.hpp"
+#include "derain/rain_storm.hpp"
 #include "derain/rain_video.hpp"
 #include "file_list.hpp"
 #include "progress_bar.hpp"
@@ -121,6 +122,15 @@ VideoMode videoMode(const derain::cli::ArgParser& args) {
 
 int run(const derain::cli::ArgParser& args) {
   const VideoMode video = videoMode(args);
+  const std::string style = args.get("style");
+  if (style != "procedural" && style != "storm") args.fail("--style must be procedural or storm, got '" + style + "'");
+  const bool storm = style == "storm";
+  if (storm) {
+    if (video.enabled) args.fail("--style storm makes stills only: it does not combine with --video");
+    for (const auto& opt : kRangeOptions)
+      if (args.has(opt.name))
+        args.fail(std::string("--") + opt.name + " sets the procedural rain; --style storm draws its own (derain/rain_storm.hpp)");
+  }
   derain::RainParamRanges ranges;
   for (const auto& opt : kRangeOptions) ranges.*(opt.field) = parseRange(args, opt.name);
   try {
@@ -166,7 +176,7 @@ int run(const derain::cli::ArgParser& args) {
   derain::cli::PendingFile params_file(params_path.string());
   std::ofstream params(params_file.tempPath());
   if (!params) throw derain::Error("cannot write '" + params_path.string() + "'");
-  params << "name,density,angle,angle_jitter,length,width,intensity,haze,seed\n";
+  params << (storm ? "name,style,seed\n" : "name,density,angle,angle_jitter,length,width,intensity,haze,seed\n");
 
   derain::cli::ProgressBar progress("synthesizing", static_cast<int64_t>(inputs.size()));
   int written = 0, skipped = 0;
@@ -203,15 +213,21 @@ int run(const derain::cli::ArgParser& args) {
       }
     } else {
       cv::Mat rainy;
-      derain::addRain(clean, rainy, p);
+      if (storm)
+        derain::addStormRain(clean, rainy, p.seed);  // the image's own seed, drawn as for procedural rain
+      else
+        derain::addRain(clean, rainy, p);
       name = fs::path(in).stem().string() + ".png";
       writePng(rainy_out / name, rainy);
       writePng(clean_out / name, clean);
     }
     char line[512];
-    std::snprintf(line, sizeof line, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%llu\n", name.c_str(), p.density,
-                  p.angle, p.angle_jitter, p.length, p.width, p.intensity, p.haze,
-                  static_cast<unsigned long long>(p.seed));
+    if (storm)
+      std::snprintf(line, sizeof line, "%s,storm,%llu\n", name.c_str(), static_cast<unsigned long long>(p.seed));
+    else
+      std::snprintf(line, sizeof line, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%llu\n", name.c_str(), p.density,
+                    p.angle, p.angle_jitter, p.length, p.width, p.intensity, p.haze,
+                    static_cast<unsigned long long>(p.seed));
     params << line;
     ++written;
     progress.update(static_cast<int64_t>(i + 1), name);
@@ -240,6 +256,10 @@ int main(int argc, char** argv) {
     args.option("clean", "DIR", "folder of clean images (png, jpg, bmp, tif, webp)", "", true);
     args.option("out", "DIR", "output folder; rainy/ and clean/ are created in it", "", true);
     args.option("seed", "N", "seed of the whole set (same seed and inputs -> same bytes)", "0");
+    args.option("style", "NAME", "procedural (the renderer the models train with, set by the options below) or "
+                                 "storm (a different model: defocused near and far streaks, splashes, a veil "
+                                 "growing with distance; derain/rain_storm.hpp; stills only, no range options)",
+                "procedural");
     const derain::RainParamRanges defaults;
     for (const auto& opt : kRangeOptions)
       args.option(opt.name, "V|MIN:MAX", std::string(opt.help) + "; fixed or drawn uniformly per image",

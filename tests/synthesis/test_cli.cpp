@@ -942,6 +942,37 @@ TEST_F(SynthCli, SameSeedSameBytesDifferentSeedDifferentRain) {
   EXPECT_EQ(readText(root_ / "a" / "params.csv"), readText(root_ / "b" / "params.csv"));
 }
 
+// --style storm: the other rain model, reproducible from the seed, recorded in params.csv; the
+// procedural ranges and --video do not apply to it (usage errors, nothing written).
+TEST_F(SynthCli, StormStyleIsReproducibleAndRefusesProceduralOptions) {
+  makeCleanFolder();
+  Result r = synth({"--clean", path("in"), "--out", path("a"), "--style", "storm", "--seed", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(synth({"--clean", path("in"), "--out", path("b"), "--style", "storm", "--seed", "3"}).exit_code, 0);
+  ASSERT_EQ(synth({"--clean", path("in"), "--out", path("p"), "--seed", "3"}).exit_code, 0);
+  for (const char* name : {"s0.png", "photo.png"}) {
+    EXPECT_EQ(readText(root_ / "a" / "rainy" / name), readText(root_ / "b" / "rainy" / name)) << name;
+    EXPECT_NE(readText(root_ / "a" / "rainy" / name), readText(root_ / "p" / "rainy" / name)) << name;
+    const cv::Mat clean = cv::imread((root_ / "a" / "clean" / name).string());
+    const cv::Mat rainy = cv::imread((root_ / "a" / "rainy" / name).string());
+    cv::Mat lower;
+    cv::compare(rainy, clean, lower, cv::CMP_LT);
+    EXPECT_EQ(cv::countNonZero(lower.reshape(1)), 0) << name << ": storm rain only adds light";
+  }
+  const std::string params = readText(root_ / "a" / "params.csv");
+  EXPECT_EQ(params.rfind("name,style,seed\nphoto.png,storm,", 0), 0u) << params;
+  EXPECT_EQ(std::count(params.begin(), params.end(), '\n'), 5) << params;
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--density", "0.1"},
+                                                 std::vector<std::string>{"--video"},
+                                                 std::vector<std::string>{"--style", "hail"}}) {
+    std::vector<std::string> args{"--clean", path("in"), "--out", path("bad"), "--style", "storm"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = synth(args);
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << ": " << r.err;
+    EXPECT_FALSE(fs::exists(root_ / "bad")) << extra[0];
+  }
+}
+
 TEST_F(SynthCli, FixedAndRangedParameters) {
   makeCleanFolder();
   Result r = synth({"--clean", path("in"), "--out", path("zero"), "--density", "0", "--haze", "0:0.5"});
