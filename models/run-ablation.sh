@@ -1,9 +1,10 @@
 #!/bin/bash
 # The loss ablation of models/README.md: the lite model trained on the same data, for the same
 # iterations and seed, with the paper's losses only, + the identity term, + the synthetic-pair term
-# (the shipped recipe), each scored on Rain12, synthetic-val, real-rain/ (no reference, with the grey
-# rain layer and with G_N's own colours) and rain-free photos (no reference); the shipped model (the
-# last recipe, 16000 iterations) is scored alike. Runs already in WORK_DIR are not trained again.
+# (the shipped recipe), each scored on Rain12, synthetic-val, a storm set (rain unlike the training
+# renderer: derain-synth --style storm over the clean images of Rain12 and synthetic-val, which no run
+# sees), real-rain/ (no reference, with the grey rain layer and with G_N's own colours) and rain-free
+# photos (no reference); the shipped model (the last recipe, 16000 iterations) is scored alike. Runs already in WORK_DIR are not trained again.
 # Needs a built tree and the data folder. WORK_DIR must not be, contain or lie inside DATA_DIR.
 #   usage: models/run-ablation.sh [DATA_DIR] [WORK_DIR] [ITERATIONS]
 #   DATA_DIR: holds clean-bsds/, real-rain/, rain12/, synthetic-val/   [default: ../shared/data]
@@ -19,6 +20,7 @@ bin=build
 source models/training-data.sh
 prepare_training_data "$data" "$work" > /dev/null || { echo "run-ablation: cannot prepare the data" >&2; exit 1; }
 prepare_rain_free "$data" "$work"   # the damage figures' photos (training-data.sh)
+prepare_storm_set "$data" "$work"   # the storm set (training-data.sh)
 
 # Everything but the two terms under test is the shipped recipe (make-default-model.sh).
 common=(--rainy "$work/rainy" --clean "$work/clean" --preset lite --config "$work/synthetic.conf" --init he
@@ -38,8 +40,8 @@ done
 
 score() {  # model -> one table row's cells
   local model=$1 cells="" set line
-  for set in rain12 synthetic-val; do
-    line=$($bin/tools/derain-eval --rainy "$data/$set/rainy" --clean "$data/$set/clean" --model "$model" --threads 2 2>/dev/null)
+  for set in "$data/rain12" "$data/synthetic-val" "$work/storm"; do
+    line=$($bin/tools/derain-eval --rainy "$set/rainy" --clean "$set/clean" --model "$model" --threads 2 2>/dev/null)
     cells+=" $(echo "$line" | awk '{print $3 " / " $6}') |"
   done
   # Real rain and rain-free photos with the engines' default grey rain layer, then real rain with G_N's
@@ -51,7 +53,7 @@ score() {  # model -> one table row's cells
   done
   echo "$cells"
 }
-echo "| recipe ($iters iterations, seed 0) | Rain12 PSNR / SSIM | synthetic-val PSNR / SSIM | real-rain: shift / spread / changed > 8 | rain-free: shift / spread / changed > 8 | real-rain, G_N's colours: shift / spread / changed > 8 |"
-echo "|---|---|---|---|---|---|"
+echo "| recipe ($iters iterations, seed 0) | Rain12 PSNR / SSIM | synthetic-val PSNR / SSIM | storm PSNR / SSIM | real-rain: shift / spread / changed > 8 | rain-free: shift / spread / changed > 8 | real-rain, G_N's colours: shift / spread / changed > 8 |"
+echo "|---|---|---|---|---|---|---|"
 for recipe in paper identity synthetic; do echo "| ${names[$recipe]} |$(score "$work/$recipe/model.derain")"; done
 echo "| shipped default.derain (the last recipe, 16000 iterations) |$(score models/default.derain)"

@@ -15,6 +15,14 @@ for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
     echo "FAIL: no clear error for $work: $(cat "$tmp/err")"; status=1
   fi
 done
+# prepare_storm_set likewise (it deletes and remakes WORK_DIR/storm and storm-src).
+for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
+  if prepare_storm_set "$tmp/data" "$work" 2> "$tmp/err"; then
+    echo "FAIL: prepare_storm_set accepted the work folder $work"; status=1
+  elif ! grep -q "overlaps the data folder" "$tmp/err"; then
+    echo "FAIL: prepare_storm_set: no clear error for $work: $(cat "$tmp/err")"; status=1
+  fi
+done
 # models/run-gr-pairs.sh too, before it writes anything (it needs a built tree: build/).
 if [ -x "$1/build/training/derain-train" ]; then
   for work in "$tmp/data" "$tmp/data/work" "$tmp"; do
