@@ -19,6 +19,26 @@ constexpr double kVeilLevel = 0.85;  // grey level the veil tends to (as the pro
 
 double between(std::mt19937_64& rng, double lo, double hi) { return lo + (hi - lo) * uniform01(rng); }
 
+// Where a streak layer's parameters are drawn from (uniformly), per depth.
+struct LayerRanges {
+  double density[2], angle_jitter[2], length[2], width[2], intensity[2];
+};
+// Far: dense, short, thin and dim. Near: few, long, wide (beyond the training range's 2.2 px), bright.
+constexpr LayerRanges kFarLayer{{0.08, 0.2}, {3.0, 8.0}, {6.0, 20.0}, {0.5, 1.0}, {0.25, 0.45}};
+constexpr LayerRanges kNearLayer{{0.01, 0.04}, {2.0, 5.0}, {60.0, 160.0}, {3.0, 6.0}, {0.5, 0.9}};
+
+RainParams drawLayer(std::mt19937_64& rng, const LayerRanges& r, double angle) {
+  RainParams p;
+  p.angle = angle;
+  p.density = between(rng, r.density[0], r.density[1]);
+  p.angle_jitter = between(rng, r.angle_jitter[0], r.angle_jitter[1]);
+  p.length = between(rng, r.length[0], r.length[1]);
+  p.width = between(rng, r.width[0], r.width[1]);
+  p.intensity = between(rng, r.intensity[0], r.intensity[1]);
+  p.seed = rng();
+  return p;
+}
+
 // A streak layer of the procedural renderer, defocused.
 cv::Mat defocusedLayer(cv::Size size, const RainParams& params, double sigma) {
   cv::Mat layer;
@@ -34,22 +54,7 @@ void addStormRain(const cv::Mat& src, cv::Mat& dst, uint64_t seed) {
   const cv::Size size = src.size();
   const double angle = between(rng, -25.0, 25.0);  // shared by both layers: one wind
 
-  RainParams far;
-  far.density = between(rng, 0.08, 0.2);
-  far.angle = angle;
-  far.angle_jitter = between(rng, 3.0, 8.0);
-  far.length = between(rng, 6.0, 20.0);
-  far.width = between(rng, 0.5, 1.0);
-  far.intensity = between(rng, 0.25, 0.45);
-  far.seed = rng();
-  RainParams near;
-  near.density = between(rng, 0.01, 0.04);
-  near.angle = angle;
-  near.angle_jitter = between(rng, 2.0, 5.0);
-  near.length = between(rng, 60.0, 160.0);
-  near.width = between(rng, 3.0, 6.0);
-  near.intensity = between(rng, 0.5, 0.9);
-  near.seed = rng();
+  const RainParams far = drawLayer(rng, kFarLayer, angle), near = drawLayer(rng, kNearLayer, angle);
   const double far_sigma = between(rng, 1.2, 2.0), near_sigma = between(rng, 1.5, 3.0);
   cv::Mat rain = defocusedLayer(size, far, far_sigma) + defocusedLayer(size, near, near_sigma);
 
