@@ -188,8 +188,11 @@ TEST(TensorImage, NetworkTensorEqualsTheOperatorsBitForBit) {
 
 TEST(TensorImage, TensorToImageEqualsTheOperatorsBitForBit) {
   torch::manual_seed(9);
-  // Partly beyond [-1, 1], to exercise the clamp.
+  // Partly beyond [-1, 1], to exercise the clamp; and values whose bytes are exact halves (127.5,
+  // 25.5, 76.5, 178.5, 229.5 in float), to exercise round-half-to-even.
   auto t = (torch::randn({1, 3, 11, 17}) * 0.8).contiguous(kChannelsLast);
+  t.index_put_({0, 0, 0, torch::indexing::Slice(0, 5)}, torch::tensor({0.0f, -0.8f, -0.4f, 0.4f, 0.8f}));
+  ASSERT_EQ(((t[0][0][0][0] + 1) * 127.5).item<float>(), 127.5f);
   for (bool narrow : {false, true}) {
     const auto input = narrow ? torch::cat({t, t.narrow(1, 0, 1)}, 1).narrow(1, 0, 3) : t;
     for (int type : {CV_8UC3, CV_32FC3}) {
