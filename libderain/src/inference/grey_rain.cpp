@@ -34,47 +34,60 @@ inline float widened(T v) {
   }
 }
 
-// One row at a time, in passes over float rows: the removed layer's luma and, when bounded, the
-// input's luma, its minimum over the window (one shifted minimum per offset, a loop the compiler
-// vectorises) and the clamp; then input - removed, interleaved again.
+// One row, in passes over float rows: the removed layer's luma and, when bounded, the input's luma,
+// its minimum over the window (one shifted minimum per offset) and the clamp; then input - removed,
+// interleaved again. Cloned per instruction set (picked once at load time), so the passes vectorise
+// to the widest one; without contracting a product and a sum into one FMA (which the AVX2 and AVX-512
+// clones would, rounding once where LibTorch's operators round twice). in_planes: 3 x width floats;
+// luma, background: width floats when bounded.
+template <typename T, bool kBounded>
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t width, float* in_planes,
+                 float* removed, float* luma, float* background) {
+  for (int64_t x = 0; x < width; ++x) removed[x] = 0.0f;
+  if (kBounded)
+    for (int64_t x = 0; x < width; ++x) luma[x] = 0.0f;
+  // LibTorch's ((input - derained) * w).sum(1) and (input * w).sum(1): every operator rounds to T,
+  // the sum adds the channels in order in float.
+  for (int c = 0; c < kChannels; ++c) {
+    float* plane = in_planes + c * width;
+    const float w = weights[c];
+    for (int64_t x = 0; x < width; ++x) {
+      const float i = widened(in[x * kChannels + c]);
+      plane[x] = i;
+      removed[x] += roundedAs<T>(roundedAs<T>(i - widened(de[x * kChannels + c])) * w);
+      if (kBounded) luma[x] += roundedAs<T>(i * w);
+    }
+  }
+  for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x]);
+  if (kBounded) {
+    for (int64_t x = 0; x < width; ++x) luma[x] = roundedAs<T>(luma[x]);
+    for (int64_t x = 0; x < width; ++x) background[x] = luma[x];
+    for (int64_t k = 1; k <= kBoundRadius && k < width; ++k) {
+      for (int64_t x = 0; x + k < width; ++x) background[x] = lesser(background[x], luma[x + k]);
+      for (int64_t x = k; x < width; ++x) background[x] = lesser(background[x], luma[x - k]);
+    }
+    for (int64_t x = 0; x < width; ++x)
+      removed[x] = greater(lesser(removed[x], roundedAs<T>(luma[x] - background[x])), 0.0f);
+  }
+  for (int c = 0; c < kChannels; ++c) {
+    const float* plane = in_planes + c * width;
+    for (int64_t x = 0; x < width; ++x) o[x * kChannels + c] = storedAs<T>(plane[x] - removed[x]);
+  }
+}
+
 template <typename T, bool kBounded>
 void run(const T* input, const T* derained, const float weights[kChannels], T* out, int64_t rows, int64_t width) {
   parallelFor(0, rows, std::max<int64_t>(1, kPixelsPerTask / width), [&](int64_t begin, int64_t end) {
-    std::vector<float> in_planes(kChannels * width), removed(width), luma(kBounded ? width : 0),
-        background(kBounded ? width : 0);
+    std::vector<float> scratch((kChannels + 1 + (kBounded ? 2 : 0)) * width);
+    float* in_planes = scratch.data();
+    float* removed = in_planes + kChannels * width;
+    float* luma = removed + width;
+    float* background = luma + width;
     for (int64_t r = begin; r < end; ++r) {
-      const T* in = input + r * width * kChannels;
-      const T* de = derained + r * width * kChannels;
-      T* o = out + r * width * kChannels;
-      std::fill(removed.begin(), removed.end(), 0.0f);
-      if (kBounded) std::fill(luma.begin(), luma.end(), 0.0f);
-      // LibTorch's ((input - derained) * w).sum(1) and (input * w).sum(1): every operator rounds to T,
-      // the sum adds the channels in order in float.
-      for (int c = 0; c < kChannels; ++c) {
-        float* plane = in_planes.data() + c * width;
-        const float w = weights[c];
-        for (int64_t x = 0; x < width; ++x) {
-          const float i = widened(in[x * kChannels + c]);
-          plane[x] = i;
-          removed[x] += roundedAs<T>(roundedAs<T>(i - widened(de[x * kChannels + c])) * w);
-          if (kBounded) luma[x] += roundedAs<T>(i * w);
-        }
-      }
-      for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x]);
-      if (kBounded) {
-        for (int64_t x = 0; x < width; ++x) luma[x] = roundedAs<T>(luma[x]);
-        std::copy(luma.begin(), luma.end(), background.begin());
-        for (int64_t k = 1; k <= kBoundRadius && k < width; ++k) {
-          for (int64_t x = 0; x + k < width; ++x) background[x] = lesser(background[x], luma[x + k]);
-          for (int64_t x = k; x < width; ++x) background[x] = lesser(background[x], luma[x - k]);
-        }
-        for (int64_t x = 0; x < width; ++x)
-          removed[x] = greater(lesser(removed[x], roundedAs<T>(luma[x] - background[x])), 0.0f);
-      }
-      for (int c = 0; c < kChannels; ++c) {
-        const float* plane = in_planes.data() + c * width;
-        for (int64_t x = 0; x < width; ++x) o[x * kChannels + c] = storedAs<T>(plane[x] - removed[x]);
-      }
+      const int64_t at = r * width * kChannels;
+      greyRainRow<T, kBounded>(input + at, derained + at, weights, out + at, width, in_planes, removed, luma,
+                               background);
     }
   });
 }
