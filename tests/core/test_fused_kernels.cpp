@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -14,6 +15,7 @@
 
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
+#include "nets/mask_upsample.h"
 #include "nets/residual_add.h"
 #include "nets/upsample_smooth.h"
 #include "grey_rain.h"
@@ -313,4 +315,39 @@ TEST(ParallelFor, SplitsOverLibTorchsThreadsAndCoversTheRangeOnce) {
   });
   EXPECT_EQ(calls, 1);
   at::set_num_threads(threads_before);
+}
+
+// The mask's bilinear upsampling against F::interpolate (fp32 in, then .to(dtype)) for exact (4x) and
+// inexact scales, from fp32 and bf16 masks: within 4 float ulps of 1 (values in [0, 1]; LibTorch sums
+// the four products in an order not matched bit for bit), and a bf16 result at most one bf16 step
+// (2^-8 near 1) off, on the few pixels (under 1 %) whose sum sits on a rounding boundary.
+TEST(MaskUpsample, MatchesInterpolateWithinUlps) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(31);
+  struct Case { int64_t h, w, out_h, out_w; };
+  for (const Case& c : {Case{90, 160, 360, 640}, Case{8, 10, 29, 37}, Case{5, 7, 17, 26}, Case{1, 3, 4, 9}}) {
+    for (auto in_type : {torch::kFloat32, torch::kBFloat16}) {
+      for (auto out_type : {torch::kFloat32, torch::kBFloat16}) {
+        const auto mask = torch::rand({2, 1, c.h, c.w}).to(in_type);
+        const auto expected = F::interpolate(mask.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                                           .size(std::vector<int64_t>{c.out_h, c.out_w})
+                                                                           .mode(torch::kBilinear)
+                                                                           .align_corners(false))
+                                  .to(out_type);
+        const auto fast = derain::detail::upsampleMask(mask, c.out_h, c.out_w, out_type);
+        ASSERT_EQ(fast.sizes(), expected.sizes());
+        const auto diff = (fast.to(torch::kFloat) - expected.to(torch::kFloat)).abs();
+        const std::string what = std::to_string(c.h) + "x" + std::to_string(c.w) + " -> " + std::to_string(c.out_h) +
+                                 "x" + std::to_string(c.out_w) + (in_type == torch::kFloat32 ? " fp32" : " bf16") +
+                                 (out_type == torch::kFloat32 ? " -> fp32" : " -> bf16");
+        if (out_type == torch::kFloat32) {
+          EXPECT_LE(diff.max().item<float>(), 4.0f * std::numeric_limits<float>::epsilon()) << what;
+        } else {
+          EXPECT_LE(diff.max().item<float>(), 1.0f / 256.0f) << what;
+          EXPECT_LE(diff.gt(0).sum().item<int64_t>() * 100, diff.numel()) << what << ": more than 1 % of pixels differ";
+        }
+        EXPECT_GT(fast.to(torch::kFloat).std().item<float>(), 0.1f) << what;  // not a constant map
+      }
+    }
+  }
 }

@@ -1,5 +1,6 @@
 #include "nets/uarse.h"
 #include "nets/channel_cat.h"
+#include "nets/mask_upsample.h"
 
 #include <torch/torch.h>
 
@@ -47,15 +48,20 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     state = lstm_->forward(features, state);
     mask = conv_out_->forward(blocks_->forward(state.h));
   }
+  // In fp32 for a bf16 mask too: LibTorch 1.13's bf16 bilinear kernel is a scalar loop, twice the fp32
+  // one's time (which also keeps the interpolation weights unrounded). In inference on the CPU, one
+  // pass over rows on every thread (mask_upsample.h); in training, F::interpolate (differentiable).
   if (config_.scale > 1) {
-    // In fp32 for a bf16 mask too: LibTorch 1.13's bf16 bilinear kernel is a scalar loop, twice the
-    // fp32 one's time (which also keeps the interpolation weights unrounded).
     const auto dtype = mask.scalar_type();
-    mask = F::interpolate(mask.to(torch::kFloat32), F::InterpolateFuncOptions()
-                                                        .size(std::vector<int64_t>{height, width})
-                                                        .mode(torch::kBilinear)
-                                                        .align_corners(false))
-               .to(dtype);
+    if (c10::InferenceMode::is_enabled()) {
+      mask = upsampleMask(mask, height, width, dtype);
+    } else {
+      mask = F::interpolate(mask.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                          .size(std::vector<int64_t>{height, width})
+                                                          .mode(torch::kBilinear)
+                                                          .align_corners(false))
+                 .to(dtype);
+    }
   }
   return mask;
 }
