@@ -195,16 +195,19 @@ TEST(TensorImage, TensorToImageEqualsTheOperatorsBitForBit) {
   auto t = (torch::randn({1, 3, 11, 17}) * 0.8).contiguous(kChannelsLast);
   t.index_put_({0, 0, 0, torch::indexing::Slice(0, 5)}, torch::tensor({0.0f, -0.8f, -0.4f, 0.4f, 0.8f}));
   ASSERT_EQ(((t[0][0][0][0] + 1) * 127.5).item<float>(), 127.5f);
+  // bf16 tensors (a bf16 engine's output) are read as they are: the same as converting to float first.
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16})
   for (bool narrow : {false, true}) {
-    const auto input = narrow ? torch::cat({t, t.narrow(1, 0, 1)}, 1).narrow(1, 0, 3) : t;
+    const auto input = (narrow ? torch::cat({t, t.narrow(1, 0, 1)}, 1).narrow(1, 0, 3) : t).to(dtype);
     for (int type : {CV_8UC3, CV_32FC3}) {
       const cv::Mat fast = derain::detail::tensorToImage(input, type, derain::ColorOrder::BGR);
-      auto hwc = input[0].flip({0}).permute({1, 2, 0}).clamp(-1.0, 1.0);
+      auto hwc = input.to(torch::kFloat32)[0].flip({0}).permute({1, 2, 0}).clamp(-1.0, 1.0);
       auto expected = type == CV_8UC3 ? hwc.add(1.0).mul(127.5).round().to(torch::kUInt8).contiguous()
                                       : hwc.add(1.0).mul(0.5).contiguous();
       ASSERT_EQ(fast.type(), type);
       const size_t bytes = expected.numel() * expected.element_size();
-      EXPECT_EQ(std::memcmp(fast.data, expected.data_ptr(), bytes), 0) << "type " << type << " narrow " << narrow;
+      EXPECT_EQ(std::memcmp(fast.data, expected.data_ptr(), bytes), 0)
+          << "type " << type << " narrow " << narrow << " dtype " << dtype;
     }
   }
 }

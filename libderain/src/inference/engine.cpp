@@ -118,7 +118,9 @@ struct Engine::Impl {
             out = forward(padded, rows, cols);  // a forward that needs the tile's place (rainmake's reference)
           else
             out = forward(padded);
-          return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU, torch::kFloat32);
+          // In the engine's dtype: tensorToImage reads bf16 as it is, and the tile blend computes in
+          // float (bf16 * float weights promotes), so no separate conversion pass.
+          return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU);
         },
         [&](int first_row, const at::Tensor& rows) {
           const int64_t image_channels = mask != nullptr ? rows.size(1) - 1 : rows.size(1);

@@ -1,6 +1,5 @@
 #include "grey_rain.h"
 
-#include <cstring>
 #include <vector>
 
 #include <torch/torch.h>
@@ -21,19 +20,6 @@ constexpr int64_t kPixelsPerTask = 4096;
 inline float lesser(float a, float b) { return b < a ? b : a; }
 inline float greater(float a, float b) { return b > a ? b : a; }
 
-// T -> float; for bf16 the bits shifted into place (c10's conversion, written so that loops vectorise).
-template <typename T>
-inline float widened(T v) {
-  if constexpr (std::is_same_v<T, float>) {
-    return v;
-  } else {
-    const uint32_t bits = static_cast<uint32_t>(v.x) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-  }
-}
-
 // One row, in passes over float rows: the removed layer's luma and, when bounded, the input's luma,
 // its minimum over the window (one shifted minimum per offset) and the clamp; then input - removed,
 // interleaved again. Cloned per instruction set (picked once at load time), so the passes vectorise
@@ -53,9 +39,9 @@ void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t w
     float* plane = in_planes + c * width;
     const float w = weights[c];
     for (int64_t x = 0; x < width; ++x) {
-      const float i = widened(in[x * kChannels + c]);
+      const float i = asFloat(in[x * kChannels + c]);
       plane[x] = i;
-      removed[x] += roundedAs<T>(roundedAs<T>(i - widened(de[x * kChannels + c])) * w);
+      removed[x] += roundedAs<T>(roundedAs<T>(i - asFloat(de[x * kChannels + c])) * w);
       if (kBounded) luma[x] += roundedAs<T>(i * w);
     }
   }

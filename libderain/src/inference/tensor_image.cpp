@@ -92,18 +92,18 @@ at::Tensor imageToTensor(const cv::Mat& image, ColorOrder order) {
 namespace {
 // One pass from a 3-channel float tensor (any strides) to the image, with the arithmetic of the
 // operators it replaces: clamp(-1, 1), then +1 and *127.5 and round-half-even (bytes) or +1 and *0.5.
-template <typename Pixel>
+template <typename Pixel, typename T>
 void fillImage(const at::Tensor& t, ColorOrder order, cv::Mat& image) {
-  const float* data = t.data_ptr<float>();
+  const T* data = t.data_ptr<T>();
   const int64_t sc = t.stride(1), sy = t.stride(2), sx = t.stride(3);
   const bool bgr = order == ColorOrder::BGR;
   parallelFor(0, image.rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
       Pixel* dst = image.ptr<Pixel>(static_cast<int>(y));
-      const float* row = data + y * sy;
+      const T* row = data + y * sy;
       for (int64_t x = 0; x < image.cols; ++x) {
         for (int c = 0; c < kColourChannels; ++c) {
-          const float v = clampUnit(row[x * sx + c * sc]);
+          const float v = clampUnit(asFloat(row[x * sx + c * sc]));
           if constexpr (std::is_same_v<Pixel, uint8_t>)
             dst[x * kColourChannels + (bgr ? kColourChannels - 1 - c : c)] =
                 static_cast<uint8_t>(roundHalfEven((v + 1.0f) * static_cast<float>(kByteHalfRange)));
@@ -117,20 +117,24 @@ void fillImage(const at::Tensor& t, ColorOrder order, cv::Mat& image) {
 }  // namespace
 
 cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order) {
-  auto t = tensor.detach().to(torch::kCPU, torch::kFloat32);
+  // bf16 is read as it is (widening is exact): a separate conversion to float cost ~0.9 ms of a 640x360
+  // lite bf16 frame (LibTorch's copy of the padded, strided tile).
+  auto t = tensor.detach().to(torch::kCPU);
+  if (t.scalar_type() != torch::kBFloat16) t = t.to(torch::kFloat32);
   const int height = static_cast<int>(t.size(2)), width = static_cast<int>(t.size(3));
   if (t.size(1) == 1) {
-    auto hw = t[0][0].contiguous();
+    auto hw = t[0][0].to(torch::kFloat32).contiguous();
     cv::Mat mask(height, width, CV_32FC1);
     std::memcpy(mask.data, hw.data_ptr<float>(), sizeof(float) * height * width);
     return mask;
   }
   if (type != CV_8UC3 && type != CV_32FC3) throw Error("unsupported output type " + std::to_string(type));
   cv::Mat image(height, width, type);
+  const bool bf16 = t.scalar_type() == torch::kBFloat16;
   if (type == CV_8UC3)
-    fillImage<uint8_t>(t, order, image);
+    bf16 ? fillImage<uint8_t, c10::BFloat16>(t, order, image) : fillImage<uint8_t, float>(t, order, image);
   else
-    fillImage<float>(t, order, image);
+    bf16 ? fillImage<float, c10::BFloat16>(t, order, image) : fillImage<float, float>(t, order, image);
   return image;
 }
 

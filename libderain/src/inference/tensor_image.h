@@ -17,7 +17,7 @@ at::Tensor imageToTensor(const cv::Mat& image, ColorOrder order);
 // (fp32 or bf16, as .to() rounds), made in one pass over the image.
 at::Tensor networkTensor(const cv::Mat& image, ColorOrder order, int multiple, at::ScalarType dtype);
 
-// 1 x C x H x W float (C = 3: [-1, 1] RGB; C = 1: raw mask) -> cv::Mat of `type`
+// 1 x C x H x W float or bf16 (C = 3: [-1, 1] RGB; C = 1: raw mask) -> cv::Mat of `type`
 // (CV_8UC3 rounded and clamped, CV_32FC3 in [0, 1], or CV_32FC1 for one channel, unscaled).
 cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order);
 
