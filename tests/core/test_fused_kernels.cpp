@@ -13,6 +13,7 @@
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
+#include "nets/area_pool.h"
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
 #include "nets/mask_upsample.h"
@@ -351,6 +352,25 @@ TEST(MaskUpsample, MatchesInterpolateWithinUlps) {
         }
         EXPECT_GT(fast.to(torch::kFloat).std().item<float>(), 0.1f) << what;  // not a constant map
       }
+    }
+  }
+}
+
+// The U-ARSE's input pooling against F::adaptive_avg_pool2d, bit for bit: whole 4x4 windows (640x360
+// -> 160x90) and uneven adaptive ones (37x29 -> 10x8), fp32 and bf16, 3 channels, channels_last.
+TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(37);
+  struct Case { int64_t h, w, out_h, out_w; };
+  for (const Case& c : {Case{360, 640, 90, 160}, Case{29, 37, 8, 10}, Case{17, 26, 5, 7}}) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const auto image = (torch::rand({2, 3, c.h, c.w}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
+      const auto expected = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({c.out_h, c.out_w}));
+      const auto fast = derain::detail::areaPool(image, c.out_h, c.out_w);
+      EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+      EXPECT_TRUE(torch::equal(fast, expected))
+          << c.h << "x" << c.w << " -> " << c.out_h << "x" << c.out_w << " " << dtype << ": max diff "
+          << (fast.to(torch::kFloat) - expected.to(torch::kFloat)).abs().max().item<float>();
     }
   }
 }

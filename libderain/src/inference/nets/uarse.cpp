@@ -1,4 +1,5 @@
 #include "nets/uarse.h"
+#include "nets/area_pool.h"
 #include "nets/channel_cat.h"
 #include "nets/mask_upsample.h"
 
@@ -30,9 +31,13 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     // Area averaging keeps thin streaks visible as faint lines rather than aliasing them away.
     const int64_t h = (height + config_.scale - 1) / config_.scale;
     const int64_t w = (width + config_.scale - 1) / config_.scale;
-    x = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({h, w}));
-    // LibTorch 1.13 may hand back NCHW here; every layer after follows its input's layout.
-    if (image.is_contiguous(at::MemoryFormat::ChannelsLast)) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (c10::InferenceMode::is_enabled()) {
+      x = areaPool(image, h, w);  // one row-parallel pass, the same values (area_pool.h)
+    } else {
+      x = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({h, w}));
+      // LibTorch 1.13 may hand back NCHW here; every layer after follows its input's layout.
+      if (image.is_contiguous(at::MemoryFormat::ChannelsLast)) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    }
   }
   const auto n = x.size(0), h = x.size(2), w = x.size(3);
   auto opts = x.options();

@@ -1,0 +1,61 @@
+#include "nets/area_pool.h"
+
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "bf16_rounding.h"
+#include "parallel_for.h"
+
+namespace derain::detail {
+
+namespace {
+int64_t windowStart(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+int64_t windowEnd(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+template <typename T>
+void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int64_t in_w, int64_t out_h,
+         int64_t out_w) {
+  parallelFor(0, batch * out_h, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> sum(channels);
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / out_h, oy = row % out_h;
+      const int64_t y0 = windowStart(oy, in_h, out_h), y1 = windowEnd(oy, in_h, out_h);
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const int64_t x0 = windowStart(ox, in_w, out_w), x1 = windowEnd(ox, in_w, out_w);
+        std::fill(sum.begin(), sum.end(), 0.0f);
+        for (int64_t y = y0; y < y1; ++y) {
+          const T* p = in + ((n * in_h + y) * in_w + x0) * channels;
+          for (int64_t x = x0; x < x1; ++x, p += channels)
+            for (int64_t c = 0; c < channels; ++c) sum[c] += asFloat(p[c]);
+        }
+        const float kh = static_cast<float>(y1 - y0), kw = static_cast<float>(x1 - x0);
+        T* o = out + ((n * out_h + oy) * out_w + ox) * channels;
+        for (int64_t c = 0; c < channels; ++c) o[c] = storedAs<T>(sum[c] / kh / kw);
+      }
+    }
+  });
+}
+}  // namespace
+
+at::Tensor areaPool(const at::Tensor& image, int64_t height, int64_t width) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const auto dtype = image.scalar_type();
+  const bool fast = image.is_cpu() && image.dim() == 4 && image.is_contiguous(cl) &&
+                    (dtype == torch::kFloat || dtype == torch::kBFloat16);
+  if (!fast) {
+    namespace F = torch::nn::functional;
+    auto pooled = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({height, width}));
+    // LibTorch 1.13 may hand back NCHW for a channels_last input; the layers after follow their input.
+    return image.is_contiguous(cl) ? pooled.contiguous(cl) : pooled;
+  }
+  const int64_t batch = image.size(0), channels = image.size(1), in_h = image.size(2), in_w = image.size(3);
+  auto out = torch::empty({batch, channels, height, width}, image.options().memory_format(cl));
+  if (dtype == torch::kFloat)
+    run(image.data_ptr<float>(), out.data_ptr<float>(), batch, channels, in_h, in_w, height, width);
+  else
+    run(image.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), batch, channels, in_h, in_w, height, width);
+  return out;
+}
+
+}  // namespace derain::detail
