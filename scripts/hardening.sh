@@ -36,7 +36,7 @@ check() {  # check NAME COMMAND...: runs it, counts the outcome
 # LibTorch itself is not instrumented; its one-time allocations are not leaks of ours.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 check "core tests under ASan+UBSan" "$build_dir/tests/core/test-core" --gtest_brief=1 \
-  --gtest_filter='ModelFile*:Config*:Networks*:EngineTest.OddSizes*:EngineTest.GreyAlpha*:EngineTest.BadImages*:Tiling*:UpsampleSmooth*:ChannelCat*:TensorImage*:GreyRain*:ParallelFor*:ResidualAdd*:ConvLSTM*'
+  --gtest_filter='ModelFile*:Config*:Networks*:EngineTest.OddSizes*:EngineTest.GreyAlpha*:EngineTest.BadImages*:Tiling*:UpsampleSmooth*:ChannelCat*:TensorImage*:GreyRain*:ParallelFor*:MaskUpsample*:AreaPool*:ShuffleAdd*:ResidualAdd*:ConvLSTM*'
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT

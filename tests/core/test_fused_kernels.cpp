@@ -18,6 +18,7 @@
 #include "nets/conv_lstm.h"
 #include "nets/mask_upsample.h"
 #include "nets/residual_add.h"
+#include "nets/shuffle_add.h"
 #include "nets/upsample_smooth.h"
 #include "grey_rain.h"
 #include "parallel_for.h"
@@ -373,4 +374,29 @@ TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
           << (fast.to(torch::kFloat) - expected.to(torch::kFloat)).abs().max().item<float>();
     }
   }
+}
+
+// The generator's last step (pixel shuffle, then + the input image) against the two operators, bit
+// for bit: factor 2 (lite) and 3, fp32 and bf16, odd sizes; outside inference, the operators themselves.
+TEST(ShuffleAdd, EqualsPixelShuffleThenAddBitForBit) {
+  torch::manual_seed(41);
+  for (int64_t factor : {2, 3}) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const auto phases = torch::randn({2, 3 * factor * factor, 7, 11}).to(dtype).contiguous(kChannelsLast);
+      const auto image = torch::randn({2, 3, 7 * factor, 11 * factor}).to(dtype).contiguous(kChannelsLast);
+      const auto expected = torch::pixel_shuffle(phases, factor) + image;
+      at::Tensor fast;
+      {
+        c10::InferenceMode inference;
+        fast = derain::detail::shuffleAdd(phases, image, factor);
+      }
+      EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
+      EXPECT_TRUE(torch::equal(fast, expected)) << "factor " << factor << " " << dtype;
+    }
+  }
+  const auto phases = torch::randn({1, 12, 4, 5}, torch::requires_grad());
+  const auto image = torch::randn({1, 3, 8, 10});
+  const auto out = derain::detail::shuffleAdd(phases, image, 2);
+  EXPECT_TRUE(out.requires_grad());
+  EXPECT_TRUE(torch::equal(out, torch::pixel_shuffle(phases, 2) + image));
 }

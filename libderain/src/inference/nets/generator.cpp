@@ -2,6 +2,7 @@
 #include "nets/channel_cat.h"
 #include "nets/packed_conv.h"
 #include "nets/residual_add.h"
+#include "nets/shuffle_add.h"
 #include "nets/upsample_smooth.h"
 
 #include <ATen/Parallel.h>
@@ -173,6 +174,7 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
   x = runFusingRelu(decode_half_, x);
   x = residualAdd(up_full_->forward(x), skip1, /*relu=*/false);
   x = runFusingRelu(decode_full_, x);
+  if (unshuffle_ > 1 && residual_) return shuffleAdd(x, image, unshuffle_);  // one pass (shuffle_add.h)
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);
   return residual_ ? residualAdd(x, image, /*relu=*/false) : x;
 }
