@@ -1,6 +1,7 @@
 // Inference API: sizes, types, channel order, tiling, precision, threads, devices, bad input.
 #include <sys/resource.h>
 
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "tiling.h"
 
 #include <torch/torch.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include "test_support.h"
 
 using derain::ColorOrder;
@@ -228,6 +230,34 @@ TEST_F(EngineTest, BoundedRainNeverBrightensNorDigsBelowTheRowBackground) {
   EXPECT_EQ(dug, 0);
   EXPECT_EQ(moved_inside, 0);
   EXPECT_GT(clamped, image.rows * image.cols / 50) << "the unbounded layer stayed inside the bound: nothing tested";
+}
+
+// The lite engine on the CPU runs its own one-pass kernels, not the LibTorch operators they replace
+// (a layout slip silently brings the operators back: LibTorch's profiler lists every operator run).
+// Convolutions and allocations are LibTorch's by design.
+TEST_F(EngineTest, LiteInferenceRunsTheFusedKernelsNotTheOperators) {
+  const cv::Mat image = derain::test::makeRainyScene(96, 64, 3);
+  for (auto precision : {derain::Precision::FP32, derain::Precision::BF16}) {
+    EngineOptions options;
+    options.precision = precision;
+    options.threads = 2;
+    Engine engine = load(options);
+    cv::Mat out;
+    engine.derain(image, out);  // packs the weights
+    const std::string trace = dir_.file("trace.json");
+    {
+      torch::autograd::profiler::RecordProfile profile(trace);
+      engine.derain(image, out);
+    }
+    std::ifstream in(trace);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_NE(text.find("mkldnn_prepacked::conv2d_run"), std::string::npos) << "no convolution recorded";
+    for (const char* op : {"aten::sigmoid", "aten::tanh", "aten::upsample_bilinear2d", "aten::adaptive_avg_pool2d",
+                           "aten::pixel_shuffle", "aten::reflection_pad2d", "aten::cat", "aten::clone", "aten::relu",
+                           "aten::add"})
+      EXPECT_EQ(text.find(std::string("\"") + op + "\""), std::string::npos)
+          << op << " ran (" << (precision == derain::Precision::BF16 ? "bf16" : "fp32") << ")";
+  }
 }
 
 TEST(Tiling, StreamedRowsEqualTheWholeFrameBlendBitExactly) {

@@ -40,14 +40,15 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     }
   }
   const auto n = x.size(0), h = x.size(2), w = x.size(3);
-  auto opts = x.options();
-  auto mask = torch::full({n, 1, h, w}, kInitialMask, opts);
-  LSTMState state{torch::zeros({n, config_.channels, h, w}, opts), torch::zeros({n, config_.channels, h, w}, opts)};
-  if (x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
-    mask = mask.contiguous(at::MemoryFormat::ChannelsLast);
-    state.h = state.h.contiguous(at::MemoryFormat::ChannelsLast);
-    state.c = state.c.contiguous(at::MemoryFormat::ChannelsLast);
-  }
+  // Made in x's layout, not made and then copied into it (torch::zeros ignores a memory format in its
+  // options: the state came out NCHW and the one-pass LSTM cell was skipped).
+  const auto format =
+      x.is_contiguous(at::MemoryFormat::ChannelsLast) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  auto filled = [&](int64_t channels, double value) {
+    return torch::empty({n, channels, h, w}, x.options(), format).fill_(value);
+  };
+  auto mask = filled(1, kInitialMask);
+  LSTMState state{filled(config_.channels, 0.0), filled(config_.channels, 0.0)};
   for (int stage = 0; stage < config_.stages; ++stage) {
     auto features = conv_in_->forwardRelu(catChannels({x, mask}));
     state = lstm_->forward(features, state);
