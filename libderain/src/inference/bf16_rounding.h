@@ -38,20 +38,6 @@ inline T storedAs(float v) {
     return toBf16(v);
 }
 
-// T (float or bf16) read as float: for bf16 its bits shifted into place, which is c10's conversion
-// written so that loops over it vectorise.
-template <typename T>
-inline float asFloat(T v) {
-  if constexpr (std::is_same_v<T, float>) {
-    return v;
-  } else {
-    const uint32_t bits = static_cast<uint32_t>(v.x) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-  }
-}
-
 template <typename T>
 inline float roundedAs(float v) {
   if constexpr (std::is_same_v<T, float>)

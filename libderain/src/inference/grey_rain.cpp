@@ -24,8 +24,7 @@ inline float greater(float a, float b) { return b > a ? b : a; }
 // its minimum over the window (one shifted minimum per offset, a loop the compiler vectorises) and the
 // clamp; then input - removed, interleaved again. in_planes: 3 x width floats; luma, background: width
 // floats when bounded. (Not cloned per instruction set: clang cannot clone templates, and the AVX2 and
-// AVX-512 clones fused products and sums into FMAs, one rounding where LibTorch's operators take two;
-// the clones saved ~0.2 ms of a lite bf16 frame.)
+// AVX-512 clones fused products and sums into FMAs, one rounding where LibTorch's operators take two.)
 template <typename T, bool kBounded>
 void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t width, float* in_planes,
                  float* removed, float* luma, float* background) {
@@ -38,9 +37,9 @@ void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t w
     float* plane = in_planes + c * width;
     const float w = weights[c];
     for (int64_t x = 0; x < width; ++x) {
-      const float i = asFloat(in[x * kChannels + c]);
+      const float i = static_cast<float>(in[x * kChannels + c]);
       plane[x] = i;
-      removed[x] += roundedAs<T>(roundedAs<T>(i - asFloat(de[x * kChannels + c])) * w);
+      removed[x] += roundedAs<T>(roundedAs<T>(i - static_cast<float>(de[x * kChannels + c])) * w);
       if (kBounded) luma[x] += roundedAs<T>(i * w);
     }
   }

@@ -27,7 +27,7 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int
         for (int64_t y = y0; y < y1; ++y) {
           const T* p = in + ((n * in_h + y) * in_w + x0) * channels;
           for (int64_t x = x0; x < x1; ++x, p += channels)
-            for (int64_t c = 0; c < channels; ++c) sum[c] += asFloat(p[c]);
+            for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<float>(p[c]);
         }
         const float kh = static_cast<float>(y1 - y0), kw = static_cast<float>(x1 - x0);
         T* o = out + ((n * out_h + oy) * out_w + ox) * channels;

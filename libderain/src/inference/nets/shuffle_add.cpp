@@ -26,7 +26,7 @@ void run(const T* phases, const T* image, T* out, int64_t batch, int64_t channel
         const T* p = phase_row + (x / factor) * phase_channels + a * factor + x % factor;
         for (int64_t c = 0; c < channels; ++c)
           o[x * channels + c] =
-              storedAs<T>(asFloat(p[c * factor * factor]) + asFloat(in[x * channels + c]));
+              storedAs<T>(static_cast<float>(p[c * factor * factor]) + static_cast<float>(in[x * channels + c]));
       }
     }
   });
