@@ -1,8 +1,8 @@
 // The U-ARSE's attention mask, computed at 1/scale of the frame, upsampled bilinearly to the frame
 // (align_corners = false) in float, for inference on the CPU. LibTorch 1.13 takes its channels_last
 // kernel for a 1-channel map (a 1-channel tensor is channels_last too), which splits the work by
-// batch only and vectorises across channels, so one mask ran on one thread a pixel at a time: 1.4 ms
-// of a 15 ms lite bf16 frame at 640x360 (LibTorch profiler, 2 threads). This one splits rows over
+// batch only and vectorises across channels, so one mask ran on one thread a pixel at a time: ~9 %
+// of a lite bf16 frame at 640x360 (LibTorch profiler, 2 threads). This one splits rows over
 // LibTorch's threads. Same weights and taps as that kernel (compute_source_index_and_lambda in float),
 // the four products summed in one fixed order; LibTorch's own sum differs in the last bit for some
 // pixels (the order it adds in, or an FMA, was not matched: six orders were tried), so the result is
