@@ -339,7 +339,11 @@ TEST(MaskUpsample, MatchesInterpolateWithinUlps) {
                                                                            .mode(torch::kBilinear)
                                                                            .align_corners(false))
                                   .to(out_type);
-        const auto fast = derain::detail::upsampleMask(mask, c.out_h, c.out_w, out_type);
+        at::Tensor fast;
+        {
+          c10::InferenceMode inference;  // outside inference it is F::interpolate itself (differentiable)
+          fast = derain::detail::upsampleMask(mask, c.out_h, c.out_w, out_type);
+        }
         ASSERT_EQ(fast.sizes(), expected.sizes());
         const auto diff = (fast.to(torch::kFloat) - expected.to(torch::kFloat)).abs();
         const std::string what = std::to_string(c.h) + "x" + std::to_string(c.w) + " -> " + std::to_string(c.out_h) +
@@ -367,7 +371,11 @@ TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       const auto image = (torch::rand({2, 3, c.h, c.w}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
       const auto expected = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({c.out_h, c.out_w}));
-      const auto fast = derain::detail::areaPool(image, c.out_h, c.out_w);
+      at::Tensor fast;
+      {
+        c10::InferenceMode inference;  // outside inference it is F::adaptive_avg_pool2d itself
+        fast = derain::detail::areaPool(image, c.out_h, c.out_w);
+      }
       EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
       EXPECT_TRUE(torch::equal(fast, expected))
           << c.h << "x" << c.w << " -> " << c.out_h << "x" << c.out_w << " " << dtype << ": max diff "

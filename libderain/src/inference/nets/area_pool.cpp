@@ -41,7 +41,7 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int
 at::Tensor areaPool(const at::Tensor& image, int64_t height, int64_t width) {
   const auto cl = at::MemoryFormat::ChannelsLast;
   const auto dtype = image.scalar_type();
-  const bool fast = image.is_cpu() && image.dim() == 4 && image.is_contiguous(cl) &&
+  const bool fast = c10::InferenceMode::is_enabled() && image.is_cpu() && image.dim() == 4 && image.is_contiguous(cl) &&
                     (dtype == torch::kFloat || dtype == torch::kBFloat16);
   if (!fast) {
     namespace F = torch::nn::functional;

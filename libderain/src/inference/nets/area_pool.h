@@ -12,9 +12,9 @@
 
 namespace derain::detail {
 
-// image: N x C x H x W channels_last, float or bf16, on the CPU; returns N x C x height x width
-// channels_last in its dtype. Anything else takes F::adaptive_avg_pool2d (channels_last when the
-// input is).
+// image: N x C x H x W; in inference on the CPU, channels_last float or bf16, returns N x C x height x
+// width channels_last in its dtype. Anything else (training: differentiable) takes
+// F::adaptive_avg_pool2d (channels_last when the input is).
 at::Tensor areaPool(const at::Tensor& image, int64_t height, int64_t width);
 
 }  // namespace derain::detail

@@ -69,7 +69,7 @@ void dispatchOut(const In* in, at::Tensor& out, int64_t batch, int64_t in_h, int
 
 at::Tensor upsampleMask(const at::Tensor& mask, int64_t height, int64_t width, at::ScalarType dtype) {
   const auto type = mask.scalar_type();
-  const bool fast = mask.is_cpu() && mask.dim() == 4 && mask.size(1) == 1 && mask.is_contiguous() &&
+  const bool fast = c10::InferenceMode::is_enabled() && mask.is_cpu() && mask.dim() == 4 && mask.size(1) == 1 && mask.is_contiguous() &&
                     (type == torch::kFloat || type == torch::kBFloat16) &&
                     (dtype == torch::kFloat || dtype == torch::kBFloat16);
   if (!fast) {

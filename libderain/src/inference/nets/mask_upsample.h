@@ -16,7 +16,8 @@ namespace derain::detail {
 
 // mask: N x 1 x h x w, float or bf16. Returns N x 1 x height x width in `dtype` (float or bf16),
 // computed in float from the (widened) mask, as F::interpolate(mask.to(kFloat32), {height, width},
-// bilinear, align_corners = false).to(dtype), which other inputs (off the CPU, other shapes) take.
+// bilinear, align_corners = false).to(dtype), which other inputs take (off the CPU, other shapes,
+// and training, where it must be differentiable).
 at::Tensor upsampleMask(const at::Tensor& mask, int64_t height, int64_t width, at::ScalarType dtype);
 
 }  // namespace derain::detail

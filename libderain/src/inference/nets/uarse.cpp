@@ -24,20 +24,13 @@ UARSEImpl::UARSEImpl(const AttentionConfig& config) : config_(config) {
 }
 
 torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
-  namespace F = torch::nn::functional;
   const int64_t height = image.size(2), width = image.size(3);
   torch::Tensor x = image;
   if (config_.scale > 1) {
     // Area averaging keeps thin streaks visible as faint lines rather than aliasing them away.
     const int64_t h = (height + config_.scale - 1) / config_.scale;
     const int64_t w = (width + config_.scale - 1) / config_.scale;
-    if (c10::InferenceMode::is_enabled()) {
-      x = areaPool(image, h, w);  // one row-parallel pass, the same values (area_pool.h)
-    } else {
-      x = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({h, w}));
-      // LibTorch 1.13 may hand back NCHW here; every layer after follows its input's layout.
-      if (image.is_contiguous(at::MemoryFormat::ChannelsLast)) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    }
+    x = areaPool(image, h, w);
   }
   const auto n = x.size(0), h = x.size(2), w = x.size(3);
   // Made in x's layout, not made and then copied into it (torch::zeros ignores a memory format in its
@@ -55,20 +48,8 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     mask = conv_out_->forward(blocks_->forward(state.h));
   }
   // In fp32 for a bf16 mask too: LibTorch 1.13's bf16 bilinear kernel is a scalar loop, twice the fp32
-  // one's time (which also keeps the interpolation weights unrounded). In inference on the CPU, one
-  // pass over rows on every thread (mask_upsample.h); in training, F::interpolate (differentiable).
-  if (config_.scale > 1) {
-    const auto dtype = mask.scalar_type();
-    if (c10::InferenceMode::is_enabled()) {
-      mask = upsampleMask(mask, height, width, dtype);
-    } else {
-      mask = F::interpolate(mask.to(torch::kFloat32), F::InterpolateFuncOptions()
-                                                          .size(std::vector<int64_t>{height, width})
-                                                          .mode(torch::kBilinear)
-                                                          .align_corners(false))
-                 .to(dtype);
-    }
-  }
+  // one's time (which also keeps the interpolation weights unrounded).
+  if (config_.scale > 1) mask = upsampleMask(mask, height, width, mask.scalar_type());
   return mask;
 }
 
