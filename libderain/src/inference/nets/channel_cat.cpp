@@ -30,24 +30,33 @@ bool denseChannelsLastLike(c10::ArrayRef<at::Tensor> parts) {
 template <typename W>
 void unshuffleInto(c10::ArrayRef<at::Tensor> parts, int64_t factor, at::Tensor& out) {
   const int64_t n = out.size(0), out_h = out.size(2), out_w = out.size(3), in_w = out_w * factor;
-  const int64_t out_channels = out.size(1), f2 = factor * factor;
+  const int64_t out_channels = out.size(1), f2 = factor * factor, in_h = out_h * factor;
+  struct Part {
+    const W* data;
+    int64_t channels;
+  };
+  // Read once: the tensors' accessors are not free, and the loop below runs per output pixel.
+  std::vector<Part> sources;
+  for (const auto& p : parts) sources.push_back({static_cast<const W*>(p.data_ptr()), p.size(1)});
   W* dst = static_cast<W*>(out.data_ptr());
   parallelFor(0, n * out_h, 8, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t image = row / out_h, y = row % out_h;
-      for (int64_t x = 0; x < out_w; ++x) {
-        W* d = dst + (row * out_w + x) * out_channels;
-        int64_t base = 0;
-        for (const auto& p : parts) {
-          const int64_t c = p.size(1);
-          const W* src = static_cast<const W*>(p.data_ptr()) + image * p.size(2) * in_w * c;
-          for (int64_t i = 0; i < factor; ++i)
-            for (int64_t j = 0; j < factor; ++j) {
-              const W* s = src + ((y * factor + i) * in_w + x * factor + j) * c;
-              for (int64_t k = 0; k < c; ++k) d[(base + k) * f2 + i * factor + j] = s[k];
-            }
-          base += c;
+      W* d_row = dst + row * out_w * out_channels;
+      int64_t base = 0;
+      for (const Part& part : sources) {
+        const int64_t c = part.channels;
+        const W* src = part.data + image * in_h * in_w * c;
+        for (int64_t i = 0; i < factor; ++i) {
+          const W* s_row = src + (y * factor + i) * in_w * c;
+          for (int64_t x = 0; x < out_w; ++x) {
+            W* d = d_row + x * out_channels + base * f2 + i * factor;
+            const W* s = s_row + x * factor * c;
+            for (int64_t j = 0; j < factor; ++j)
+              for (int64_t k = 0; k < c; ++k) d[k * f2 + j] = s[j * c + k];
+          }
         }
+        base += c;
       }
     }
   });

@@ -22,12 +22,15 @@ void run(const T* phases, const T* image, T* out, int64_t batch, int64_t channel
       const T* phase_row = phases + ((n * height + y / factor) * width) * phase_channels;
       const T* in = image + row * out_w * channels;
       T* o = out + row * out_w * channels;
-      for (int64_t x = 0; x < out_w; ++x) {
-        const T* p = phase_row + (x / factor) * phase_channels + a * factor + x % factor;
-        for (int64_t c = 0; c < channels; ++c)
-          o[x * channels + c] =
-              storedAs<T>(static_cast<float>(p[c * factor * factor]) + static_cast<float>(in[x * channels + c]));
-      }
+      // x = source pixel * factor + phase: no 64-bit division per output pixel.
+      for (int64_t source = 0; source < width; ++source)
+        for (int64_t b = 0; b < factor; ++b) {
+          const int64_t x = source * factor + b;
+          const T* p = phase_row + source * phase_channels + a * factor + b;
+          for (int64_t c = 0; c < channels; ++c)
+            o[x * channels + c] =
+                storedAs<T>(static_cast<float>(p[c * factor * factor]) + static_cast<float>(in[x * channels + c]));
+        }
     }
   });
 }
