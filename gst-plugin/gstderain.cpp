@@ -31,6 +31,8 @@
  * #GstDerain:bounded-rain (default TRUE) keeps that grey layer where rain can put it: it never
  * brightens a pixel, nor darkens it below the darkest input pixel near it in its row, so an
  * over-subtracted streak leaves no dark trace.
+ * #GstDerain:rain-strength (default 1) scales the layer the model removes before that bound: above 1
+ * it removes more of heavy rain that the model only thins, at some cost on clean detail.
  *
  * #GstDerain:strength blends the derained frame with the input; at 0 the element is in passthrough
  * (bit-exact input, no inference). Strength is controllable (#GstController), so it can be faded.
@@ -129,6 +131,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_derain_debug);
 #define DEFAULT_PROP_LOOKAHEAD (derain::VideoOptions().lookahead)
 #define DEFAULT_PROP_GREY_RAIN (derain::EngineOptions().grey_rain)
 #define DEFAULT_PROP_BOUNDED_RAIN (derain::EngineOptions().bounded_rain)
+#define DEFAULT_PROP_RAIN_STRENGTH (derain::EngineOptions().rain_strength)
 // More frames in flight only add latency: one is processed at a time.
 #define MAX_IN_FLIGHT 16
 
@@ -141,6 +144,7 @@ enum {
   PROP_LOOKAHEAD,
   PROP_GREY_RAIN,
   PROP_BOUNDED_RAIN,
+  PROP_RAIN_STRENGTH,
 };
 
 // What exists between start() and stop(): the engine, per-frame scratch images (reused so no
@@ -171,6 +175,7 @@ struct _GstDerain {
   gint lookahead;
   gboolean grey_rain;
   gboolean bounded_rain;
+  gdouble rain_strength;
 
   /* latency answered to LATENCY queries (thread-safe) */
   derain_gst::ProcessingLatency* latency;
@@ -267,6 +272,13 @@ static void gst_derain_class_init(GstDerainClass* klass) {
           "darkest input pixel near it in its row (no dark traces); needs grey-rain",
           DEFAULT_PROP_BOUNDED_RAIN,
           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(gobject_class, PROP_RAIN_STRENGTH,
+      g_param_spec_double("rain-strength", "Rain strength",
+          "How much of the rain layer the model finds is removed, before the bound: 1 = the model's estimate, "
+          "above 1 = more of heavy rain that 1 only thins (some cost on clean detail), 0 = none. Unlike "
+          "strength (a blend with the input), it is applied inside the engine",
+          0.0, derain::kMaxRainStrength, DEFAULT_PROP_RAIN_STRENGTH,
+          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(element_class, "Rain removal", "Filter/Effect/Video",
       "Removes rain streaks from video with a DerainCycleGAN model (libderain)",
@@ -299,6 +311,7 @@ static void gst_derain_init(GstDerain* self) {
   self->lookahead = DEFAULT_PROP_LOOKAHEAD;
   self->grey_rain = DEFAULT_PROP_GREY_RAIN;
   self->bounded_rain = DEFAULT_PROP_BOUNDED_RAIN;
+  self->rain_strength = DEFAULT_PROP_RAIN_STRENGTH;
   self->latency = new derain_gst::ProcessingLatency();
   self->configured_latency = GST_CLOCK_TIME_NONE;
   self->upstream_live = FALSE;
@@ -349,6 +362,8 @@ static void gst_derain_set_property(GObject* object, guint prop_id, const GValue
     self->grey_rain = g_value_get_boolean(value);
   } else if (prop_id == PROP_BOUNDED_RAIN) {
     self->bounded_rain = g_value_get_boolean(value);
+  } else if (prop_id == PROP_RAIN_STRENGTH) {
+    self->rain_strength = g_value_get_double(value);
   } else if (!derain_gst::setEngineProperty(&self->engine, PROP_ENGINE_FIRST, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -373,6 +388,8 @@ static void gst_derain_get_property(GObject* object, guint prop_id, GValue* valu
     g_value_set_boolean(value, self->grey_rain);
   else if (prop_id == PROP_BOUNDED_RAIN)
     g_value_set_boolean(value, self->bounded_rain);
+  else if (prop_id == PROP_RAIN_STRENGTH)
+    g_value_set_double(value, self->rain_strength);
   else if (!derain_gst::getEngineProperty(self->engine, PROP_ENGINE_FIRST, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   GST_OBJECT_UNLOCK(self);
@@ -400,6 +417,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
   derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   options.grey_rain = self->grey_rain;
   options.bounded_rain = self->bounded_rain;
+  options.rain_strength = static_cast<float>(self->rain_strength);
   int max_in_flight = self->max_in_flight;
   const int temporal_window = self->temporal_window;
   const int lookahead = self->lookahead;

@@ -24,10 +24,12 @@ const char* const kTargetNames =
 
 bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
 
-derain::EngineOptions engineOptions(int target, int threads, bool grey_rain, bool bounded_rain) {
+// `output`: the settings of the derained image (grey, bounded, strength), kept across reloads.
+derain::EngineOptions engineOptions(int target, int threads, const derain::EngineOptions& output) {
   derain::EngineOptions options;
-  options.grey_rain = grey_rain;
-  options.bounded_rain = bounded_rain;
+  options.grey_rain = output.grey_rain;
+  options.bounded_rain = output.bounded_rain;
+  options.rain_strength = output.rain_strength;
   switch (target) {
     case TARGET_AUTO: options.device = derain::Device::Auto; break;
     case TARGET_CPU:
@@ -112,8 +114,7 @@ struct DnnDerainImpl::Impl {
   int target = TARGET_AUTO;
   int threads = 0;
   bool swap_rb = false;
-  bool grey_rain = derain::EngineOptions().grey_rain;
-  bool bounded_rain = derain::EngineOptions().bounded_rain;
+  derain::EngineOptions output;  // grey_rain, bounded_rain, rain_strength: the rest comes from target/threads
 
   derain::ColorOrder order() const { return swap_rb ? derain::ColorOrder::RGB : derain::ColorOrder::BGR; }
 
@@ -126,7 +127,7 @@ struct DnnDerainImpl::Impl {
   // Loads path for target/threads; replaces the current engine only once that succeeded.
   void load(const std::string& path, int new_target, int new_threads, const char* func) {
     auto fresh = translated(func, [&] {
-      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads, grey_rain, bounded_rain));
+      return std::make_unique<derain::Engine>(path, engineOptions(new_target, new_threads, output));
     });
     video.reset();  // it refers to the engine being replaced
     engine = std::move(fresh);
@@ -242,20 +243,31 @@ void DnnDerainImpl::setSwapRB(bool swapRB) {
 }
 
 void DnnDerainImpl::setGreyRain(bool grey) {
-  if (grey != impl_->grey_rain) impl_->video.reset();  // its frames were derained the other way
+  if (grey != impl_->output.grey_rain) impl_->video.reset();  // its frames were derained the other way
   if (impl_->engine) impl_->engine->setGreyRain(grey);
-  impl_->grey_rain = grey;
+  impl_->output.grey_rain = grey;
 }
 
-bool DnnDerainImpl::getGreyRain() const { return impl_->grey_rain; }
+bool DnnDerainImpl::getGreyRain() const { return impl_->output.grey_rain; }
 
 void DnnDerainImpl::setBoundedRain(bool bounded) {
-  if (bounded != impl_->bounded_rain) impl_->video.reset();  // its frames were derained the other way
+  if (bounded != impl_->output.bounded_rain) impl_->video.reset();  // its frames were derained the other way
   if (impl_->engine) impl_->engine->setBoundedRain(bounded);
-  impl_->bounded_rain = bounded;
+  impl_->output.bounded_rain = bounded;
 }
 
-bool DnnDerainImpl::getBoundedRain() const { return impl_->bounded_rain; }
+bool DnnDerainImpl::getBoundedRain() const { return impl_->output.bounded_rain; }
+
+void DnnDerainImpl::setRainStrength(float strength) {
+  if (!(strength >= 0.0f && strength <= derain::kMaxRainStrength))  // NaN fails too
+    CV_Error(Error::StsOutOfRange,
+             cv::format("rain strength must be in [0, %g], got %g", derain::kMaxRainStrength, strength));
+  if (strength != impl_->output.rain_strength) impl_->video.reset();  // its frames were derained the other way
+  if (impl_->engine) impl_->engine->setRainStrength(strength);
+  impl_->output.rain_strength = strength;
+}
+
+float DnnDerainImpl::getRainStrength() const { return impl_->output.rain_strength; }
 
 void DnnDerainImpl::setTemporalWindow(int n) {
   if (n < 0 || n > derain::kMaxTemporalWindow)

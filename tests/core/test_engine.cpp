@@ -1,6 +1,7 @@
 // Inference API: sizes, types, channel order, tiling, precision, threads, devices, bad input.
 #include <sys/resource.h>
 
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -230,6 +231,74 @@ TEST_F(EngineTest, BoundedRainNeverBrightensNorDigsBelowTheRowBackground) {
   EXPECT_EQ(dug, 0);
   EXPECT_EQ(moved_inside, 0);
   EXPECT_GT(clamped, image.rows * image.cols / 50) << "the unbounded layer stayed inside the bound: nothing tested";
+}
+
+// EngineOptions::rain_strength: 0 gives the input back exactly, in the grey and in the generator's
+// colours; 1 is the default output; in the generator's colours 2 removes twice G_N's layer (8-bit
+// rounding: 1 level); bounded, more strength never brightens a pixel and takes more off where the
+// layer had room; out of range is an error naming it, from the options and from the setter.
+TEST_F(EngineTest, RainStrengthScalesTheRemovedLayer) {
+  const cv::Mat image = derain::test::makeRainyScene(96, 64, 5);
+  cv::Mat plain, none, doubled, out;
+  Engine engine = load();
+  engine.derain(image, plain);
+  engine.setRainStrength(0.0f);
+  engine.derain(image, none);
+  EXPECT_EQ(cv::norm(none, image, cv::NORM_INF), 0.0);
+  engine.setRainStrength(1.0f);
+  engine.derain(image, out);
+  EXPECT_EQ(cv::norm(out, plain, cv::NORM_INF), 0.0);
+  engine.setRainStrength(2.0f);
+  engine.derain(image, doubled);
+  double removed_plain = 0, removed_doubled = 0;
+  int brightened = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const int in = image.at<cv::Vec3b>(y, x)[c];
+        removed_plain += in - plain.at<cv::Vec3b>(y, x)[c];
+        removed_doubled += in - doubled.at<cv::Vec3b>(y, x)[c];
+        brightened += doubled.at<cv::Vec3b>(y, x)[c] > in + 1;
+      }
+  EXPECT_EQ(brightened, 0);
+  EXPECT_GT(removed_plain, 0.0);
+  EXPECT_GT(removed_doubled, removed_plain * 1.2) << "strength 2 took little more off than 1";
+
+  EngineOptions raw_options;
+  raw_options.grey_rain = false;
+  Engine raw = load(raw_options);
+  cv::Mat raw_plain, raw_doubled;
+  raw.derain(image, raw_plain);
+  raw.setRainStrength(0.0f);
+  raw.derain(image, out);
+  EXPECT_EQ(cv::norm(out, image, cv::NORM_INF), 0.0);
+  raw.setRainStrength(2.0f);
+  raw.derain(image, raw_doubled);
+  int off = 0, checked = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const int in = image.at<cv::Vec3b>(y, x)[c], once = raw_plain.at<cv::Vec3b>(y, x)[c];
+        const int expected = in - 2 * (in - once);
+        if (expected <= 1 || expected >= 254) continue;  // saturated
+        ++checked;
+        off += std::abs(raw_doubled.at<cv::Vec3b>(y, x)[c] - expected) > 2;  // two roundings of the layer
+      }
+  EXPECT_GT(checked, image.rows * image.cols);
+  EXPECT_EQ(off, 0);
+
+  for (float bad : {-0.5f, derain::kMaxRainStrength + 0.5f, std::nanf("")}) {
+    EngineOptions options;
+    options.rain_strength = bad;
+    try {
+      options.validate();
+      ADD_FAILURE() << "rain strength " << bad << " accepted";
+    } catch (const derain::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rain-strength"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(engine.setRainStrength(bad), derain::Error);
+  }
+  EXPECT_EQ(engine.options().rain_strength, 2.0f) << "a refused value changed the engine";
 }
 
 // The lite engine on the CPU runs its own one-pass kernels, not the LibTorch operators they replace

@@ -246,6 +246,36 @@ TEST(GreyRain, EqualsTheOperatorsBitForBit) {
   }
 }
 
+// EngineOptions::rain_strength: the removed layer times the strength (rounded to the dtype) before
+// the bound, bit for bit as the operators; strength 1 is the plain layer, 0 the input itself.
+TEST(GreyRain, StrengthScalesTheLayerBeforeTheBoundBitForBit) {
+  torch::manual_seed(19);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto input = (torch::rand({1, 3, 11, 16}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
+    const auto derained =
+        (input.to(torch::kFloat) - torch::rand({1, 3, 11, 16}) * 0.6 + 0.1).to(dtype).contiguous(kChannelsLast);
+    const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).to(dtype).view({1, 3, 1, 1});
+    for (bool bounded : {false, true}) {
+      for (float strength : {0.0f, 0.5f, 1.7f}) {
+        auto removed = ((input - derained) * luma).sum(1, true) * strength;
+        if (bounded) {
+          const auto input_luma = (input * luma).sum(1, true);
+          const auto background = -torch::max_pool2d(-input_luma, {1, 7}, {1, 1}, {0, 3});
+          removed = torch::minimum(removed, input_luma - background).clamp_min(0);
+        }
+        const auto fast = derain::detail::greyRain(input, derained, luma, bounded, strength);
+        EXPECT_TRUE(torch::equal(fast, input - removed)) << "dtype " << dtype << " bounded " << bounded
+                                                         << " strength " << strength;
+      }
+      EXPECT_TRUE(torch::equal(derain::detail::greyRain(input, derained, luma, bounded, 0.0f), input));
+      EXPECT_TRUE(torch::equal(derain::detail::greyRain(input, derained, luma, bounded, 1.0f),
+                               derain::detail::greyRain(input, derained, luma, bounded)));
+      EXPECT_FALSE(torch::equal(derain::detail::greyRain(input, derained, luma, bounded, 1.7f),
+                                derain::detail::greyRain(input, derained, luma, bounded)));
+    }
+  }
+}
+
 // The bound by hand on one grey row (luma = value): background 0.1 with a bright streak at x = 3
 // (0.6) and a fainter one at x = 5 (0.3). G_N over-subtracts the streak (to -0.2: clamped to the
 // background, no dark trace), brightens x = 0 (clamped: nothing removed), removes 0.02 from the flat
@@ -259,6 +289,23 @@ TEST(GreyRain, BoundByHand) {
   };
   const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
   const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true);
+  for (int c = 0; c < 3; ++c)
+    for (int x = 0; x < 9; ++x)
+      EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f) << "channel " << c << " x " << x;
+}
+
+// The same row at strength 2: x = 5's removal doubles to 0.1 (still inside its 0.2 above the
+// background), x = 7's 0.04 is still clamped to nothing, and the streak is still taken to the
+// background and no further.
+TEST(GreyRain, StrengthByHand) {
+  const std::vector<float> row = {0.1f, 0.1f, 0.1f, 0.6f, 0.1f, 0.3f, 0.1f, 0.1f, 0.1f};
+  const std::vector<float> net = {0.3f, 0.1f, 0.1f, -0.2f, 0.1f, 0.25f, 0.1f, 0.08f, 0.1f};
+  const std::vector<float> expected = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.2f, 0.1f, 0.1f, 0.1f};
+  auto grey = [](const std::vector<float>& v) {
+    return torch::tensor(v).view({1, 1, 1, 9}).expand({1, 3, 1, 9}).contiguous(kChannelsLast);
+  };
+  const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
+  const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true, 2.0f);
   for (int c = 0; c < 3; ++c)
     for (int x = 0; x < 9; ++x)
       EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f) << "channel " << c << " x " << x;

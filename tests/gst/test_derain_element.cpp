@@ -178,6 +178,31 @@ TEST(DerainOptions, TilingPropertiesReachTheEngine) {
   EXPECT_GT(gst_test::differingValues(tiled, whole), 0) << "tiling must make a difference for this check to mean much";
 }
 
+// rain-strength reaches the engine (not a blend after it, like strength): the element's output is the
+// engine's with that option, which differs from the default output.
+TEST(DerainOptions, RainStrengthReachesTheEngine) {
+  const Format format = gst_test::allFormats()[0];  // RGB
+  const cv::Size size(37, 29);
+  const std::string caps = gst_test::capsString(format, size.width, size.height);
+  GstHarness* h = gst_test::harnessFor("derain", derainProperties({"rain-strength=2.5"}), caps);
+  const cv::Mat input = gst_test::testImage(size.width, size.height, 3, 21);
+  GstBuffer* out = gst_harness_push_and_pull(h, gst_test::bufferFromImage(input, caps, 0));
+  ASSERT_NE(out, nullptr);
+  const cv::Mat output = gst_test::imageFromBuffer(out, caps);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+
+  derain::EngineOptions options;
+  options.threads = 1;
+  options.device = derain::Device::CPU;
+  options.rain_strength = 2.5f;
+  cv::Mat stronger, plain;
+  derain::Engine(gst_test::liteModelPath(), options).derain(input, stronger, format.order);
+  referenceEngine().derain(input, plain, format.order);
+  EXPECT_EQ(gst_test::differingValues(output, stronger), 0);
+  EXPECT_GT(gst_test::differingValues(stronger, plain), 0) << "the strength must make a difference here";
+}
+
 TEST(DerainLatency, ProcessingTimeIsAddedToUpstreamLatency) {
   const Format format = gst_test::allFormats()[0];
   const std::string caps = gst_test::capsString(format, 64, 48);

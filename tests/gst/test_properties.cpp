@@ -77,6 +77,7 @@ INSTANTIATE_TEST_SUITE_P(DerainAndRainmake, Properties, ::testing::Values(
     PropertyCase{"derain", "max-in-flight", "2", "4", false},
     PropertyCase{"derain", "grey-rain", "true", "false", false},
     PropertyCase{"derain", "bounded-rain", "true", "false", false},
+    PropertyCase{"derain", "rain-strength", "1", "2.5", false},
     PropertyCase{"derain", "lookahead", "0", "2", false},
     PropertyCase{"rainmake", "mode", "procedural", "learned", false},
     PropertyCase{"rainmake", "model", "(null)", "/models/lite.derain", false},

@@ -149,6 +149,36 @@ TEST_F(DnnDerainTest, GreyRainFollowsTheEngineOption) {
   EXPECT_TRUE(identical(out, coreDerain(rainy)));
 }
 
+// setRainStrength: default 1, like the engines; 1.8 gives the engine's output at that strength and 1
+// the default again, bit-exact, applied to the loaded model; out of range raises StsOutOfRange and
+// keeps the value.
+TEST_F(DnnDerainTest, RainStrengthFollowsTheEngineOption) {
+  EXPECT_EQ(net_->getRainStrength(), 1.0f);
+  const Mat rainy = randomImage(24, 20, CV_8UC3, 21);
+  derain::EngineOptions stronger_options = cpuOptions();
+  stronger_options.rain_strength = 1.8f;
+  derain::Engine stronger(*model_, stronger_options);
+  Mat stronger_expected, out;
+  stronger.derain(rainy, stronger_expected);
+  net_->setRainStrength(1.8f);
+  EXPECT_EQ(net_->getRainStrength(), 1.8f);
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, stronger_expected));
+  EXPECT_FALSE(identical(out, coreDerain(rainy))) << "the strength made no difference";
+  for (float bad : {-1.0f, derain::kMaxRainStrength + 1.0f}) {
+    try {
+      net_->setRainStrength(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const cv::Exception& e) {
+      EXPECT_EQ(e.code, cv::Error::StsOutOfRange);
+    }
+  }
+  EXPECT_EQ(net_->getRainStrength(), 1.8f);
+  net_->setRainStrength(1.0f);
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, coreDerain(rainy)));
+}
+
 // setBoundedRain: default on, like the engines; off gives the engine's unbounded grey layer, on again
 // the default output; all bit-exact, applied to the loaded model.
 TEST_F(DnnDerainTest, BoundedRainFollowsTheEngineOption) {

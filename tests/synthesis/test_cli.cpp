@@ -817,6 +817,17 @@ TEST_F(RunCli, OutOfRangeIntegersAreUsageErrors) {
   }
 }
 
+// --rain-strength is a float in [0, 4] (derain::kMaxRainStrength): outside, NaN or not a number is a
+// usage error naming the option, before anything is written.
+TEST_F(RunCli, OutOfRangeRainStrengthIsAUsageError) {
+  for (const char* bad : {"-0.5", "4.5", "nan", "strong"}) {
+    const Result r = run("DERAIN_RUN_BIN", {"--demo", path("d"), "--rain-strength", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("rain-strength"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("d")));
+  }
+}
+
 TEST_F(RunCli, MoreThreadsThanCoresIsAWarning) {
   const unsigned cores = std::thread::hardware_concurrency();
   if (cores == 0 || cores >= 256) GTEST_SKIP() << "core count unknown or too high";

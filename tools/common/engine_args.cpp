@@ -1,6 +1,7 @@
 #include "engine_args.hpp"
 
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "derain/error.hpp"
@@ -24,6 +25,15 @@ void addEngineOptions(ArgParser& args) {
                                 "grey, which removes the model's colour cast)");
   args.flag("unbounded-rain", "deraining: do not bound the grey rain layer (by default it never brightens a pixel "
                               "nor darkens it below the darkest input pixel near it in its row)");
+  std::ostringstream strength;
+  strength << defaults.rain_strength;
+  std::ostringstream most;
+  most << kMaxRainStrength;
+  args.option("rain-strength", "X",
+              "deraining: how much of the rain the model finds is removed, 0.." + most.str() +
+                  " (above 1 removes more of heavy rain that 1 only thins, at some cost on clean detail; 0 = the "
+                  "input unchanged)",
+              strength.str());
 }
 
 int threadsOption(const ArgParser& args, const std::string& name) {
@@ -51,6 +61,7 @@ EngineOptions engineOptionsFrom(const ArgParser& args) {
   options.tile_overlap = args.getInt("tile-overlap", 0, kMaxTileOverlap);
   options.grey_rain = !args.flagSet("generator-colour");
   options.bounded_rain = !args.flagSet("unbounded-rain");
+  options.rain_strength = static_cast<float>(args.getDouble("rain-strength"));
   try {
     options.validate();  // the engine's own check, so the two can never disagree
   } catch (const Error& e) {

@@ -64,6 +64,8 @@ class DERAIN_API Engine {
   void setGreyRain(bool grey_rain);
   // Changes EngineOptions::bounded_rain without reloading the model.
   void setBoundedRain(bool bounded_rain);
+  // Changes EngineOptions::rain_strength without reloading the model; derain::Error out of range.
+  void setRainStrength(float strength);
   Device device() const;        // resolved: never Auto
   Precision precision() const;  // resolved: never Auto
   bool trained() const;         // false for untrained(); true for a loaded file

@@ -1,5 +1,6 @@
 #include "derain/engine_options.hpp"
 
+#include <sstream>
 #include <string>
 
 #include "derain/error.hpp"
@@ -18,6 +19,11 @@ void EngineOptions::validate() const {
   if (tile_size != 0 && (tile_size < kMinTileSize || tile_size > kMaxTileSize))
     throw Error("tile-size must be 0 (auto) or in " + range(kMinTileSize, kMaxTileSize) + ", got " +
                 std::to_string(tile_size));
+  if (!(rain_strength >= 0.0f && rain_strength <= kMaxRainStrength)) {  // NaN fails too
+    std::ostringstream message;
+    message << "rain-strength must be in [0, " << kMaxRainStrength << "], got " << rain_strength;
+    throw Error(message.str());
+  }
   if (tile_size != 0 && 2 * tile_overlap >= tile_size)
     throw Error("tile-overlap (" + std::to_string(tile_overlap) + ") must be less than half of tile-size (" +
                 std::to_string(tile_size) + ")");
@@ -26,7 +32,7 @@ void EngineOptions::validate() const {
 bool EngineOptions::operator==(const EngineOptions& o) const {
   return device == o.device && precision == o.precision && threads == o.threads && tile_size == o.tile_size &&
          tile_overlap == o.tile_overlap && grey_rain == o.grey_rain &&
-         bounded_rain == o.bounded_rain;
+         bounded_rain == o.bounded_rain && rain_strength == o.rain_strength;
 }
 
 }  // namespace derain

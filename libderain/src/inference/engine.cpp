@@ -63,10 +63,14 @@ struct Engine::Impl {
   }
 
   // The derained tile under EngineOptions::grey_rain: input - luma(input - derained), the removed layer
-  // grey with its own luma (bounded under EngineOptions::bounded_rain); else the generator's output as it is.
+  // grey with its own luma (bounded under EngineOptions::bounded_rain); else the generator's output as
+  // it is. Either way the removed layer scaled by EngineOptions::rain_strength.
   at::Tensor finishDerained(const at::Tensor& input, const at::Tensor& derained) const {
-    if (!options.grey_rain) return derained;
-    return detail::greyRain(input, derained, luma_weights, options.bounded_rain);
+    if (!options.grey_rain) {
+      if (options.rain_strength == 1.0f) return derained;
+      return (input - (input - derained) * options.rain_strength).contiguous(at::MemoryFormat::ChannelsLast);
+    }
+    return detail::greyRain(input, derained, luma_weights, options.bounded_rain, options.rain_strength);
   }
 
   // The inference model file of this engine: config plus U-ARSE / G_N / G_R weights in fp32.
@@ -260,6 +264,12 @@ void Engine::setThreads(int threads) {
 }
 void Engine::setGreyRain(bool grey_rain) { impl_->options.grey_rain = grey_rain; }
 void Engine::setBoundedRain(bool bounded_rain) { impl_->options.bounded_rain = bounded_rain; }
+void Engine::setRainStrength(float strength) {
+  EngineOptions changed = impl_->options;
+  changed.rain_strength = strength;
+  changed.validate();  // derain::Error naming the range
+  impl_->options.rain_strength = strength;
+}
 
 Device Engine::device() const { return impl_->device; }
 Precision Engine::precision() const { return impl_->precision; }

@@ -26,8 +26,8 @@ inline float greater(float a, float b) { return b > a ? b : a; }
 // floats when bounded. (Not cloned per instruction set: clang cannot clone templates, and the AVX2 and
 // AVX-512 clones fused products and sums into FMAs, one rounding where LibTorch's operators take two.)
 template <typename T, bool kBounded>
-void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t width, float* in_planes,
-                 float* removed, float* luma, float* background) {
+void greyRainRow(const T* in, const T* de, const float* weights, float strength, T* o, int64_t width,
+                 float* in_planes, float* removed, float* luma, float* background) {
   for (int64_t x = 0; x < width; ++x) removed[x] = 0.0f;
   if (kBounded)
     for (int64_t x = 0; x < width; ++x) luma[x] = 0.0f;
@@ -44,6 +44,11 @@ void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t w
     }
   }
   for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x]);
+  if (strength != 1.0f) {
+    // LibTorch multiplies a T tensor by a scalar rounded to T (a bf16 engine's 1.7 is 1.703125).
+    const float s = roundedAs<T>(strength);
+    for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x] * s);
+  }
   if (kBounded) {
     for (int64_t x = 0; x < width; ++x) luma[x] = roundedAs<T>(luma[x]);
     for (int64_t x = 0; x < width; ++x) background[x] = luma[x];
@@ -61,7 +66,8 @@ void greyRainRow(const T* in, const T* de, const float* weights, T* o, int64_t w
 }
 
 template <typename T, bool kBounded>
-void run(const T* input, const T* derained, const float weights[kChannels], T* out, int64_t rows, int64_t width) {
+void run(const T* input, const T* derained, const float weights[kChannels], float strength, T* out, int64_t rows,
+         int64_t width) {
   parallelFor(0, rows, std::max<int64_t>(1, kPixelsPerTask / width), [&](int64_t begin, int64_t end) {
     std::vector<float> scratch((kChannels + 1 + (kBounded ? 2 : 0)) * width);
     float* in_planes = scratch.data();
@@ -70,16 +76,17 @@ void run(const T* input, const T* derained, const float weights[kChannels], T* o
     float* background = luma + width;
     for (int64_t r = begin; r < end; ++r) {
       const int64_t at = r * width * kChannels;
-      greyRainRow<T, kBounded>(input + at, derained + at, weights, out + at, width, in_planes, removed, luma,
-                               background);
+      greyRainRow<T, kBounded>(input + at, derained + at, weights, strength, out + at, width, in_planes, removed,
+                               luma, background);
     }
   });
 }
 
 // The same in LibTorch's operators (any device and layout).
 at::Tensor operatorsGreyRain(const at::Tensor& input, const at::Tensor& derained, const at::Tensor& luma_weights,
-                             bool bounded) {
+                             bool bounded, float strength) {
   auto removed = ((input - derained) * luma_weights).sum(1, /*keepdim=*/true);
+  if (strength != 1.0f) removed = removed * strength;
   if (bounded) {
     const auto luma = (input * luma_weights).sum(1, /*keepdim=*/true);
     const auto background =
@@ -91,14 +98,14 @@ at::Tensor operatorsGreyRain(const at::Tensor& input, const at::Tensor& derained
 }  // namespace
 
 at::Tensor greyRain(const at::Tensor& input, const at::Tensor& derained, const at::Tensor& luma_weights,
-                    bool bounded) {
+                    bool bounded, float strength) {
   const auto cl = at::MemoryFormat::ChannelsLast;
   const auto dtype = input.scalar_type();
   const bool fast = input.is_cpu() && derained.is_cpu() && input.dim() == 4 && input.size(1) == kChannels &&
                     input.sizes() == derained.sizes() && derained.scalar_type() == dtype &&
                     luma_weights.scalar_type() == dtype && (dtype == torch::kFloat || dtype == torch::kBFloat16) &&
                     input.is_contiguous(cl) && derained.is_contiguous(cl);
-  if (!fast) return operatorsGreyRain(input, derained, luma_weights, bounded);
+  if (!fast) return operatorsGreyRain(input, derained, luma_weights, bounded, strength);
   const auto w = luma_weights.to(torch::kCPU, torch::kFloat).contiguous();
   const float weights[kChannels] = {w.data_ptr<float>()[0], w.data_ptr<float>()[1], w.data_ptr<float>()[2]};
   auto out = torch::empty_like(input, cl);
@@ -106,9 +113,9 @@ at::Tensor greyRain(const at::Tensor& input, const at::Tensor& derained, const a
   auto dispatch = [&](auto* in, auto* de, auto* o) {
     using T = std::remove_pointer_t<decltype(in)>;
     if (bounded)
-      run<T, true>(in, de, weights, o, rows, width);
+      run<T, true>(in, de, weights, strength, o, rows, width);
     else
-      run<T, false>(in, de, weights, o, rows, width);
+      run<T, false>(in, de, weights, strength, o, rows, width);
   };
   if (dtype == torch::kFloat)
     dispatch(input.data_ptr<float>(), derained.data_ptr<float>(), out.data_ptr<float>());

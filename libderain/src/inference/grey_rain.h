@@ -14,7 +14,8 @@ namespace derain::detail {
 constexpr int kRainBoundWindow = 7;
 
 // input, derained: N x 3 x H x W in the same dtype; luma_weights: 1 x 3 x 1 x 1 in that dtype.
-// The removed layer is removed = ((input - derained) * luma_weights).sum(1, true). With `bounded`,
+// The removed layer is removed = ((input - derained) * luma_weights).sum(1, true), times `strength`
+// when that is not 1 (EngineOptions::rain_strength; a product rounded to the dtype). With `bounded`,
 // rain only adds light and never more than the pixel stands above its background, so the layer is
 // clamped to [0, luma - background], background being the darkest input luma within
 // kRainBoundWindow pixels of the same row (luma = (input * luma_weights).sum(1, true)):
@@ -23,6 +24,6 @@ constexpr int kRainBoundWindow = 7;
 // sums add the channels in order in float; the row minimum is a max-pool of -luma), which run
 // instead off the CPU or for other layouts.
 at::Tensor greyRain(const at::Tensor& input, const at::Tensor& derained, const at::Tensor& luma_weights,
-                    bool bounded);
+                    bool bounded, float strength = 1.0f);
 
 }  // namespace derain::detail

@@ -54,13 +54,13 @@ class SerialEngine final : public SharedEngine {
 };
 
 // (canonical model path, options) identifies an engine.
-using Key = std::tuple<std::string, int, int, int, int, int, bool, bool>;
+using Key = std::tuple<std::string, int, int, int, int, int, bool, bool, float>;
 
 Key keyOf(const std::string& model_path, const EngineOptions& o) {
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(model_path, ec);
   return {ec ? model_path : canonical.string(), static_cast<int>(o.device), static_cast<int>(o.precision), o.threads,
-          o.tile_size, o.tile_overlap, o.grey_rain, o.bounded_rain};
+          o.tile_size, o.tile_overlap, o.grey_rain, o.bounded_rain, o.rain_strength};
 }
 
 class TemporalStream final : public VideoStream {

@@ -100,6 +100,13 @@ class CV_EXPORTS DnnDerainImpl {
   void setBoundedRain(bool bounded);
   bool getBoundedRain() const;
 
+  /** @brief How much of the rain layer the model finds is removed, before the bound: 1 (default) = the
+  model's estimate, above 1 = more of heavy rain that 1 only thins (some cost on clean detail), 0 = the
+  image unchanged (derain::EngineOptions::rain_strength). Outside [0, derain::kMaxRainStrength]:
+  cv::Exception (StsOutOfRange). Applied at once to a loaded model (no reload). */
+  void setRainStrength(float strength);
+  float getRainStrength() const;
+
   /** @brief Video mode: with n > 0, derain(image) treats successive single images as the frames of one
   video and uses the n previous frames (aligned by optical flow) to remove rain that moves between
   frames (derain::VideoDerainer, causal: the result is still the current frame's). 0 (default) =
