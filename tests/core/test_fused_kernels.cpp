@@ -277,38 +277,34 @@ TEST(GreyRain, StrengthScalesTheLayerBeforeTheBoundBitForBit) {
 }
 
 // The bound by hand on one grey row (luma = value): background 0.1 with a bright streak at x = 3
-// (0.6) and a fainter one at x = 5 (0.3). G_N over-subtracts the streak (to -0.2: clamped to the
-// background, no dark trace), brightens x = 0 (clamped: nothing removed), removes 0.02 from the flat
-// x = 7 (nothing stands above the background there: nothing removed) and 0.05 of x = 5's 0.2 (kept).
-TEST(GreyRain, BoundByHand) {
+// (0.6) and a fainter one at x = 5 (0.3), G_N's output `net`; every channel of the bounded grey output
+// at `strength` must be `expected`.
+static void expectBoundedRow(float strength, const std::vector<float>& expected) {
   const std::vector<float> row = {0.1f, 0.1f, 0.1f, 0.6f, 0.1f, 0.3f, 0.1f, 0.1f, 0.1f};
   const std::vector<float> net = {0.3f, 0.1f, 0.1f, -0.2f, 0.1f, 0.25f, 0.1f, 0.08f, 0.1f};
-  const std::vector<float> expected = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.25f, 0.1f, 0.1f, 0.1f};
   auto grey = [](const std::vector<float>& v) {
     return torch::tensor(v).view({1, 1, 1, 9}).expand({1, 3, 1, 9}).contiguous(kChannelsLast);
   };
   const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
-  const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true);
+  const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true, strength);
   for (int c = 0; c < 3; ++c)
     for (int x = 0; x < 9; ++x)
-      EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f) << "channel " << c << " x " << x;
+      EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f)
+          << "strength " << strength << " channel " << c << " x " << x;
+}
+
+// G_N over-subtracts the streak (to -0.2: clamped to the background, no dark trace), brightens x = 0
+// (clamped: nothing removed), removes 0.02 from the flat x = 7 (nothing stands above the background
+// there: nothing removed) and 0.05 of x = 5's 0.2 (kept).
+TEST(GreyRain, BoundByHand) {
+  expectBoundedRow(1.0f, {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.25f, 0.1f, 0.1f, 0.1f});
 }
 
 // The same row at strength 2: x = 5's removal doubles to 0.1 (still inside its 0.2 above the
 // background), x = 7's 0.04 is still clamped to nothing, and the streak is still taken to the
 // background and no further.
 TEST(GreyRain, StrengthByHand) {
-  const std::vector<float> row = {0.1f, 0.1f, 0.1f, 0.6f, 0.1f, 0.3f, 0.1f, 0.1f, 0.1f};
-  const std::vector<float> net = {0.3f, 0.1f, 0.1f, -0.2f, 0.1f, 0.25f, 0.1f, 0.08f, 0.1f};
-  const std::vector<float> expected = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.2f, 0.1f, 0.1f, 0.1f};
-  auto grey = [](const std::vector<float>& v) {
-    return torch::tensor(v).view({1, 1, 1, 9}).expand({1, 3, 1, 9}).contiguous(kChannelsLast);
-  };
-  const auto luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
-  const auto out = derain::detail::greyRain(grey(row), grey(net), luma, true, 2.0f);
-  for (int c = 0; c < 3; ++c)
-    for (int x = 0; x < 9; ++x)
-      EXPECT_NEAR(out[0][c][0][x].item<float>(), expected[x], 1e-6f) << "channel " << c << " x " << x;
+  expectBoundedRow(2.0f, {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.2f, 0.1f, 0.1f, 0.1f});
 }
 
 TEST(ResidualAdd, EqualsAddThenReluBitForBit) {
