@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "bf16_rounding.h"
+#include "branch_free.h"
 #include "parallel_for.h"
 
 namespace derain::detail {
@@ -13,12 +14,6 @@ namespace {
 constexpr int kChannels = 3;
 constexpr int kBoundRadius = kRainBoundWindow / 2;
 constexpr int64_t kPixelsPerTask = 4096;
-
-// min and max on values: branch-free (minss / maxss, vectorised), where std::min's reference result
-// compiled to a compare and a jump per pixel, mispredicted on image data (the bounded layer took 4x
-// as long with it).
-inline float lesser(float a, float b) { return b < a ? b : a; }
-inline float greater(float a, float b) { return b > a ? b : a; }
 
 // One row, in passes over float rows: the removed layer's luma and, when bounded, the input's luma,
 // its minimum over the window (one shifted minimum per offset, a loop the compiler vectorises) and the
@@ -103,11 +98,15 @@ at::Tensor greyRain(const at::Tensor& input, const at::Tensor& derained, const a
   const auto dtype = input.scalar_type();
   const bool fast = input.is_cpu() && derained.is_cpu() && input.dim() == 4 && input.size(1) == kChannels &&
                     input.sizes() == derained.sizes() && derained.scalar_type() == dtype &&
+                    luma_weights.is_cpu() && luma_weights.numel() == kChannels &&
                     luma_weights.scalar_type() == dtype && (dtype == torch::kFloat || dtype == torch::kBFloat16) &&
                     input.is_contiguous(cl) && derained.is_contiguous(cl);
   if (!fast) return operatorsGreyRain(input, derained, luma_weights, bounded, strength);
-  const auto w = luma_weights.to(torch::kCPU, torch::kFloat).contiguous();
-  const float weights[kChannels] = {w.data_ptr<float>()[0], w.data_ptr<float>()[1], w.data_ptr<float>()[2]};
+  // Read in place (the engine's weights are a dense 3-value tensor of the dtype): no copy per frame.
+  const auto w = luma_weights.contiguous();
+  float weights[kChannels];
+  for (int c = 0; c < kChannels; ++c)
+    weights[c] = dtype == torch::kFloat ? w.data_ptr<float>()[c] : static_cast<float>(w.data_ptr<c10::BFloat16>()[c]);
   auto out = torch::empty_like(input, cl);
   const int64_t rows = input.size(0) * input.size(2), width = input.size(3);
   auto dispatch = [&](auto* in, auto* de, auto* o) {

@@ -1,5 +1,6 @@
 #include "tensor_image.h"
 #include "bf16_rounding.h"
+#include "branch_free.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,11 +27,8 @@ inline float roundHalfEven(float v) {
   return (v + kMagic) - kMagic;
 }
 
-// clamp on values: branch-free, where std::min / std::max's reference results compile to jumps.
-inline float clampUnit(float v) {
-  v = v < -1.0f ? -1.0f : v;
-  return v > 1.0f ? 1.0f : v;
-}
+// clamp to [-1, 1] on values, branch-free (branch_free.h).
+inline float clampUnit(float v) { return lesser(greater(v, -1.0f), 1.0f); }
 
 void checkColourImage(const cv::Mat& image) {
   if (image.empty()) throw Error("empty image");
