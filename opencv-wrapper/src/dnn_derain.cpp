@@ -259,9 +259,13 @@ void DnnDerainImpl::setBoundedRain(bool bounded) {
 bool DnnDerainImpl::getBoundedRain() const { return impl_->output.bounded_rain; }
 
 void DnnDerainImpl::setRainStrength(float strength) {
-  if (!(strength >= 0.0f && strength <= derain::kMaxRainStrength))  // NaN fails too
-    CV_Error(Error::StsOutOfRange,
-             cv::format("rain strength must be in [0, %g], got %g", derain::kMaxRainStrength, strength));
+  derain::EngineOptions checked = impl_->output;
+  checked.rain_strength = strength;
+  try {
+    checked.validate();  // the engines' own range check (NaN fails too)
+  } catch (const derain::Error& e) {
+    CV_Error(Error::StsOutOfRange, e.what());
+  }
   if (strength != impl_->output.rain_strength) impl_->video.reset();  // its frames were derained the other way
   if (impl_->engine) impl_->engine->setRainStrength(strength);
   impl_->output.rain_strength = strength;

@@ -16,13 +16,19 @@ int64_t windowEnd(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + o
 template <typename T>
 void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int64_t in_w, int64_t out_h,
          int64_t out_w) {
+  // Column windows once per call, not per output pixel (the row's are per row).
+  std::vector<int64_t> x0s(out_w), x1s(out_w);
+  for (int64_t ox = 0; ox < out_w; ++ox) {
+    x0s[ox] = windowStart(ox, in_w, out_w);
+    x1s[ox] = windowEnd(ox, in_w, out_w);
+  }
   parallelFor(0, batch * out_h, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> sum(channels);
     for (int64_t row = begin; row < end; ++row) {
       const int64_t n = row / out_h, oy = row % out_h;
       const int64_t y0 = windowStart(oy, in_h, out_h), y1 = windowEnd(oy, in_h, out_h);
       for (int64_t ox = 0; ox < out_w; ++ox) {
-        const int64_t x0 = windowStart(ox, in_w, out_w), x1 = windowEnd(ox, in_w, out_w);
+        const int64_t x0 = x0s[ox], x1 = x1s[ox];
         std::fill(sum.begin(), sum.end(), 0.0f);
         for (int64_t y = y0; y < y1; ++y) {
           const T* p = in + ((n * in_h + y) * in_w + x0) * channels;

@@ -47,8 +47,7 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
     state = lstm_->forward(features, state);
     mask = conv_out_->forward(blocks_->forward(state.h));
   }
-  // In fp32 for a bf16 mask too: LibTorch 1.13's bf16 bilinear kernel is a scalar loop, twice the fp32
-  // one's time (which also keeps the interpolation weights unrounded).
+  // Interpolated in float for a bf16 mask too (upsampleMask), so the weights stay unrounded.
   if (config_.scale > 1) mask = upsampleMask(mask, height, width, mask.scalar_type());
   return mask;
 }
