@@ -201,15 +201,18 @@ TEST(TensorImage, TensorToImageEqualsTheOperatorsBitForBit) {
   for (auto dtype : {torch::kFloat32, torch::kBFloat16})
   for (bool narrow : {false, true}) {
     const auto input = (narrow ? torch::cat({t, t.narrow(1, 0, 1)}, 1).narrow(1, 0, 3) : t).to(dtype);
+    for (auto order : {derain::ColorOrder::BGR, derain::ColorOrder::RGB})
     for (int type : {CV_8UC3, CV_32FC3}) {
-      const cv::Mat fast = derain::detail::tensorToImage(input, type, derain::ColorOrder::BGR);
-      auto hwc = input.to(torch::kFloat32)[0].flip({0}).permute({1, 2, 0}).clamp(-1.0, 1.0);
+      const cv::Mat fast = derain::detail::tensorToImage(input, type, order);
+      const auto chw = input.to(torch::kFloat32)[0];
+      auto hwc = (order == derain::ColorOrder::BGR ? chw.flip({0}) : chw).permute({1, 2, 0}).clamp(-1.0, 1.0);
       auto expected = type == CV_8UC3 ? hwc.add(1.0).mul(127.5).round().to(torch::kUInt8).contiguous()
                                       : hwc.add(1.0).mul(0.5).contiguous();
       ASSERT_EQ(fast.type(), type);
       const size_t bytes = expected.numel() * expected.element_size();
       EXPECT_EQ(std::memcmp(fast.data, expected.data_ptr(), bytes), 0)
-          << "type " << type << " narrow " << narrow << " dtype " << dtype;
+          << "type " << type << " narrow " << narrow << " dtype " << dtype << " BGR "
+          << (order == derain::ColorOrder::BGR);
     }
   }
 }
@@ -403,14 +406,16 @@ TEST(MaskUpsample, MatchesInterpolateWithinUlps) {
 }
 
 // The U-ARSE's input pooling against F::adaptive_avg_pool2d, bit for bit: whole 4x4 windows (640x360
-// -> 160x90) and uneven adaptive ones (37x29 -> 10x8), fp32 and bf16, 3 channels, channels_last.
+// -> 160x90) and uneven adaptive ones (37x29 -> 10x8), fp32 and bf16, channels_last, 3 channels (the
+// U-ARSE's input, summed in registers) and 5 (the general loop).
 TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
   namespace F = torch::nn::functional;
   torch::manual_seed(37);
-  struct Case { int64_t h, w, out_h, out_w; };
-  for (const Case& c : {Case{360, 640, 90, 160}, Case{29, 37, 8, 10}, Case{17, 26, 5, 7}}) {
+  struct Case { int64_t h, w, out_h, out_w, channels; };
+  for (const Case& c : {Case{360, 640, 90, 160, 3}, Case{29, 37, 8, 10, 3}, Case{17, 26, 5, 7, 3},
+                        Case{29, 37, 8, 10, 5}}) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-      const auto image = (torch::rand({2, 3, c.h, c.w}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
+      const auto image = (torch::rand({2, c.channels, c.h, c.w}) * 2 - 1).to(dtype).contiguous(kChannelsLast);
       const auto expected = F::adaptive_avg_pool2d(image, F::AdaptiveAvgPool2dFuncOptions({c.out_h, c.out_w}));
       at::Tensor fast;
       {
@@ -419,7 +424,8 @@ TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
       }
       EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
       EXPECT_TRUE(torch::equal(fast, expected))
-          << c.h << "x" << c.w << " -> " << c.out_h << "x" << c.out_w << " " << dtype << ": max diff "
+          << c.h << "x" << c.w << "x" << c.channels << " -> " << c.out_h << "x" << c.out_w << " " << dtype
+          << ": max diff "
           << (fast.to(torch::kFloat) - expected.to(torch::kFloat)).abs().max().item<float>();
     }
   }

@@ -1,5 +1,6 @@
 #include "grey_rain.h"
 
+#include <type_traits>
 #include <vector>
 
 #include <torch/torch.h>
@@ -7,6 +8,7 @@
 #include "bf16_rounding.h"
 #include "branch_free.h"
 #include "parallel_for.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
@@ -15,37 +17,39 @@ constexpr int kChannels = 3;
 constexpr int kBoundRadius = kRainBoundWindow / 2;
 constexpr int64_t kPixelsPerTask = 4096;
 
-// One row, in passes over float rows: the removed layer's luma and, when bounded, the input's luma,
-// its minimum over the window (one shifted minimum per offset, a loop the compiler vectorises) and the
-// clamp; then input - removed, interleaved again. in_planes: 3 x width floats; luma, background: width
-// floats when bounded. (Not cloned per instruction set: clang cannot clone templates, and the AVX2 and
-// AVX-512 clones fused products and sums into FMAs, one rounding where LibTorch's operators take two.)
+// One row: the removed layer's luma and, when bounded, the input's luma in one pass over the pixels,
+// the luma's minimum over the window (one shifted minimum per offset, a loop the compiler
+// vectorises) and the clamp; then input - removed. removed, luma, background: width floats.
 template <typename T, bool kBounded>
-void greyRainRow(const T* in, const T* de, const float* weights, float strength, T* o, int64_t width,
-                 float* in_planes, float* removed, float* luma, float* background) {
-  for (int64_t x = 0; x < width; ++x) removed[x] = 0.0f;
-  if (kBounded)
-    for (int64_t x = 0; x < width; ++x) luma[x] = 0.0f;
+inline __attribute__((always_inline)) void greyRainRow(const T* in, const T* de, const float* weights,
+                                                       float strength, T* o, int64_t width, float* removed,
+                                                       float* luma, float* background) {
+  const float w0 = weights[0], w1 = weights[1], w2 = weights[2];
   // LibTorch's ((input - derained) * w).sum(1) and (input * w).sum(1): every operator rounds to T,
-  // the sum adds the channels in order in float.
-  for (int c = 0; c < kChannels; ++c) {
-    float* plane = in_planes + c * width;
-    const float w = weights[c];
-    for (int64_t x = 0; x < width; ++x) {
-      const float i = static_cast<float>(in[x * kChannels + c]);
-      plane[x] = i;
-      removed[x] += roundedAs<T>(roundedAs<T>(i - static_cast<float>(de[x * kChannels + c])) * w);
-      if (kBounded) luma[x] += roundedAs<T>(i * w);
+  // the sum adds the channels in order in float, starting from 0 (which turns a -0 into +0).
+  for (int64_t x = 0; x < width; ++x) {
+    const T* i = in + x * kChannels;
+    const T* d = de + x * kChannels;
+    const float i0 = static_cast<float>(i[0]), i1 = static_cast<float>(i[1]), i2 = static_cast<float>(i[2]);
+    float r = 0.0f;
+    r += roundedAs<T>(roundedAs<T>(i0 - static_cast<float>(d[0])) * w0);
+    r += roundedAs<T>(roundedAs<T>(i1 - static_cast<float>(d[1])) * w1);
+    r += roundedAs<T>(roundedAs<T>(i2 - static_cast<float>(d[2])) * w2);
+    removed[x] = roundedAs<T>(r);
+    if (kBounded) {
+      float l = 0.0f;
+      l += roundedAs<T>(i0 * w0);
+      l += roundedAs<T>(i1 * w1);
+      l += roundedAs<T>(i2 * w2);
+      luma[x] = roundedAs<T>(l);
     }
   }
-  for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x]);
   if (strength != 1.0f) {
     // LibTorch multiplies a T tensor by a scalar rounded to T (a bf16 engine's 1.7 is 1.703125).
     const float s = roundedAs<T>(strength);
     for (int64_t x = 0; x < width; ++x) removed[x] = roundedAs<T>(removed[x] * s);
   }
   if (kBounded) {
-    for (int64_t x = 0; x < width; ++x) luma[x] = roundedAs<T>(luma[x]);
     for (int64_t x = 0; x < width; ++x) background[x] = luma[x];
     for (int64_t k = 1; k <= kBoundRadius && k < width; ++k) {
       for (int64_t x = 0; x + k < width; ++x) background[x] = lesser(background[x], luma[x + k]);
@@ -54,26 +58,39 @@ void greyRainRow(const T* in, const T* de, const float* weights, float strength,
     for (int64_t x = 0; x < width; ++x)
       removed[x] = greater(lesser(removed[x], roundedAs<T>(luma[x] - background[x])), 0.0f);
   }
-  for (int c = 0; c < kChannels; ++c) {
-    const float* plane = in_planes + c * width;
-    for (int64_t x = 0; x < width; ++x) o[x * kChannels + c] = storedAs<T>(plane[x] - removed[x]);
+  for (int64_t x = 0; x < width; ++x) {
+    const T* i = in + x * kChannels;
+    T* d = o + x * kChannels;
+    const float r = removed[x];
+    d[0] = storedAs<T>(static_cast<float>(i[0]) - r);
+    d[1] = storedAs<T>(static_cast<float>(i[1]) - r);
+    d[2] = storedAs<T>(static_cast<float>(i[2]) - r);
   }
 }
+
+#define DERAIN_GREY_RAIN_ROWS(T, kBounded)                                                                           \
+  DERAIN_SIMD_CLONES void greyRainRows(const T* input, const T* derained, const float* weights, float strength,      \
+                                       T* out, int64_t width, int64_t begin, int64_t end, float* scratch,            \
+                                       std::integral_constant<bool, kBounded>) {                                     \
+    for (int64_t r = begin; r < end; ++r) {                                                                          \
+      const int64_t at = r * width * kChannels;                                                                      \
+      greyRainRow<T, kBounded>(input + at, derained + at, weights, strength, out + at, width, scratch,               \
+                               scratch + width, scratch + 2 * width);                                                \
+    }                                                                                                                \
+  }
+DERAIN_GREY_RAIN_ROWS(float, false)
+DERAIN_GREY_RAIN_ROWS(float, true)
+DERAIN_GREY_RAIN_ROWS(c10::BFloat16, false)
+DERAIN_GREY_RAIN_ROWS(c10::BFloat16, true)
+#undef DERAIN_GREY_RAIN_ROWS
 
 template <typename T, bool kBounded>
 void run(const T* input, const T* derained, const float weights[kChannels], float strength, T* out, int64_t rows,
          int64_t width) {
   parallelFor(0, rows, std::max<int64_t>(1, kPixelsPerTask / width), [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch((kChannels + 1 + (kBounded ? 2 : 0)) * width);
-    float* in_planes = scratch.data();
-    float* removed = in_planes + kChannels * width;
-    float* luma = removed + width;
-    float* background = luma + width;
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t at = r * width * kChannels;
-      greyRainRow<T, kBounded>(input + at, derained + at, weights, strength, out + at, width, in_planes, removed,
-                               luma, background);
-    }
+    std::vector<float> scratch(3 * width);
+    greyRainRows(input, derained, weights, strength, out, width, begin, end, scratch.data(),
+                 std::integral_constant<bool, kBounded>());
   });
 }
 

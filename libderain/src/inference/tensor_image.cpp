@@ -10,6 +10,7 @@
 
 #include "derain/error.hpp"
 #include "parallel_for.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
@@ -41,26 +42,62 @@ void checkColourImage(const cv::Mat& image) {
 // (to(float).div(127.5).sub(1.0) for bytes, mul(2.0).sub(1.0) for floats: one float rounding each),
 // so the result is the same bit for bit; rows and columns past the image repeat its last ones
 // (replicate padding). T: float or c10::BFloat16 (rounded once, as .to(kBFloat16) did).
+template <typename Pixel>
+inline float networkValue(Pixel v) {
+  if constexpr (std::is_same_v<Pixel, uint8_t>)
+    return static_cast<float>(v) / static_cast<float>(kByteHalfRange) - 1.0f;
+  else
+    return v * 2.0f - 1.0f;
+}
+
+// One row; the channel order is a template parameter and the replicated columns a separate loop,
+// so the pixel loop has no per-pixel branch or clamp and vectorises.
+template <typename Pixel, typename T, bool kSwap>
+inline __attribute__((always_inline)) void networkRow(const Pixel* src, int64_t cols, T* dst, int64_t width) {
+  constexpr int kFirst = kSwap ? 2 : 0, kLast = 2 - kFirst;
+  const int64_t inside = std::min(width, cols);
+  for (int64_t x = 0; x < inside; ++x) {
+    const Pixel* p = src + x * kColourChannels;
+    T* d = dst + x * kColourChannels;
+    d[0] = storedAs<T>(networkValue(p[kFirst]));
+    d[1] = storedAs<T>(networkValue(p[1]));
+    d[2] = storedAs<T>(networkValue(p[kLast]));
+  }
+  for (int64_t x = inside; x < width; ++x)
+    for (int c = 0; c < kColourChannels; ++c) dst[x * kColourChannels + c] = dst[(inside - 1) * kColourChannels + c];
+}
+
+// Rows [begin, end) of the tensor. Its clones per instruction set (simd_clones.h) are plain
+// overloads: the last parameter, always null, only selects the pixel type.
+template <typename Pixel, typename T>
+inline __attribute__((always_inline)) void networkRows(const cv::Mat& image, bool bgr, T* out, int64_t width,
+                                                       int64_t begin, int64_t end) {
+  for (int64_t y = begin; y < end; ++y) {
+    const Pixel* src = image.ptr<Pixel>(static_cast<int>(std::min<int64_t>(y, image.rows - 1)));
+    T* dst = out + y * width * kColourChannels;
+    if (bgr)
+      networkRow<Pixel, T, true>(src, image.cols, dst, width);
+    else
+      networkRow<Pixel, T, false>(src, image.cols, dst, width);
+  }
+}
+
+#define DERAIN_NETWORK_ROWS(Pixel, T)                                                                                \
+  DERAIN_SIMD_CLONES void networkRowsClone(const cv::Mat& image, bool bgr, T* out, int64_t width, int64_t begin,     \
+                                           int64_t end, const Pixel*) {                                              \
+    networkRows<Pixel, T>(image, bgr, out, width, begin, end);                                                       \
+  }
+DERAIN_NETWORK_ROWS(uint8_t, float)
+DERAIN_NETWORK_ROWS(uint8_t, c10::BFloat16)
+DERAIN_NETWORK_ROWS(float, float)
+DERAIN_NETWORK_ROWS(float, c10::BFloat16)
+#undef DERAIN_NETWORK_ROWS
+
 template <typename Pixel, typename T>
 void fillNetworkTensor(const cv::Mat& image, ColorOrder order, T* out, int64_t height, int64_t width) {
   const bool bgr = order == ColorOrder::BGR;
   parallelFor(0, height, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t y = begin; y < end; ++y) {
-      const Pixel* src = image.ptr<Pixel>(static_cast<int>(std::min<int64_t>(y, image.rows - 1)));
-      T* dst = out + y * width * kColourChannels;
-      for (int64_t x = 0; x < width; ++x) {
-        const Pixel* p = src + std::min<int64_t>(x, image.cols - 1) * kColourChannels;
-        for (int c = 0; c < kColourChannels; ++c) {
-          const float v = static_cast<float>(p[bgr ? kColourChannels - 1 - c : c]);
-          float mapped;
-          if constexpr (std::is_same_v<Pixel, uint8_t>)
-            mapped = v / static_cast<float>(kByteHalfRange) - 1.0f;
-          else
-            mapped = v * 2.0f - 1.0f;
-          dst[x * kColourChannels + c] = storedAs<T>(mapped);
-        }
-      }
-    }
+    networkRowsClone(image, bgr, out, width, begin, end, static_cast<const Pixel*>(nullptr));
   });
 }
 }  // namespace
@@ -88,28 +125,68 @@ at::Tensor imageToTensor(const cv::Mat& image, ColorOrder order) {
 }
 
 namespace {
-// One pass from a 3-channel float tensor (any strides) to the image, with the arithmetic of the
-// operators it replaces: clamp(-1, 1), then +1 and *127.5 and round-half-even (bytes) or +1 and *0.5.
+// One pass from a 3-channel float tensor to the image, with the arithmetic of the operators it
+// replaces: clamp(-1, 1), then +1 and *127.5 and round-half-even (bytes) or +1 and *0.5.
+template <typename Pixel>
+inline Pixel imageValue(float v) {
+  v = clampUnit(v);
+  if constexpr (std::is_same_v<Pixel, uint8_t>)
+    return static_cast<uint8_t>(roundHalfEven((v + 1.0f) * static_cast<float>(kByteHalfRange)));
+  else
+    return (v + 1.0f) * 0.5f;
+}
+
+// Rows [begin, end) from a tensor whose pixel steps are sx and channel step sc (any strides); the
+// dense channels_last case (sc 1, sx 3: the engine's output) has its own loop, which vectorises.
+// Cloned like networkRows.
+template <typename Pixel, typename T>
+inline __attribute__((always_inline)) void imageRows(const T* data, int64_t sc, int64_t sy, int64_t sx, bool bgr,
+                                                     cv::Mat& image, int64_t begin, int64_t end) {
+  const int first = bgr ? 2 : 0, last = 2 - first;
+  for (int64_t y = begin; y < end; ++y) {
+    Pixel* dst = image.ptr<Pixel>(static_cast<int>(y));
+    const T* row = data + y * sy;
+    if (sc == 1 && sx == kColourChannels) {
+      if (bgr)
+        for (int64_t x = 0; x < image.cols; ++x) {
+          const T* p = row + x * kColourChannels;
+          Pixel* d = dst + x * kColourChannels;
+          d[2] = imageValue<Pixel>(static_cast<float>(p[0]));
+          d[1] = imageValue<Pixel>(static_cast<float>(p[1]));
+          d[0] = imageValue<Pixel>(static_cast<float>(p[2]));
+        }
+      else
+        for (int64_t x = 0; x < image.cols; ++x)
+          for (int c = 0; c < kColourChannels; ++c)
+            dst[x * kColourChannels + c] = imageValue<Pixel>(static_cast<float>(row[x * kColourChannels + c]));
+      continue;
+    }
+    for (int64_t x = 0; x < image.cols; ++x) {
+      dst[x * kColourChannels + first] = imageValue<Pixel>(static_cast<float>(row[x * sx]));
+      dst[x * kColourChannels + 1] = imageValue<Pixel>(static_cast<float>(row[x * sx + sc]));
+      dst[x * kColourChannels + last] = imageValue<Pixel>(static_cast<float>(row[x * sx + 2 * sc]));
+    }
+  }
+}
+
+#define DERAIN_IMAGE_ROWS(Pixel, T)                                                                                  \
+  DERAIN_SIMD_CLONES void imageRowsClone(const T* data, int64_t sc, int64_t sy, int64_t sx, bool bgr,                \
+                                         cv::Mat& image, int64_t begin, int64_t end, Pixel*) {                       \
+    imageRows<Pixel, T>(data, sc, sy, sx, bgr, image, begin, end);                                                   \
+  }
+DERAIN_IMAGE_ROWS(uint8_t, float)
+DERAIN_IMAGE_ROWS(uint8_t, c10::BFloat16)
+DERAIN_IMAGE_ROWS(float, float)
+DERAIN_IMAGE_ROWS(float, c10::BFloat16)
+#undef DERAIN_IMAGE_ROWS
+
 template <typename Pixel, typename T>
 void fillImage(const at::Tensor& t, ColorOrder order, cv::Mat& image) {
   const T* data = t.data_ptr<T>();
   const int64_t sc = t.stride(1), sy = t.stride(2), sx = t.stride(3);
   const bool bgr = order == ColorOrder::BGR;
   parallelFor(0, image.rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t y = begin; y < end; ++y) {
-      Pixel* dst = image.ptr<Pixel>(static_cast<int>(y));
-      const T* row = data + y * sy;
-      for (int64_t x = 0; x < image.cols; ++x) {
-        for (int c = 0; c < kColourChannels; ++c) {
-          const float v = clampUnit(static_cast<float>(row[x * sx + c * sc]));
-          if constexpr (std::is_same_v<Pixel, uint8_t>)
-            dst[x * kColourChannels + (bgr ? kColourChannels - 1 - c : c)] =
-                static_cast<uint8_t>(roundHalfEven((v + 1.0f) * static_cast<float>(kByteHalfRange)));
-          else
-            dst[x * kColourChannels + (bgr ? kColourChannels - 1 - c : c)] = (v + 1.0f) * 0.5f;
-        }
-      }
-    }
+    imageRowsClone(data, sc, sy, sx, bgr, image, begin, end, static_cast<Pixel*>(nullptr));
   });
 }
 }  // namespace

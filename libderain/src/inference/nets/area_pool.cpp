@@ -6,12 +6,55 @@
 
 #include "bf16_rounding.h"
 #include "parallel_for.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
 namespace {
 int64_t windowStart(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 int64_t windowEnd(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+constexpr int64_t kImageChannels = 3;  // the U-ARSE pools the colour image
+
+// Output row `row` of the pooled image. kChannels > 0: that many channels, summed in registers (the
+// U-ARSE's input); 0: `channels`, summed in `sum`.
+template <typename T, int64_t kChannels>
+inline __attribute__((always_inline)) void poolRow(const T* in, T* out, int64_t row, int64_t channels, int64_t in_h,
+                                                   int64_t in_w, int64_t out_h, int64_t out_w, const int64_t* x0s,
+                                                   const int64_t* x1s, float* sum) {
+  const int64_t c_count = kChannels > 0 ? kChannels : channels;
+  const int64_t n = row / out_h, oy = row % out_h;
+  const int64_t y0 = windowStart(oy, in_h, out_h), y1 = windowEnd(oy, in_h, out_h);
+  float fixed[kChannels > 0 ? kChannels : 1];
+  float* acc = kChannels > 0 ? fixed : sum;
+  for (int64_t ox = 0; ox < out_w; ++ox) {
+    const int64_t x0 = x0s[ox], x1 = x1s[ox];
+    for (int64_t c = 0; c < c_count; ++c) acc[c] = 0.0f;
+    for (int64_t y = y0; y < y1; ++y) {
+      const T* p = in + ((n * in_h + y) * in_w + x0) * c_count;
+      for (int64_t x = x0; x < x1; ++x, p += c_count)
+        for (int64_t c = 0; c < c_count; ++c) acc[c] += static_cast<float>(p[c]);
+    }
+    const float kh = static_cast<float>(y1 - y0), kw = static_cast<float>(x1 - x0);
+    T* o = out + ((n * out_h + oy) * out_w + ox) * c_count;
+    for (int64_t c = 0; c < c_count; ++c) o[c] = storedAs<T>(acc[c] / kh / kw);
+  }
+}
+
+// Cloned per instruction set (simd_clones.h).
+#define DERAIN_POOL_ROWS(T)                                                                                          \
+  DERAIN_SIMD_CLONES void poolRows(const T* in, T* out, int64_t begin, int64_t end, int64_t channels,                \
+                                   int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, const int64_t* x0s,     \
+                                   const int64_t* x1s, float* sum) {                                                 \
+    for (int64_t row = begin; row < end; ++row)                                                                      \
+      if (channels == kImageChannels)                                                                                \
+        poolRow<T, kImageChannels>(in, out, row, channels, in_h, in_w, out_h, out_w, x0s, x1s, sum);                 \
+      else                                                                                                           \
+        poolRow<T, 0>(in, out, row, channels, in_h, in_w, out_h, out_w, x0s, x1s, sum);                              \
+  }
+DERAIN_POOL_ROWS(float)
+DERAIN_POOL_ROWS(c10::BFloat16)
+#undef DERAIN_POOL_ROWS
 
 template <typename T>
 void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int64_t in_w, int64_t out_h,
@@ -24,22 +67,7 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t in_h, int
   }
   parallelFor(0, batch * out_h, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> sum(channels);
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / out_h, oy = row % out_h;
-      const int64_t y0 = windowStart(oy, in_h, out_h), y1 = windowEnd(oy, in_h, out_h);
-      for (int64_t ox = 0; ox < out_w; ++ox) {
-        const int64_t x0 = x0s[ox], x1 = x1s[ox];
-        std::fill(sum.begin(), sum.end(), 0.0f);
-        for (int64_t y = y0; y < y1; ++y) {
-          const T* p = in + ((n * in_h + y) * in_w + x0) * channels;
-          for (int64_t x = x0; x < x1; ++x, p += channels)
-            for (int64_t c = 0; c < channels; ++c) sum[c] += static_cast<float>(p[c]);
-        }
-        const float kh = static_cast<float>(y1 - y0), kw = static_cast<float>(x1 - x0);
-        T* o = out + ((n * out_h + oy) * out_w + ox) * channels;
-        for (int64_t c = 0; c < channels; ++c) o[c] = storedAs<T>(sum[c] / kh / kw);
-      }
-    }
+    poolRows(in, out, begin, end, channels, in_h, in_w, out_h, out_w, x0s.data(), x1s.data(), sum.data());
   });
 }
 }  // namespace

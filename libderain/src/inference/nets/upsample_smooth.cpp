@@ -1,6 +1,7 @@
 // Built with -fopenmp and without -ffast-math (libderain/meson.build): the sums must keep their order.
 #include "nets/upsample_smooth.h"
 #include "bf16_rounding.h"
+#include "simd_clones.h"
 
 #include <algorithm>
 #include <vector>
@@ -15,7 +16,8 @@ constexpr float kWindow = 4.0f;  // 2x2 average
 // Row `row` (0 .. 2 * height - 1) of the pixel-shuffled image as float, pixel-major:
 // dst[x * channels + o] for x in 0 .. 2 * width - 1.
 template <typename T>
-void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row, float* dst) {
+inline __attribute__((always_inline)) void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row,
+                                                       float* dst) {
   const int64_t phase_row = row % kScale;
   const T* src_row = image + (row / kScale) * width * channels * kScale * kScale;
   for (int64_t x = 0; x < width; ++x) {
@@ -27,6 +29,43 @@ void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row, f
     }
   }
 }
+
+// One output row from the shuffled rows above and here: the 2x2 mean over the reflected pad, then ReLU.
+template <typename T>
+inline __attribute__((always_inline)) void smoothedRow(const float* above, const float* here, T* dst, int64_t out_w,
+                                                       int64_t channels) {
+  for (int64_t x = 0; x < out_w; ++x) {
+    const int64_t x_left = x == 0 ? 1 : x - 1;  // the same reflection for the left column
+    const float* a0 = above + x_left * channels;
+    const float* a1 = above + x * channels;
+    const float* b0 = here + x_left * channels;
+    const float* b1 = here + x * channels;
+    T* d = dst + x * channels;
+    for (int64_t o = 0; o < channels; ++o) {
+      float sum = 0.0f;
+      sum += a0[o];
+      sum += a1[o];
+      sum += b0[o];
+      sum += b1[o];
+      const float mean = sum / kWindow;
+      d[o] = storedAs<T>(mean < 0.0f ? 0.0f : mean);
+    }
+  }
+}
+
+// Cloned per instruction set (simd_clones.h).
+#define DERAIN_UPSAMPLE_ROWS(T)                                                                                      \
+  DERAIN_SIMD_CLONES void shuffledRowClone(const T* image, int64_t channels, int64_t width, int64_t row,             \
+                                           float* dst) {                                                             \
+    shuffledRow(image, channels, width, row, dst);                                                                   \
+  }                                                                                                                  \
+  DERAIN_SIMD_CLONES void smoothedRowClone(const float* above, const float* here, T* dst, int64_t out_w,             \
+                                           int64_t channels) {                                                       \
+    smoothedRow(above, here, dst, out_w, channels);                                                                  \
+  }
+DERAIN_UPSAMPLE_ROWS(float)
+DERAIN_UPSAMPLE_ROWS(c10::BFloat16)
+#undef DERAIN_UPSAMPLE_ROWS
 
 template <typename T>
 void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, int64_t width, int threads) {
@@ -45,26 +84,9 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, i
       const int64_t y_above = y == 0 ? 1 : y - 1;
       const int64_t global_above = n * out_h + y_above;
       // Within this thread's rows the previous row's pixels are already this one's upper row.
-      if (above_row != global_above) shuffledRow(image, channels, width, y_above, above.data());
-      shuffledRow(image, channels, width, y, here.data());
-      T* dst = out + r * out_w * channels;
-      for (int64_t x = 0; x < out_w; ++x) {
-        const int64_t x_left = x == 0 ? 1 : x - 1;  // the same reflection for the left column
-        const float* a0 = above.data() + x_left * channels;
-        const float* a1 = above.data() + x * channels;
-        const float* b0 = here.data() + x_left * channels;
-        const float* b1 = here.data() + x * channels;
-        T* d = dst + x * channels;
-        for (int64_t o = 0; o < channels; ++o) {
-          float sum = 0.0f;
-          sum += a0[o];
-          sum += a1[o];
-          sum += b0[o];
-          sum += b1[o];
-          const float mean = sum / kWindow;
-          d[o] = storedAs<T>(mean < 0.0f ? 0.0f : mean);
-        }
-      }
+      if (above_row != global_above) shuffledRowClone(image, channels, width, y_above, above.data());
+      shuffledRowClone(image, channels, width, y, here.data());
+      smoothedRowClone(above.data(), here.data(), out + r * out_w * channels, out_w, channels);
       std::swap(above, here);
       above_row = r;
     }
