@@ -108,8 +108,10 @@ TEST(ChannelCat, UnshuffledEqualsPixelUnshuffleOfTheConcatenation) {
     for (int64_t factor : {2, 3}) {
       const auto image = torch::randn({2, 3, 6 * factor, 5 * factor}).to(dtype).contiguous(kChannelsLast);
       const auto mask = torch::rand({2, 1, 6 * factor, 5 * factor}).to(dtype).contiguous(kChannelsLast);
-      const auto fast = derain::detail::catUnshuffled({image, mask}, factor);
-      const auto reference = torch::pixel_unshuffle(torch::cat({image, mask}, 1), factor);
+      // 2 channels: the general loop (the generator's 3-channel image and 1-channel mask have their own).
+      const auto other = torch::randn({2, 2, 6 * factor, 5 * factor}).to(dtype).contiguous(kChannelsLast);
+      const auto fast = derain::detail::catUnshuffled({image, mask, other}, factor);
+      const auto reference = torch::pixel_unshuffle(torch::cat({image, mask, other}, 1), factor);
       EXPECT_TRUE(fast.is_contiguous(kChannelsLast));
       EXPECT_TRUE(torch::equal(fast, reference)) << "dtype " << dtype << " factor " << factor;
     }

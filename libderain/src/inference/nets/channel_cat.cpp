@@ -7,11 +7,14 @@
 #include <torch/torch.h>
 
 #include "parallel_for.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
 namespace {
 constexpr int64_t kPixelsPerTask = 2048;
+// The generator's input: the 1-channel attention mask and the 3-channel image, unshuffled by 2.
+constexpr int64_t kGeneratorFactor = 2, kMaskChannels = 1, kImageChannels = 3;
 
 // Every part a dense channels_last CPU tensor of the first one's dtype, batch and spatial size, without
 // gradients: the parts the copy loops below can take as plain arrays.
@@ -26,39 +29,74 @@ bool denseChannelsLastLike(c10::ArrayRef<at::Tensor> parts) {
   return true;
 }
 
-// Element type W of the same size as the data: the copy moves bits, whatever they mean.
+template <typename W>
+struct Part {
+  const W* data;
+  int64_t channels;
+};
+
+// One input row of one part into its phases of the output row: kFactor and kChannels fixed when
+// they are the generator's, so the copy loops unroll; else 0, read from factor and channels.
+template <typename W, int64_t kFactor, int64_t kChannels>
+inline __attribute__((always_inline)) void unshufflePartRow(const W* s_row, W* d, int64_t out_w, int64_t out_channels,
+                                                            int64_t factor, int64_t channels) {
+  const int64_t f = kFactor > 0 ? kFactor : factor, c = kChannels > 0 ? kChannels : channels, f2 = f * f;
+  for (int64_t x = 0; x < out_w; ++x, d += out_channels) {
+    const W* s = s_row + x * f * c;
+    for (int64_t j = 0; j < f; ++j)
+      for (int64_t k = 0; k < c; ++k) d[k * f2 + j] = s[j * c + k];
+  }
+}
+
+// Output rows [begin, end). Element type W of the same size as the data: the copy moves bits,
+// whatever they mean.
+template <typename W>
+inline __attribute__((always_inline)) void unshuffleRows(const Part<W>* parts, size_t part_count, W* dst,
+                                                         int64_t begin, int64_t end, int64_t factor, int64_t out_h,
+                                                         int64_t out_w, int64_t out_channels) {
+  const int64_t in_w = out_w * factor, in_h = out_h * factor, f2 = factor * factor;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t image = row / out_h, y = row % out_h;
+    W* d_row = dst + row * out_w * out_channels;
+    int64_t base = 0;
+    for (size_t p = 0; p < part_count; ++p) {
+      const int64_t c = parts[p].channels;
+      const W* src = parts[p].data + image * in_h * in_w * c;
+      for (int64_t i = 0; i < factor; ++i) {
+        const W* s_row = src + (y * factor + i) * in_w * c;
+        W* d = d_row + base * f2 + i * factor;
+        if (factor == kGeneratorFactor && c == kMaskChannels)
+          unshufflePartRow<W, kGeneratorFactor, kMaskChannels>(s_row, d, out_w, out_channels, factor, c);
+        else if (factor == kGeneratorFactor && c == kImageChannels)
+          unshufflePartRow<W, kGeneratorFactor, kImageChannels>(s_row, d, out_w, out_channels, factor, c);
+        else
+          unshufflePartRow<W, 0, 0>(s_row, d, out_w, out_channels, factor, c);
+      }
+      base += c;
+    }
+  }
+}
+
+// Cloned per instruction set (simd_clones.h).
+#define DERAIN_UNSHUFFLE_ROWS(W)                                                                                     \
+  DERAIN_SIMD_CLONES void unshuffleRowsClone(const Part<W>* parts, size_t part_count, W* dst, int64_t begin,         \
+                                             int64_t end, int64_t factor, int64_t out_h, int64_t out_w,              \
+                                             int64_t out_channels) {                                                 \
+    unshuffleRows(parts, part_count, dst, begin, end, factor, out_h, out_w, out_channels);                           \
+  }
+DERAIN_UNSHUFFLE_ROWS(uint16_t)
+DERAIN_UNSHUFFLE_ROWS(uint32_t)
+#undef DERAIN_UNSHUFFLE_ROWS
+
 template <typename W>
 void unshuffleInto(c10::ArrayRef<at::Tensor> parts, int64_t factor, at::Tensor& out) {
-  const int64_t n = out.size(0), out_h = out.size(2), out_w = out.size(3), in_w = out_w * factor;
-  const int64_t out_channels = out.size(1), f2 = factor * factor, in_h = out_h * factor;
-  struct Part {
-    const W* data;
-    int64_t channels;
-  };
-  // Read once: the tensors' accessors are not free, and the loop below runs per output pixel.
-  std::vector<Part> sources;
+  // Read once: the tensors' accessors are not free.
+  std::vector<Part<W>> sources;
   for (const auto& p : parts) sources.push_back({static_cast<const W*>(p.data_ptr()), p.size(1)});
   W* dst = static_cast<W*>(out.data_ptr());
-  parallelFor(0, n * out_h, 8, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t image = row / out_h, y = row % out_h;
-      W* d_row = dst + row * out_w * out_channels;
-      int64_t base = 0;
-      for (const Part& part : sources) {
-        const int64_t c = part.channels;
-        const W* src = part.data + image * in_h * in_w * c;
-        for (int64_t i = 0; i < factor; ++i) {
-          const W* s_row = src + (y * factor + i) * in_w * c;
-          for (int64_t x = 0; x < out_w; ++x) {
-            W* d = d_row + x * out_channels + base * f2 + i * factor;
-            const W* s = s_row + x * factor * c;
-            for (int64_t j = 0; j < factor; ++j)
-              for (int64_t k = 0; k < c; ++k) d[k * f2 + j] = s[j * c + k];
-          }
-        }
-        base += c;
-      }
-    }
+  const int64_t out_h = out.size(2), out_w = out.size(3), out_channels = out.size(1);
+  parallelFor(0, out.size(0) * out_h, 8, [&](int64_t begin, int64_t end) {
+    unshuffleRowsClone(sources.data(), sources.size(), dst, begin, end, factor, out_h, out_w, out_channels);
   });
 }
 }  // namespace

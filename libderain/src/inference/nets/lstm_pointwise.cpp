@@ -8,6 +8,8 @@
 
 #include <omp.h>
 
+#include "bf16_rounding.h"
+
 namespace derain::detail {
 
 namespace {
@@ -57,6 +59,24 @@ void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float*
   }
 }
 
+namespace {
+// One batch of bf16 pixels: widened to float, cells(), narrowed back (round to nearest even, as
+// c10::BFloat16's constructor, without its NaN branch so the loops vectorise: bf16_rounding.h).
+// Cloned per instruction set like cells(), so the conversions are 16 wide too.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void cellsBf16(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out, c10::BFloat16* h_out,
+               int64_t count, int channels, float* g, float* cp, float* co, float* ho) {
+  const int64_t c4 = 4 * static_cast<int64_t>(channels);
+  for (int64_t k = 0; k < count * c4; ++k) g[k] = static_cast<float>(gates[k]);
+  for (int64_t k = 0; k < count * channels; ++k) cp[k] = static_cast<float>(c_prev[k]);
+  cells(g, cp, co, ho, count, channels);
+  for (int64_t k = 0; k < count * channels; ++k) {
+    c_out[k] = toBf16(co[k]);
+    h_out[k] = toBf16(ho[k]);
+  }
+}
+}  // namespace
+
 void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out,
                    c10::BFloat16* h_out, int64_t pixels, int channels, int threads) {
   constexpr int64_t kPixelsPerBatch = 64;  // widened to float a batch at a time: cells() needs float
@@ -67,13 +87,8 @@ void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10:
 #pragma omp for schedule(static)
     for (int64_t first = 0; first < pixels; first += kPixelsPerBatch) {
       const int64_t count = std::min(kPixelsPerBatch, pixels - first);
-      for (int64_t k = 0; k < count * c4; ++k) g[k] = static_cast<float>(gates[first * c4 + k]);
-      for (int64_t k = 0; k < count * channels; ++k) cp[k] = static_cast<float>(c_prev[first * channels + k]);
-      cells(g.data(), cp.data(), co.data(), ho.data(), count, channels);
-      for (int64_t k = 0; k < count * channels; ++k) {
-        c_out[first * channels + k] = static_cast<c10::BFloat16>(co[k]);
-        h_out[first * channels + k] = static_cast<c10::BFloat16>(ho[k]);
-      }
+      cellsBf16(gates + first * c4, c_prev + first * channels, c_out + first * channels, h_out + first * channels,
+                count, channels, g.data(), cp.data(), co.data(), ho.data());
     }
   }
 }
