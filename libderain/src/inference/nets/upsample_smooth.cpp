@@ -1,4 +1,5 @@
-// Built with -fopenmp and without -ffast-math (libderain/meson.build): the sums must keep their order.
+// Built with -fopenmp, -ffp-contract=off and without -ffast-math (libderain/meson.build): the sums must
+// keep their order.
 #include "nets/upsample_smooth.h"
 #include "bf16_rounding.h"
 #include "simd_clones.h"
