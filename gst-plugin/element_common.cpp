@@ -10,11 +10,14 @@ void engineSettingsInit(EngineSettings* settings) {
   settings->tile_size = defaults.tile_size;
   settings->tile_overlap = defaults.tile_overlap;
   settings->threads = defaults.threads;
+  settings->model_instance_id = nullptr;
 }
 
 void engineSettingsClear(EngineSettings* settings) {
   g_free(settings->model);
   settings->model = nullptr;
+  g_free(settings->model_instance_id);
+  settings->model_instance_id = nullptr;
 }
 
 derain::EngineOptions engineOptions(const EngineSettings& settings) {
@@ -52,6 +55,12 @@ void installEngineProperties(GObjectClass* klass, guint first_id, const char* mo
           "CPU threads of the network; 0 = every core. Elements with the same model and engine settings "
           "share one engine",
           0, derain::kMaxThreads, defaults.threads, ready_flags));
+  g_object_class_install_property(klass, first_id + ENGINE_PROP_MODEL_INSTANCE_ID,
+      g_param_spec_string("model-instance-id", "Model instance",
+          "Elements share an engine only when they also name the same instance (unset: the one instance of "
+          "every element that names none). A shared engine runs one frame at a time: elements with their own "
+          "instances and threads=1 run frames at the same time, one per core",
+          nullptr, ready_flags));
 }
 
 bool setEngineProperty(EngineSettings* settings, guint first_id, guint prop_id, const GValue* value) {
@@ -75,6 +84,10 @@ bool setEngineProperty(EngineSettings* settings, guint first_id, guint prop_id, 
       break;
     case ENGINE_PROP_THREADS:
       settings->threads = g_value_get_int(value);
+      break;
+    case ENGINE_PROP_MODEL_INSTANCE_ID:
+      g_free(settings->model_instance_id);
+      settings->model_instance_id = g_value_dup_string(value);
       break;
     default:
       return false;
@@ -102,6 +115,9 @@ bool getEngineProperty(const EngineSettings& settings, guint first_id, guint pro
       break;
     case ENGINE_PROP_THREADS:
       g_value_set_int(value, settings.threads);
+      break;
+    case ENGINE_PROP_MODEL_INSTANCE_ID:
+      g_value_set_string(value, settings.model_instance_id);
       break;
     default:
       return false;

@@ -1,5 +1,5 @@
 // What the elements that run a libderain network share: the engine properties (model, device,
-// precision, tile-size, tile-overlap, threads) installed, stored and read by one set of functions
+// precision, tile-size, tile-overlap, threads, model-instance-id) installed, stored and read by one set of functions
 // whose specs take their defaults and ranges from derain::EngineOptions / engine_options.hpp; the
 // refusal to change a READY-only property of a running element; and posting and answering the
 // processing latency (processing_latency.h).
@@ -23,6 +23,7 @@ enum EngineProperty : guint {
   ENGINE_PROP_TILE_SIZE,
   ENGINE_PROP_TILE_OVERLAP,
   ENGINE_PROP_THREADS,
+  ENGINE_PROP_MODEL_INSTANCE_ID,
   ENGINE_PROP_COUNT,
 };
 
@@ -34,15 +35,16 @@ struct EngineSettings {
   gint tile_size;
   gint tile_overlap;
   gint threads;
+  gchar* model_instance_id;  // NULL = "": the engine every element that names none shares
 };
 
-// Defaults (derain::EngineOptions' own, model unset) / frees the model string.
+// Defaults (derain::EngineOptions' own, model and instance unset) / frees the strings.
 void engineSettingsInit(EngineSettings* settings);
 void engineSettingsClear(EngineSettings* settings);
 // The options the settings describe.
 derain::EngineOptions engineOptions(const EngineSettings& settings);
 
-// Installs the six engine properties with ids first_id + EngineProperty; model_blurb documents
+// Installs the seven engine properties with ids first_id + EngineProperty; model_blurb documents
 // "model" (what it is for in this element). All are GST_PARAM_MUTABLE_READY.
 void installEngineProperties(GObjectClass* klass, guint first_id, const char* model_blurb);
 

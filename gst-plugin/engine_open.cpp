@@ -19,7 +19,7 @@ std::string resolveModelPath(const char* model) {
 }
 
 std::shared_ptr<derain::SharedEngine> openEngine(GstElement* element, const char* model,
-                                           const derain::EngineOptions& options) {
+                                                 const derain::EngineOptions& options, const char* instance) {
   std::string path;
   try {
     path = resolveModelPath(model);
@@ -39,7 +39,7 @@ std::shared_ptr<derain::SharedEngine> openEngine(GstElement* element, const char
     return nullptr;
   }
   try {
-    auto engine = derain::inferenceLibrary().openShared(path, options);
+    auto engine = derain::inferenceLibrary().openSharedInstance(path, options, instance != nullptr ? instance : "");
     derain::keepFreedBuffersForReuse();  // a pipeline derains frame after frame (process.hpp)
     return engine;
   } catch (const derain::ModelFileError& e) {

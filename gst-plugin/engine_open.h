@@ -12,14 +12,15 @@
 
 namespace derain_gst {
 
-// model: the element's "model" property (NULL or "" = derain::defaultModelPath()).
+// model: the element's "model" property (NULL or "" = derain::defaultModelPath()); instance: its
+// "model-instance-id" (NULL = "", the instance every element that names none shares).
 // Returns nullptr after posting an error on element:
 //   no model anywhere / file absent   -> RESOURCE NOT_FOUND
 //   unreadable, corrupt, wrong format -> LIBRARY INIT (derain::ModelFileError)
 //   device or precision unavailable   -> LIBRARY INIT (derain::DeviceError)
 //   inference library not loadable    -> LIBRARY INIT
 std::shared_ptr<derain::SharedEngine> openEngine(GstElement* element, const char* model,
-                                           const derain::EngineOptions& options);
+                                                 const derain::EngineOptions& options, const char* instance);
 
 // The model file an element uses: model when set, else derain::defaultModelPath() ("" if none).
 std::string resolveModelPath(const char* model);

@@ -55,7 +55,10 @@
  * the streaming thread, as a plain #GstVideoFilter does (lowest latency: one frame time).
  *
  * Elements with the same model file and the same engine properties share one loaded engine (one
- * copy of the weights, one thread pool) and take turns on it, frame by frame.
+ * copy of the weights, one thread pool) and take turns on it, frame by frame. Elements that name
+ * different #GstDerain:model-instance-id values get engines of their own, which run frames at the
+ * same time: two cameras on two cores, each with threads=1 and its own instance, process more frames
+ * in total than the two sharing one 2-thread engine (README "Performance" has the measurement).
  *
  * QoS is on: frames that would arrive too late at a synchronising sink are dropped before the
  * network runs, so a live source does not pile up latency when the CPU cannot keep up. The element
@@ -98,6 +101,12 @@
  * gst-launch-1.0 rtspsrc location=rtsp://camera/stream ! decodebin ! videoconvert ! \
  *     derain max-in-flight=3 ! videoconvert ! x264enc tune=zerolatency ! rtph264pay ! udpsink
  * ]| Live stream: decoding and encoding run while the network works on up to 3 frames.
+ * |[
+ * gst-launch-1.0 rtspsrc location=rtsp://cam1/stream ! decodebin ! videoconvert ! \
+ *     derain threads=1 model-instance-id=cam1 ! videoconvert ! autovideosink \
+ *   rtspsrc location=rtsp://cam2/stream ! decodebin ! videoconvert ! \
+ *     derain threads=1 model-instance-id=cam2 ! videoconvert ! autovideosink
+ * ]| Two cameras, each on an engine and a core of its own.
  */
 
 #include "gstderain.h"
@@ -414,6 +423,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
 
   GST_OBJECT_LOCK(self);
   gchar* model = g_strdup(self->engine.model);
+  gchar* instance = g_strdup(self->engine.model_instance_id);
   derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   options.grey_rain = self->grey_rain;
   options.bounded_rain = self->bounded_rain;
@@ -428,8 +438,9 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
     max_in_flight = 1;
   }
 
-  std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
+  std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options, instance);
   g_free(model);
+  g_free(instance);
   if (!engine) return FALSE;  // openEngine posted the error
 
   try {

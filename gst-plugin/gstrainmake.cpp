@@ -25,7 +25,8 @@
  * (RESOURCE/NOT_FOUND or LIBRARY/INIT). The network runs as in derain: the same
  * #GstRainmake:device, #GstRainmake:precision, #GstRainmake:threads, #GstRainmake:tile-size and
  * #GstRainmake:tile-overlap properties (same defaults and ranges), and the same shared engine per
- * model and settings (a derain and a rainmake with the same model and settings share one).
+ * model, settings and #GstRainmake:model-instance-id (a derain and a rainmake with the same model,
+ * settings and instance share one).
  *
  * QoS is on, as in derain: frames that would reach a synchronising sink too late are dropped
  * before they are rendered. The element reports its processing time as latency, measured on the
@@ -382,6 +383,7 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
   GST_OBJECT_LOCK(self);
   const GstRainmakeMode mode = self->mode;
   gchar* model = g_strdup(self->engine.model);
+  const std::string instance = self->engine.model_instance_id != nullptr ? self->engine.model_instance_id : "";
   const std::string reference_path = self->rain_reference != nullptr ? self->rain_reference : "";
   const derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   GST_OBJECT_UNLOCK(self);
@@ -403,7 +405,7 @@ static gboolean gst_rainmake_start(GstBaseTransform* trans) {
     }
   }
   if (mode == GST_RAINMAKE_MODE_LEARNED) {
-    engine = derain_gst::openEngine(GST_ELEMENT(self), model, options);
+    engine = derain_gst::openEngine(GST_ELEMENT(self), model, options, instance.c_str());
     if (!engine) {  // openEngine posted the error
       g_free(model);
       return FALSE;

@@ -542,12 +542,25 @@ TEST_F(EngineTest, LibTorchFailuresArriveAsDerainErrors) {
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
 }
 
-TEST(SharedEngines, SameModelAndOptionsShareOneEngine) {
+// A lite model file of its own for a shared-engine test.
+struct SharedModelFile {
+  explicit SharedModelFile(int seed) : path(dir.file("shared.derain")) {
+    derain::test::writeHeScaledModel(path, derain::ModelConfig::lite(), seed);
+  }
   TempDir dir;
-  const std::string path = dir.file("shared.derain");
-  derain::test::writeHeScaledModel(path, derain::ModelConfig::lite(), 22);
+  const std::string path;
+};
+
+EngineOptions cpuOptions() {
   EngineOptions options;
   options.device = derain::Device::CPU;
+  return options;
+}
+
+TEST(SharedEngines, SameModelAndOptionsShareOneEngine) {
+  const SharedModelFile file(22);
+  const std::string& path = file.path;
+  const EngineOptions options = cpuOptions();
   auto& library = derain::inferenceLibrary();
   const int before = library.openEngines();
   auto first = library.openShared(path, options);
@@ -572,6 +585,42 @@ TEST(SharedEngines, SameModelAndOptionsShareOneEngine) {
   second.reset();
   third.reset();
   EXPECT_EQ(library.holders(path, options), 0);
+  EXPECT_EQ(library.openEngines(), before);
+}
+
+// Named instances: the same model and options give one engine per name, and the unnamed calls are
+// the instance "". Every instance computes the same frames.
+TEST(SharedEngines, NamedInstancesHaveEnginesOfTheirOwn) {
+  const SharedModelFile file(23);
+  const std::string& path = file.path;
+  EngineOptions options = cpuOptions();
+  options.threads = 1;
+  auto& library = derain::inferenceLibrary();
+  const int before = library.openEngines();
+  auto a = library.openSharedInstance(path, options, "a");
+  auto a_again = library.openSharedInstance(path, options, "a");
+  auto b = library.openSharedInstance(path, options, "b");
+  auto unnamed = library.openShared(path, options);
+  EXPECT_EQ(a.get(), a_again.get());
+  EXPECT_NE(a.get(), b.get());
+  EXPECT_NE(a.get(), unnamed.get());
+  EXPECT_EQ(library.openSharedInstance(path, options, "").get(), unnamed.get());
+  EXPECT_EQ(library.instanceHolders(path, options, "a"), 2);
+  EXPECT_EQ(library.instanceHolders(path, options, "b"), 1);
+  EXPECT_EQ(library.holders(path, options), 1);
+  EXPECT_EQ(library.openEngines(), before + 3);
+
+  const cv::Mat image = derain::test::makeRainyScene(48, 40, 17);
+  cv::Mat out_a, out_b;
+  a->derain(image, out_a, ColorOrder::BGR);
+  b->derain(image, out_b, ColorOrder::BGR);
+  EXPECT_EQ(cv::norm(out_a, out_b, cv::NORM_INF), 0.0);
+
+  a.reset();
+  a_again.reset();
+  b.reset();
+  unnamed.reset();
+  EXPECT_EQ(library.instanceHolders(path, options, "a"), 0);
   EXPECT_EQ(library.openEngines(), before);
 }
 

@@ -256,6 +256,33 @@ TEST(DerainSharedEngine, TwoElementsWithTheSameSettingsHoldOneEngine) {
   gst_object_unref(pipeline);
 }
 
+TEST(DerainSharedEngine, ElementsNamingTheirOwnInstancesHoldAnEngineEach) {
+  const std::string model = gst_test::liteModelPath();
+  const std::string settings = "model=" + model + " device=cpu threads=1 temporal-window=0";
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(("videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=16,height=16 ! "
+      "derain name=first " + settings + " model-instance-id=cam1 ! derain " + settings + " model-instance-id=cam2 ! "
+      "rainmake mode=learned model=" + model + " device=cpu threads=1 model-instance-id=cam2 ! fakesink").c_str(),
+      &error);
+  ASSERT_NE(pipeline, nullptr) << (error != nullptr ? error->message : "");
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  ASSERT_EQ(gst_element_get_state(pipeline, nullptr, nullptr, gst_test::kPipelineTimeout), GST_STATE_CHANGE_SUCCESS);
+  auto& library = derain::inferenceLibrary();
+  EXPECT_EQ(library.instanceHolders(model, elementOptions(1), "cam1"), 1);
+  EXPECT_EQ(library.instanceHolders(model, elementOptions(1), "cam2"), 2);  // the second derain and rainmake
+  EXPECT_EQ(library.holders(model, elementOptions(1)), 0);
+  gchar* instance = nullptr;
+  GstElement* first = gst_bin_get_by_name(GST_BIN(pipeline), "first");
+  ASSERT_NE(first, nullptr);
+  g_object_get(first, "model-instance-id", &instance, nullptr);
+  EXPECT_STREQ(instance, "cam1");
+  g_free(instance);
+  gst_object_unref(first);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  EXPECT_EQ(library.instanceHolders(model, elementOptions(1), "cam2"), 0);
+  gst_object_unref(pipeline);
+}
+
 std::vector<cv::Mat> derainAll(GstHarness* h, const std::vector<cv::Mat>& inputs, const std::string& caps) {
   std::vector<cv::Mat> outputs;
   for (size_t k = 0; k < inputs.size(); ++k)

@@ -55,6 +55,7 @@ struct Options {
   std::vector<cv::Size> sizes{{320, 240}, {640, 360}};
   int live_seconds = 0;  // > 0: the live-pipeline mode
   int live_streams = 1;  // live mode: cameras in the one pipeline (their derain elements share one engine)
+  bool own_engines = false;  // live mode: each camera's derain element names its own model instance
   int soak_frames = 0;   // > 0: the soak mode
   std::string model;     // empty: an untrained lite model
 };
@@ -80,6 +81,8 @@ void usage(FILE* out, const char* program) {
       "               and of those the element can process in S s (the same pipeline, not live, unsynced)\n"
       "  --streams N  with --live: N such cameras in one pipeline, their derain elements sharing one\n"
       "               engine (same model and settings); totals over the N (default 1)\n"
+      "  --own-engines with --streams: each element names its own model-instance-id, so the N run\n"
+      "               their frames at the same time on engines of their own (give --threads 1 each)\n"
       "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
       "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
@@ -104,6 +107,8 @@ bool parseArgs(int argc, char** argv, Options& options) {
     } else if (arg == "--streams" && has_value) {
       options.live_streams = std::atoi(argv[++i]);
       if (options.live_streams < 1 || options.live_streams > 16) return false;
+    } else if (arg == "--own-engines") {
+      options.own_engines = true;
     } else if (arg == "--soak" && has_value) {
       options.soak_frames = std::atoi(argv[++i]);
       if (options.soak_frames < 1) return false;
@@ -338,16 +343,19 @@ gchar* branches(int streams, const std::string& format) {
   return g_strdup(all.c_str());
 }
 
+// The derain element's model-instance-id setting: one per branch (its %s is the branch's suffix) or none.
+const char* instanceSetting(bool own_engines) { return own_engines ? " model-instance-id=stream%s" : ""; }
+
 LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds,
-                   int streams) {
+                   int streams, bool own_engines) {
   LiveResult result;
   const int per_stream = seconds * kLiveFps;
   result.offered = per_stream * streams;
   gchar* description = branches(streams, cv::format(
       "videotestsrc is-live=true num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
-      "derain name=derain%%s threads=%d max-in-flight=%d ! "
+      "derain name=derain%%s%s threads=%d max-in-flight=%d ! "
       "fakesink name=sink%%s sync=true max-lateness=20000000 qos=true signal-handoffs=true",
-      per_stream, size.width, size.height, kLiveFps, threads, max_in_flight));
+      per_stream, size.width, size.height, kLiveFps, instanceSetting(own_engines), threads, max_in_flight));
   std::vector<int> rendered(streams, 0);
   std::vector<gpointer> counters;
   for (int& r : rendered) counters.push_back(&r);  // one counter per sink: each has its own thread
@@ -416,11 +424,12 @@ void noteHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
 // Frames per second the live pipeline's element gets through when nothing waits for the clock: the
 // same source, element and sink, not live and unsynchronised (model loading excluded: timed from the
 // first frame out to the last).
-double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames, int streams) {
+double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames, int streams,
+                   bool own_engines) {
   gchar* description = branches(streams, cv::format(
       "videotestsrc num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
-      "derain name=derain%%s threads=%d max-in-flight=%d ! fakesink name=sink%%s sync=false signal-handoffs=true",
-      frames, size.width, size.height, kLiveFps, threads, max_in_flight));
+      "derain name=derain%%s%s threads=%d max-in-flight=%d ! fakesink name=sink%%s sync=false signal-handoffs=true",
+      frames, size.width, size.height, kLiveFps, instanceSetting(own_engines), threads, max_in_flight));
   std::vector<HandoffTimes> times(streams);
   std::vector<gpointer> data;
   for (HandoffTimes& t : times) data.push_back(&t);
@@ -442,13 +451,15 @@ double capacityFps(const std::string& model, cv::Size size, int threads, int max
 void liveSize(const std::string& model, cv::Size size, const Options& options) {
   for (const int max_in_flight : {1, 2}) {
     const int streams = options.live_streams;
-    const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds, streams);
-    const double fps =
-        capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered / streams, 100), streams);
+    const LiveResult r =
+        liveRun(model, size, options.threads, max_in_flight, options.live_seconds, streams, options.own_engines);
+    const double fps = capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered / streams, 100),
+                                   streams, options.own_engines);
     const double can = std::min(static_cast<double>(r.offered), fps * options.live_seconds);
-    std::printf("%4dx%-4d live %d fps %d s %d stream(s)  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); "
+    std::printf("%4dx%-4d live %d fps %d s %d stream(s)%s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); "
                 "the element%s alone do%s %.1f fps = %.0f frames in that time: %.2fx of it  pipeline latency %.1f ms\n",
-                size.width, size.height, kLiveFps, options.live_seconds, streams, max_in_flight, r.rendered, r.offered,
+                size.width, size.height, kLiveFps, options.live_seconds, streams,
+                options.own_engines ? " (own engines)" : "", max_in_flight, r.rendered, r.offered,
                 100.0 * r.rendered / r.offered, streams > 1 ? "s" : "", streams > 1 ? "" : "es", fps, can,
                 r.rendered / can,
                 GST_CLOCK_TIME_IS_VALID(r.latency) ? static_cast<double>(r.latency) / GST_MSECOND : -1.0);

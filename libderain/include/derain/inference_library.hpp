@@ -6,7 +6,9 @@
 // Engines opened here are shared: the same model file with the same EngineOptions gives the same
 // engine (one copy of the weights, one thread pool) to every caller in the process, e.g. the
 // `derain` elements of a four-camera pipeline. A shared engine runs one frame at a time (callers
-// from several threads queue on its lock), so streams never oversubscribe the cores.
+// from several threads queue on its lock), so streams never oversubscribe the cores. Callers that
+// want frames to run at the same time (say two streams on two cores, one thread each: README,
+// "Performance") name an instance: engines are shared only between callers naming the same one.
 #pragma once
 
 #include <memory>
@@ -63,6 +65,14 @@ class DERAIN_API InferenceLibrary {
   // tests and diagnostics.
   virtual int openEngines() const = 0;
   virtual long holders(const std::string& model_path, const EngineOptions& options) const = 0;
+  // The same for a named instance: callers that name different instances get different engines
+  // for the same model and options; the calls above are the instance "". Last, so the slots above
+  // keep their places for plugins built before them.
+  virtual std::shared_ptr<SharedEngine> openSharedInstance(const std::string& model_path,
+                                                           const EngineOptions& options,
+                                                           const std::string& instance) = 0;
+  virtual long instanceHolders(const std::string& model_path, const EngineOptions& options,
+                               const std::string& instance) const = 0;
 };
 
 // The inference library, opened on the first call (later calls return the same object).

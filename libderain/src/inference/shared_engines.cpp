@@ -53,14 +53,14 @@ class SerialEngine final : public SharedEngine {
   std::unique_ptr<Engine> engine_;
 };
 
-// (canonical model path, options) identifies an engine.
-using Key = std::tuple<std::string, int, int, int, int, int, bool, bool, float>;
+// (canonical model path, options, instance name) identifies an engine.
+using Key = std::tuple<std::string, int, int, int, int, int, bool, bool, float, std::string>;
 
-Key keyOf(const std::string& model_path, const EngineOptions& o) {
+Key keyOf(const std::string& model_path, const EngineOptions& o, const std::string& instance) {
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(model_path, ec);
   return {ec ? model_path : canonical.string(), static_cast<int>(o.device), static_cast<int>(o.precision), o.threads,
-          o.tile_size, o.tile_overlap, o.grey_rain, o.bounded_rain, o.rain_strength};
+          o.tile_size, o.tile_overlap, o.grey_rain, o.bounded_rain, o.rain_strength, instance};
 }
 
 class TemporalStream final : public VideoStream {
@@ -79,8 +79,13 @@ class TemporalStream final : public VideoStream {
 class SharedEngines final : public InferenceLibrary {
  public:
   std::shared_ptr<SharedEngine> openShared(const std::string& model_path, const EngineOptions& options) override {
+    return openSharedInstance(model_path, options, "");
+  }
+
+  std::shared_ptr<SharedEngine> openSharedInstance(const std::string& model_path, const EngineOptions& options,
+                                                   const std::string& instance) override {
     options.validate();
-    const Key key = keyOf(model_path, options);
+    const Key key = keyOf(model_path, options, instance);
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto existing = engines_[key].lock()) return existing;
     // Loaded under the lock: two elements starting together load the file once.
@@ -101,8 +106,13 @@ class SharedEngines final : public InferenceLibrary {
   }
 
   long holders(const std::string& model_path, const EngineOptions& options) const override {
+    return instanceHolders(model_path, options, "");
+  }
+
+  long instanceHolders(const std::string& model_path, const EngineOptions& options,
+                       const std::string& instance) const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto found = engines_.find(keyOf(model_path, options));
+    auto found = engines_.find(keyOf(model_path, options, instance));
     return found == engines_.end() ? 0 : found->second.use_count();
   }
 
