@@ -423,7 +423,7 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
 
   GST_OBJECT_LOCK(self);
   gchar* model = g_strdup(self->engine.model);
-  gchar* instance = g_strdup(self->engine.model_instance_id);
+  const std::string instance = self->engine.model_instance_id != nullptr ? self->engine.model_instance_id : "";
   derain::EngineOptions options = derain_gst::engineOptions(self->engine);
   options.grey_rain = self->grey_rain;
   options.bounded_rain = self->bounded_rain;
@@ -438,9 +438,9 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
     max_in_flight = 1;
   }
 
-  std::shared_ptr<derain::SharedEngine> engine = derain_gst::openEngine(GST_ELEMENT(self), model, options, instance);
+  std::shared_ptr<derain::SharedEngine> engine =
+      derain_gst::openEngine(GST_ELEMENT(self), model, options, instance.c_str());
   g_free(model);
-  g_free(instance);
   if (!engine) return FALSE;  // openEngine posted the error
 
   try {

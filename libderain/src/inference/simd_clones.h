@@ -2,10 +2,9 @@
 // target_clones, an ifunc): the x86-64 baseline the library is built for has 4-wide float vectors,
 // AVX-512 16-wide. Only on functions, not templates (neither GCC nor clang clones templates): a
 // clone is a plain function whose body inlines a template (always_inline, so the template is
-// compiled for the clone's instruction set). The files that use it are built with
-// -ffp-contract=off (libderain/meson.build): otherwise the AVX2 and AVX-512 clones fuse products
-// and sums into FMAs, one rounding where LibTorch's operators, which these passes match bit for
-// bit, take two.
+// compiled for the clone's instruction set). The files whose passes match LibTorch's operators bit
+// for bit are built with -ffp-contract=off (libderain/meson.build): otherwise the AVX2 and AVX-512
+// clones fuse products and sums into FMAs, one rounding where the operators take two.
 // Built with clang (the sanitizer run, scripts/hardening.sh) the macro is empty: the tests that
 // compare these passes with LibTorch's operators then check the plain x86-64 code, and GCC builds on
 // this project's machines check the AVX-512 clones.

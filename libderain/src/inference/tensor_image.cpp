@@ -136,9 +136,22 @@ inline Pixel imageValue(float v) {
     return (v + 1.0f) * 0.5f;
 }
 
-// Rows [begin, end) from a tensor whose pixel steps are sx and channel step sc (any strides); the
-// dense channels_last case (sc 1, sx 3: the engine's output) has its own loop, which vectorises.
-// Cloned like networkRows.
+// One row of a dense channels_last tensor (the engine's output), the channel order a template
+// parameter as in networkRow, so the loop vectorises.
+template <typename Pixel, typename T, bool kSwap>
+inline __attribute__((always_inline)) void denseImageRow(const T* row, Pixel* dst, int64_t cols) {
+  constexpr int kFirst = kSwap ? 2 : 0, kLast = 2 - kFirst;
+  for (int64_t x = 0; x < cols; ++x) {
+    const T* p = row + x * kColourChannels;
+    Pixel* d = dst + x * kColourChannels;
+    d[kFirst] = imageValue<Pixel>(static_cast<float>(p[0]));
+    d[1] = imageValue<Pixel>(static_cast<float>(p[1]));
+    d[kLast] = imageValue<Pixel>(static_cast<float>(p[2]));
+  }
+}
+
+// Rows [begin, end) from a tensor whose pixel steps are sx and channel step sc (any strides; dense
+// channels_last rows go through denseImageRow). Cloned like networkRows.
 template <typename Pixel, typename T>
 inline __attribute__((always_inline)) void imageRows(const T* data, int64_t sc, int64_t sy, int64_t sx, bool bgr,
                                                      cv::Mat& image, int64_t begin, int64_t end) {
@@ -148,17 +161,9 @@ inline __attribute__((always_inline)) void imageRows(const T* data, int64_t sc, 
     const T* row = data + y * sy;
     if (sc == 1 && sx == kColourChannels) {
       if (bgr)
-        for (int64_t x = 0; x < image.cols; ++x) {
-          const T* p = row + x * kColourChannels;
-          Pixel* d = dst + x * kColourChannels;
-          d[2] = imageValue<Pixel>(static_cast<float>(p[0]));
-          d[1] = imageValue<Pixel>(static_cast<float>(p[1]));
-          d[0] = imageValue<Pixel>(static_cast<float>(p[2]));
-        }
+        denseImageRow<Pixel, T, true>(row, dst, image.cols);
       else
-        for (int64_t x = 0; x < image.cols; ++x)
-          for (int c = 0; c < kColourChannels; ++c)
-            dst[x * kColourChannels + c] = imageValue<Pixel>(static_cast<float>(row[x * kColourChannels + c]));
+        denseImageRow<Pixel, T, false>(row, dst, image.cols);
       continue;
     }
     for (int64_t x = 0; x < image.cols; ++x) {

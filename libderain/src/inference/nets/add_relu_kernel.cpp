@@ -6,14 +6,15 @@
 #include <omp.h>
 
 #include "bf16_rounding.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
 namespace {
 constexpr int64_t kMinPerThread = 1 << 15;  // below this a second thread costs more than it saves
 
-// Cloned per instruction set (picked once at load time): the loops vectorise to the widest one.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+// Cloned per instruction set (simd_clones.h): the loops vectorise to the widest one.
+DERAIN_SIMD_CLONES
 void addReluRange(float* dst, const float* src, int64_t count, bool relu) {
   if (relu) {
     for (int64_t i = 0; i < count; ++i) {
@@ -25,7 +26,7 @@ void addReluRange(float* dst, const float* src, int64_t count, bool relu) {
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+DERAIN_SIMD_CLONES
 void addReluRange(c10::BFloat16* dst, const c10::BFloat16* src, int64_t count, bool relu) {
   for (int64_t i = 0; i < count; ++i) {
     float v = roundToBf16(static_cast<float>(dst[i]) + static_cast<float>(src[i]));

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "bf16_rounding.h"
+#include "simd_clones.h"
 
 namespace derain::detail {
 
@@ -23,9 +24,10 @@ inline float sigmoid(float x) {
 }
 
 // Cells of `count` consecutive pixels in float: the loop the compiler vectorises with glibc's SIMD
-// expf / tanhf. Cloned per instruction set (picked once at load time): AVX-512 calls libmvec's
-// 16-wide functions, the x86-64 baseline only its 4-wide SSE ones.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+// expf / tanhf. Cloned per instruction set (simd_clones.h): AVX-512 calls libmvec's 16-wide
+// functions, the x86-64 baseline only its 4-wide SSE ones. (This file is built with -ffast-math,
+// not -ffp-contract=off: the cell is compared with LibTorch's within a tolerance, not bit for bit.)
+DERAIN_SIMD_CLONES
 void cells(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t count, int channels) {
   const int64_t c4 = 4 * static_cast<int64_t>(channels);
   for (int64_t p = 0; p < count; ++p) {
@@ -45,6 +47,22 @@ void cells(const float* gates, const float* c_prev, float* c_out, float* h_out, 
     }
   }
 }
+
+// One batch of bf16 pixels: widened to float, cells(), narrowed back (round to nearest even, as
+// c10::BFloat16's constructor, without its NaN branch so the loops vectorise: bf16_rounding.h).
+// Cloned per instruction set like cells(), so the conversions are 16 wide too.
+DERAIN_SIMD_CLONES
+void cellsBf16(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out, c10::BFloat16* h_out,
+               int64_t count, int channels, float* g, float* cp, float* co, float* ho) {
+  const int64_t c4 = 4 * static_cast<int64_t>(channels);
+  for (int64_t k = 0; k < count * c4; ++k) g[k] = static_cast<float>(gates[k]);
+  for (int64_t k = 0; k < count * channels; ++k) cp[k] = static_cast<float>(c_prev[k]);
+  cells(g, cp, co, ho, count, channels);
+  for (int64_t k = 0; k < count * channels; ++k) {
+    c_out[k] = toBf16(co[k]);
+    h_out[k] = toBf16(ho[k]);
+  }
+}
 }  // namespace
 
 void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
@@ -58,24 +76,6 @@ void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float*
           end - begin, channels);
   }
 }
-
-namespace {
-// One batch of bf16 pixels: widened to float, cells(), narrowed back (round to nearest even, as
-// c10::BFloat16's constructor, without its NaN branch so the loops vectorise: bf16_rounding.h).
-// Cloned per instruction set like cells(), so the conversions are 16 wide too.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void cellsBf16(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out, c10::BFloat16* h_out,
-               int64_t count, int channels, float* g, float* cp, float* co, float* ho) {
-  const int64_t c4 = 4 * static_cast<int64_t>(channels);
-  for (int64_t k = 0; k < count * c4; ++k) g[k] = static_cast<float>(gates[k]);
-  for (int64_t k = 0; k < count * channels; ++k) cp[k] = static_cast<float>(c_prev[k]);
-  cells(g, cp, co, ho, count, channels);
-  for (int64_t k = 0; k < count * channels; ++k) {
-    c_out[k] = toBf16(co[k]);
-    h_out[k] = toBf16(ho[k]);
-  }
-}
-}  // namespace
 
 void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out,
                    c10::BFloat16* h_out, int64_t pixels, int channels, int threads) {
