@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config cmake meson ninja-build
   libtorch-dev libopenblas0-openmp         # LibTorch (CPU) + a fast BLAS for it
+  libdnnl-dev                              # oneDNN's API: the library LibTorch's convolutions use
   libopencv-dev                            # images, video I/O, the dnn-style wrapper
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

@@ -309,7 +309,9 @@ TEST_F(EngineTest, LiteInferenceRunsTheFusedKernelsNotTheOperators) {
     }
     std::ifstream in(trace);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    ASSERT_NE(text.find("mkldnn_prepacked::conv2d_run"), std::string::npos) << "no convolution recorded";
+    ASSERT_TRUE(text.find("mkldnn_prepacked::conv2d_run") != std::string::npos ||
+                text.find("derain::onednn_conv2d") != std::string::npos)
+        << "no convolution recorded";
     for (const char* op : {"aten::sigmoid", "aten::tanh", "aten::upsample_bilinear2d", "aten::adaptive_avg_pool2d",
                            "aten::pixel_shuffle", "aten::reflection_pad2d", "aten::cat", "aten::clone", "aten::relu",
                            "aten::add"})

@@ -6,7 +6,9 @@
 #include "derain/config.hpp"
 #include "networks.h"
 #include "nets/conv_lstm.h"
+#include "nets/feature_blocks.h"
 #include "nets/generator.h"
+#include "nets/onednn_conv.h"
 #include "nets/packed_conv.h"
 #include "test_support.h"
 
@@ -242,5 +244,90 @@ TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {
     c10::InferenceMode inference;
     EXPECT_TRUE(torch::equal(plain, conv->forward(x))) << "stale pack after a weight change";
     EXPECT_EQ(conv->packCount(), 2u);  // packed again for the new weights
+  }
+}
+
+// A residual block's end, ReLU(conv(x) [ReLU] + r), fused into the convolution's store: bit for bit
+// the steps done apart in fp32, with and without the first ReLU; the consuming form writes over r's
+// memory (with oneDNN's API: no new tensor), the plain form leaves r alone, and r == x (memory the
+// convolution reads) is never written over.
+TEST(PackedConv2d, FusedResidualAddEqualsTheStepsApart) {
+  using derain::detail::OneDnnConv;
+  using derain::detail::PackedConv2d;
+  torch::manual_seed(21);
+  PackedConv2d conv(torch::nn::Conv2dOptions(16, 16, 3).padding(1));
+  const auto x = torch::randn({1, 16, 31, 43}).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto r = torch::randn({1, 16, 31, 43}).contiguous(at::MemoryFormat::ChannelsLast);
+  for (bool relu_first : {true, false}) {
+    at::Tensor apart, apart_self;  // plain LibTorch operators, one step at a time
+    {
+      torch::NoGradGuard no_grad;
+      auto y = conv->forward(x);
+      if (relu_first) y = torch::relu(y);
+      apart = torch::relu(y + r);
+      apart_self = torch::relu(y + x);
+    }
+    c10::InferenceMode inference;
+    const auto r_before = r.clone();
+    const auto fused = conv->forwardAddRelu(x, r, relu_first);
+    EXPECT_TRUE(torch::equal(fused, apart)) << "relu_first " << relu_first << ": max diff "
+                                            << (fused - apart).abs().max().item<float>();
+    EXPECT_TRUE(torch::equal(r, r_before)) << "the plain form wrote over its residual";
+    auto given_up = r.clone();
+    const void* memory = given_up.data_ptr();
+    const auto consumed = conv->forwardAddReluConsuming(x, given_up, relu_first);
+    EXPECT_TRUE(torch::equal(consumed, apart)) << "relu_first " << relu_first << ": max diff "
+                                               << (consumed - apart).abs().max().item<float>();
+    if (OneDnnConv::available()) EXPECT_EQ(consumed.data_ptr(), memory) << "not accumulated in place";
+    auto self = x.clone();
+    EXPECT_TRUE(torch::equal(conv->forwardAddReluConsuming(self, self, relu_first), apart_self))
+        << "residual and input the same memory";
+    EXPECT_GT(apart.eq(0).sum().item<int64_t>(), 0);  // the last ReLU clipped something
+  }
+}
+
+// bf16: the fused store rounds once where the steps apart round twice, so it is within one bf16
+// rounding (2^-8 relative) of the same block computed in fp32 from the same bf16 values.
+TEST(PackedConv2d, FusedResidualAddInBf16RoundsOnce) {
+  using derain::detail::PackedConv2d;
+  torch::manual_seed(22);
+  PackedConv2d conv(torch::nn::Conv2dOptions(32, 32, 3).padding(1));
+  conv->to(torch::kBFloat16);
+  const auto x = torch::randn({1, 32, 27, 38}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto r = torch::randn({1, 32, 27, 38}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor exact;
+  {
+    torch::NoGradGuard no_grad;
+    auto y = torch::conv2d(x.to(torch::kFloat), conv->weight.to(torch::kFloat), conv->bias.to(torch::kFloat), 1, 1);
+    exact = torch::relu(torch::relu(y) + r.to(torch::kFloat));
+  }
+  c10::InferenceMode inference;
+  const auto fused = conv->forwardAddRelu(x, r, true).to(torch::kFloat);
+  const auto consumed = conv->forwardAddReluConsuming(x, r.clone(), true).to(torch::kFloat);
+  const auto bound = exact.abs() * (1.0 / 256) + 1e-3;
+  EXPECT_TRUE((fused - exact).abs().le(bound).all().item<bool>())
+      << "max diff " << (fused - exact).abs().max().item<float>();
+  EXPECT_TRUE(torch::equal(fused, consumed));
+}
+
+// A chain of residual blocks run in inference, each after the first writing over the features the
+// one before made: bit for bit the Sequential's plain forward in fp32, the caller's input untouched.
+TEST(FeatureBlocks, ChainInPlaceEqualsTheSequentialAndKeepsItsInput) {
+  using namespace derain::detail;
+  torch::manual_seed(23);
+  for (int count : {1, 3}) {
+    auto blocks = makeFeatureBlocks(derain::FeatureBlock::Residual, 16, count);
+    const auto x = torch::randn({1, 16, 29, 37}).contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor plain;
+    {
+      torch::NoGradGuard no_grad;
+      plain = blocks->forward(x);
+    }
+    c10::InferenceMode inference;
+    const auto x_before = x.clone();
+    const auto chained = runFeatureBlocks(blocks, x);
+    EXPECT_TRUE(torch::equal(chained, plain)) << count << " blocks: max diff "
+                                              << (chained - plain).abs().max().item<float>();
+    EXPECT_TRUE(torch::equal(x, x_before)) << "the caller's features were written over";
   }
 }

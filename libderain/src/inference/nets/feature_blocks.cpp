@@ -1,6 +1,5 @@
 #include "nets/feature_blocks.h"
 #include "nets/channel_cat.h"
-#include "nets/residual_add.h"
 
 #include <torch/torch.h>
 
@@ -18,8 +17,12 @@ ResidualBlockImpl::ResidualBlockImpl(int channels) {
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
-  auto y = conv2_->forwardRelu(conv1_->forwardRelu(x));
-  return residualAdd(y, x, /*relu=*/true);
+  return conv2_->forwardAddRelu(conv1_->forwardRelu(x), x, /*relu_first=*/true);
+}
+
+torch::Tensor ResidualBlockImpl::forwardConsuming(torch::Tensor x) {
+  auto y = conv1_->forwardRelu(x);
+  return conv2_->forwardAddReluConsuming(y, std::move(x), /*relu_first=*/true);
 }
 
 HybridBlockImpl::HybridBlockImpl(int channels) {
@@ -37,8 +40,7 @@ torch::Tensor HybridBlockImpl::forward(const torch::Tensor& x) {
   auto d1 = dense1_->forwardRelu(x);
   auto d2 = dense2_->forwardRelu(catChannels({x, d1}));
   auto d3 = dense3_->forwardRelu(catChannels({x, d1, d2}));
-  auto fused = fuse_->forward(catChannels({residual, d1, d2, d3}));
-  return residualAdd(fused, x, /*relu=*/true);
+  return fuse_->forwardAddRelu(catChannels({residual, d1, d2, d3}), x, /*relu_first=*/false);
 }
 
 torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int count) {
@@ -50,6 +52,17 @@ torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int cou
       blocks->push_back(HybridBlock(channels));
   }
   return blocks;
+}
+
+torch::Tensor runFeatureBlocks(torch::nn::Sequential& blocks, const torch::Tensor& x) {
+  torch::Tensor y = x;
+  bool owned = false;  // y is this function's own (not the caller's x)
+  for (auto& block : *blocks) {
+    auto residual = std::dynamic_pointer_cast<ResidualBlockImpl>(block.ptr());
+    y = residual && owned ? residual->forwardConsuming(std::move(y)) : block.forward(y);
+    owned = true;
+  }
+  return y;
 }
 
 }  // namespace derain::detail

@@ -17,6 +17,8 @@ class ResidualBlockImpl : public torch::nn::Module {
  public:
   explicit ResidualBlockImpl(int channels);
   torch::Tensor forward(const torch::Tensor& x);
+  // The same, free to write its result over x's memory (the caller gives x up).
+  torch::Tensor forwardConsuming(torch::Tensor x);
 
  private:
   PackedConv2d conv1_{nullptr}, conv2_{nullptr};
@@ -40,5 +42,9 @@ TORCH_MODULE(HybridBlock);
 
 // `count` blocks of the given kind in sequence.
 torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int count);
+
+// blocks->forward(x), with each residual block after the first writing over the features the block
+// before it made (nothing else holds them), so its residual add costs no pass of its own.
+torch::Tensor runFeatureBlocks(torch::nn::Sequential& blocks, const torch::Tensor& x);
 
 }  // namespace derain::detail

@@ -2,12 +2,16 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
+
+#include "nets/residual_add.h"
 
 namespace derain::detail {
 
 namespace {
 constexpr size_t kMaxPacks = 4;  // input sizes remembered per conv (tiles share one size)
+constexpr const char* kDirectConvName = "derain::onednn_conv2d";
 
 const c10::OperatorHandle* prepackOp() {
   static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn_prepacked::conv2d_prepack", ""});
@@ -35,35 +39,111 @@ bool PackedConv2dImpl::packable(const torch::Tensor& input) const {
 
 torch::Tensor PackedConv2dImpl::forward(const torch::Tensor& input) {
   if (!packable(input)) return torch::nn::Conv2dImpl::forward(input);
-  return runPacked(input, false);
+  return runPacked(input, ConvEpilogue{}, nullptr);
 }
 
 torch::Tensor PackedConv2dImpl::forwardRelu(const torch::Tensor& input) {
   if (!packable(input)) return torch::nn::Conv2dImpl::forward(input).relu_();
-  return runPacked(input, true);
+  return runPacked(input, ConvEpilogue{true, false}, nullptr);
 }
 
-torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, bool relu) {
-  std::lock_guard<std::mutex> lock(mutex_);
+torch::Tensor PackedConv2dImpl::forwardAddRelu(const torch::Tensor& input, const torch::Tensor& residual,
+                                                bool relu_first) {
+  if (!packable(input)) {
+    auto y = torch::nn::Conv2dImpl::forward(input);
+    if (relu_first) y.relu_();
+    return torch::relu(y + residual);
+  }
+  return runPacked(input, ConvEpilogue{relu_first, true}, &residual);
+}
+
+torch::Tensor PackedConv2dImpl::forwardAddReluConsuming(const torch::Tensor& input, torch::Tensor residual,
+                                                         bool relu_first) {
+  if (!packable(input)) return forwardAddRelu(input, residual, relu_first);
+  return runPacked(input, ConvEpilogue{relu_first, true}, &residual, /*consume_residual=*/true);
+}
+
+ConvGeometry PackedConv2dImpl::geometry(const torch::Tensor& input) const {
+  const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());  // packable() checked
+  ConvGeometry g;
+  g.batch = input.size(0), g.in_channels = input.size(1), g.height = input.size(2), g.width = input.size(3);
+  g.out_channels = weight.size(0), g.kernel_h = weight.size(2), g.kernel_w = weight.size(3);
+  g.stride_h = (*options.stride())[0], g.stride_w = (*options.stride())[1];
+  g.pad_h = (*padding)[0], g.pad_w = (*padding)[1];
+  g.dilation_h = (*options.dilation())[0], g.dilation_w = (*options.dilation())[1];
+  return g;
+}
+
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const torch::Tensor& input, ConvEpilogue epilogue) {
+  if (options.groups() != 1) return nullptr;
+  const auto format = input.suggest_memory_format();
+  const ConvGeometry g = geometry(input);
+  const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
+  const auto layout = format == at::MemoryFormat::ChannelsLast ? ActivationLayout::NHWC : ActivationLayout::NCHW;
+  const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const auto strides = weight.strides();
+  return OneDnnConv::make(g, type, layout, epilogue, weight.data_ptr(), strides.data(),
+                          b.defined() ? b.data_ptr() : nullptr);
+}
+
+PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, ConvEpilogue epilogue) {
   const auto sizes = input.sizes().vec();
   const void* data = weight.data_ptr();
   const int64_t version = weight._version();
-  Pack* pack = nullptr;
+  // The layout is part of the key: a pack made for channels-last input describes channels-last memory.
+  const bool channels_last = input.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
   for (auto& p : packs_)
-    if (p.input_sizes == sizes && p.weight_data == data && p.weight_version == version && p.relu == relu) pack = &p;
-  if (pack == nullptr) {
-    if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
+    if (p.input_sizes == sizes && p.channels_last == channels_last && p.weight_data == data &&
+        p.weight_version == version && p.relu == epilogue.relu && p.add_relu == epilogue.add_relu &&
+        p.in_place == epilogue.in_place)
+      return p;
+  if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
+  Pack pack{sizes, channels_last, data, version, epilogue.relu, epilogue.add_relu, epilogue.in_place,
+            makeDirect(input, epilogue), {}};
+  if (!pack.direct) {
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
                             pair(options.stride()), pair(padding), pair(options.dilation()),
-                            static_cast<int64_t>(options.groups()), sizes, std::string(relu ? "relu" : "none")};
+                            static_cast<int64_t>(options.groups()), sizes,
+                            std::string(epilogue.relu ? "relu" : "none")};
     prepackOp()->callBoxed(&stack);
-    packs_.push_back(Pack{sizes, data, version, relu, stack[0]});
-    pack = &packs_.back();
+    pack.context = stack[0];
   }
-  torch::jit::Stack stack{input, pack->context};
-  runOp()->callBoxed(&stack);
-  return stack[0].toTensor();
+  packs_.push_back(std::move(pack));
+  return packs_.back();
+}
+
+torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilogue epilogue,
+                                          const torch::Tensor* residual, bool consume_residual) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto format = input.suggest_memory_format();
+  const ConvGeometry g = geometry(input);
+  const std::vector<int64_t> out_sizes{g.batch, g.out_channels, g.outputHeight(), g.outputWidth()};
+  // The residual fuses only as memory laid out like the output; otherwise it is added afterwards.
+  if (residual && !(residual->scalar_type() == input.scalar_type() && residual->sizes().equals(out_sizes) &&
+                    residual->is_contiguous(format)))
+    epilogue.add_relu = false;
+  // In place only over memory the convolution does not read.
+  epilogue.in_place = epilogue.add_relu && consume_residual && !residual->is_alias_of(input);
+  Pack& pack = findPack(input, epilogue);
+  torch::Tensor out;
+  if (pack.direct) {
+    // Named in profiles (LibTorch's profiler, RecordFunction observers) like the operators it replaces.
+    RECORD_FUNCTION(kDirectConvName, std::vector<c10::IValue>());
+    const auto src = input.contiguous(format);  // the pack describes dense memory in this layout
+    if (epilogue.in_place) {
+      pack.direct->run(src.data_ptr(), residual->data_ptr(), nullptr);
+      return *residual;
+    }
+    out = torch::empty(out_sizes, input.options(), format);
+    pack.direct->run(src.data_ptr(), out.data_ptr(), epilogue.add_relu ? residual->data_ptr() : nullptr);
+  } else {
+    torch::jit::Stack stack{input, pack.context};
+    runOp()->callBoxed(&stack);
+    out = stack[0].toTensor();
+  }
+  if (residual && !(pack.direct && epilogue.add_relu)) return residualAdd(out, *residual, /*relu=*/true);
+  return out;
 }
 
 }  // namespace derain::detail

@@ -6,14 +6,20 @@
 // the pack until the weights change; anywhere else (training, CUDA) it is a plain Conv2d.
 // forwardRelu() is the convolution followed by a ReLU, fused into the packed oneDNN call (oneDNN's
 // post-op: bit-identical to a separate ReLU, without the extra pass over the activations).
+// forwardAddRelu() is a residual block's end, ReLU(conv(x) [ReLU] + residual), in the same store.
+// Where the build has oneDNN's own API (onednn_conv.h) every pack goes through it, which fuses the
+// residual too; otherwise through LibTorch's prepacked ops, with the residual added in a second pass.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include <ATen/core/ivalue.h>
 #include <torch/nn/modules/conv.h>
+
+#include "nets/onednn_conv.h"
 
 namespace derain::detail {
 
@@ -22,6 +28,12 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   using torch::nn::Conv2dImpl::Conv2dImpl;
   torch::Tensor forward(const torch::Tensor& input);
   torch::Tensor forwardRelu(const torch::Tensor& input);
+  // ReLU(conv(input) + residual), with a ReLU on the convolution first where relu_first is set;
+  // residual has the output's shape. Equal, bit for bit in fp32, to the three steps done apart.
+  torch::Tensor forwardAddRelu(const torch::Tensor& input, const torch::Tensor& residual, bool relu_first);
+  // The same, free to write the result over residual's memory and return it (the caller gives residual
+  // up): the fastest form, where oneDNN reads the residual from its destination.
+  torch::Tensor forwardAddReluConsuming(const torch::Tensor& input, torch::Tensor residual, bool relu_first);
   // Packs held now (one per input size seen in inference): for tests and diagnostics.
   size_t packCount() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -31,13 +43,19 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
  private:
   struct Pack {
     std::vector<int64_t> input_sizes;
+    bool channels_last = false;
     const void* weight_data = nullptr;
     int64_t weight_version = -1;
-    bool relu = false;
-    c10::IValue context;  // mkldnn ConvOpContext
+    bool relu = false, add_relu = false, in_place = false;
+    std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
+    c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
   bool packable(const torch::Tensor& input) const;
-  torch::Tensor runPacked(const torch::Tensor& input, bool relu);
+  Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
+  ConvGeometry geometry(const torch::Tensor& input) const;
+  std::shared_ptr<OneDnnConv> makeDirect(const torch::Tensor& input, ConvEpilogue epilogue);
+  torch::Tensor runPacked(const torch::Tensor& input, ConvEpilogue epilogue, const torch::Tensor* residual,
+                          bool consume_residual = false);
   std::mutex mutex_;  // a model may be shared by engines in several threads
   std::vector<Pack> packs_;
 };

@@ -45,7 +45,7 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
   for (int stage = 0; stage < config_.stages; ++stage) {
     auto features = conv_in_->forwardRelu(catChannels({x, mask}));
     state = lstm_->forward(features, state);
-    mask = conv_out_->forward(blocks_->forward(state.h));
+    mask = conv_out_->forward(runFeatureBlocks(blocks_, state.h));
   }
   // Interpolated in float for a bf16 mask too (upsampleMask), so the weights stay unrounded.
   if (config_.scale > 1) mask = upsampleMask(mask, height, width, mask.scalar_type());

@@ -1,0 +1,131 @@
+#include "nets/onednn_conv.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#if DERAIN_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace derain::detail {
+
+#if DERAIN_HAVE_ONEDNN
+
+namespace {
+using Dims = dnnl::memory::dims;
+using Tag = dnnl::memory::format_tag;
+
+const dnnl::engine& cpuEngine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+}  // namespace
+
+// Described as LibTorch's prepacked convolution describes its own (forward_training, direct
+// algorithm, weights in the format oneDNN prefers, user scratchpad): the same problem gives oneDNN
+// the same kernel, so results are LibTorch's bit for bit where the epilogue is the same.
+struct OneDnnConv::Impl {
+  dnnl::stream stream{cpuEngine()};
+  dnnl::convolution_forward::primitive_desc description;
+  dnnl::convolution_forward primitive;
+  dnnl::memory src, dst, residual, weights, bias, scratchpad;
+  int residual_arg = 0;  // 0: no residual
+};
+
+std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType type, ActivationLayout layout,
+                                             ConvEpilogue epilogue, const void* weight,
+                                             const int64_t weight_strides[4], const void* bias) {
+  const auto& engine = cpuEngine();
+  const auto dt = type == ConvType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  const auto activations = layout == ActivationLayout::NHWC ? Tag::nhwc : Tag::nchw;
+  const Dims src_dims{g.batch, g.in_channels, g.height, g.width};
+  const Dims dst_dims{g.batch, g.out_channels, g.outputHeight(), g.outputWidth()};
+  const Dims weight_dims{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  const dnnl::memory::desc src_md(src_dims, dt, activations), dst_md(dst_dims, dt, activations);
+  const dnnl::memory::desc bias_md = bias ? dnnl::memory::desc({g.out_channels}, dt, Tag::a) : dnnl::memory::desc();
+  const Dims padding{g.pad_h, g.pad_w};
+  const dnnl::convolution_forward::desc problem(dnnl::prop_kind::forward_training,
+      dnnl::algorithm::convolution_direct, src_md, dnnl::memory::desc(weight_dims, dt, Tag::any), bias_md, dst_md,
+      Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, padding, padding);
+
+  dnnl::post_ops ops;
+  int residual_arg = 0;
+  if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (epilogue.add_relu) {
+    if (epilogue.in_place) {
+      ops.append_sum(1.0f);
+    } else {
+      residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(ops.len()) | DNNL_ARG_SRC_1;
+      ops.append_binary(dnnl::algorithm::binary_add, dst_md);
+    }
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  auto impl = std::make_unique<Impl>();
+  impl->description = dnnl::convolution_forward::primitive_desc(problem, attr, engine);
+  impl->primitive = dnnl::convolution_forward(impl->description);
+  impl->src = dnnl::memory(src_md, engine, nullptr);
+  impl->dst = dnnl::memory(dst_md, engine, nullptr);
+  if (residual_arg) impl->residual = dnnl::memory(dst_md, engine, nullptr);
+  impl->residual_arg = residual_arg;
+  impl->scratchpad = dnnl::memory(impl->description.scratchpad_desc(), engine);
+
+  // Packed once: LibTorch re-orders them on every call of its unpacked convolution.
+  const dnnl::memory::desc user_weight_md(weight_dims, dt,
+      Dims{weight_strides[0], weight_strides[1], weight_strides[2], weight_strides[3]});
+  dnnl::memory user_weights(user_weight_md, engine, const_cast<void*>(weight));
+  impl->weights = dnnl::memory(impl->description.weights_desc(), engine);
+  dnnl::reorder(user_weights, impl->weights).execute(impl->stream, user_weights, impl->weights);
+  impl->stream.wait();
+  if (bias) {
+    impl->bias = dnnl::memory(bias_md, engine);
+    std::memcpy(impl->bias.get_data_handle(), bias, bias_md.get_size());
+  }
+  return std::unique_ptr<OneDnnConv>(new OneDnnConv(std::move(impl)));
+}
+
+void OneDnnConv::run(const void* src, void* dst, const void* residual) {
+  Impl& m = *impl_;
+  if (m.residual_arg && residual == nullptr) throw std::invalid_argument("OneDnnConv: the epilogue needs a residual");
+  m.src.set_data_handle(const_cast<void*>(src));
+  m.dst.set_data_handle(dst);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, m.src}, {DNNL_ARG_WEIGHTS, m.weights},
+                                            {DNNL_ARG_DST, m.dst}, {DNNL_ARG_SCRATCHPAD, m.scratchpad}};
+  if (m.bias) args.emplace(DNNL_ARG_BIAS, m.bias);
+  if (m.residual_arg) {
+    m.residual.set_data_handle(const_cast<void*>(residual));
+    args.emplace(m.residual_arg, m.residual);
+  }
+  m.primitive.execute(m.stream, args);
+  m.stream.wait();
+}
+
+const char* OneDnnConv::implementation() const { return impl_->description.impl_info_str(); }
+
+bool OneDnnConv::available() { return true; }
+
+#else  // no oneDNN of our own: callers keep LibTorch's prepacked convolution
+
+struct OneDnnConv::Impl {};
+
+std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry&, ConvType, ActivationLayout, ConvEpilogue,
+                                             const void*, const int64_t[4], const void*) {
+  return nullptr;
+}
+
+void OneDnnConv::run(const void*, void*, const void*) { throw std::logic_error("OneDnnConv: built without oneDNN"); }
+
+const char* OneDnnConv::implementation() const { return "none"; }
+
+bool OneDnnConv::available() { return false; }
+
+#endif
+
+OneDnnConv::OneDnnConv(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OneDnnConv::~OneDnnConv() = default;
+
+}  // namespace derain::detail

@@ -1,0 +1,62 @@
+// A 2-D convolution run through oneDNN's own API: the library, and the convolution kernels, that
+// LibTorch's CPU convolutions use. It exists for what LibTorch's prepacked convolution ops cannot do:
+// add a residual tensor inside the convolution's store (oneDNN's binary post-op), so a residual
+// block's "ReLU(conv(x)) + x, ReLU" is one pass over the activations instead of two. Weights are
+// packed once, when it is made; the scratchpad is its own, so instances in different threads never
+// share one. Torch-free on purpose: raw pointers and sizes (the caller owns the tensors).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace derain::detail {
+
+struct ConvGeometry {
+  int64_t batch = 1, in_channels = 0, out_channels = 0, height = 0, width = 0;  // input
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;  // 1 = none (LibTorch's convention)
+  int64_t outputHeight() const { return (height + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
+  int64_t outputWidth() const { return (width + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
+};
+
+enum class ConvType { F32, BF16 };           // source, weights, bias and destination alike
+enum class ActivationLayout { NCHW, NHWC };  // source, destination and residual alike
+
+// What the store does with the convolution's sum (bias included), in this order:
+// relu: ReLU; add_relu: + the residual tensor, then ReLU. in_place: the residual is read from the
+// destination itself (oneDNN's sum post-op), which oneDNN's fastest kernels take, where a separate
+// residual tensor (its binary post-op) sends bf16 to a slower one.
+struct ConvEpilogue {
+  bool relu = false;
+  bool add_relu = false;
+  bool in_place = false;
+};
+
+class OneDnnConv {
+ public:
+  // nullptr where this build has no oneDNN of its own (available() false); throws on a shape
+  // oneDNN refuses. weight: [out, in, kh, kw] with the given element strides; bias may be null.
+  static std::unique_ptr<OneDnnConv> make(const ConvGeometry& geometry, ConvType type, ActivationLayout layout,
+                                          ConvEpilogue epilogue, const void* weight,
+                                          const int64_t weight_strides[4], const void* bias);
+  // Whether this build calls oneDNN's API itself (make() then never returns null).
+  static bool available();
+  ~OneDnnConv();
+  OneDnnConv(const OneDnnConv&) = delete;
+  OneDnnConv& operator=(const OneDnnConv&) = delete;
+
+  // dst: [batch, out, outputHeight, outputWidth] in the layout; residual: the same shape (add_relu
+  // only; null with in_place, where dst holds it on entry). Not reentrant: one call at a time per
+  // instance (its scratchpad).
+  void run(const void* src, void* dst, const void* residual);
+
+  // oneDNN's name for the kernel it chose (e.g. "brgconv:avx512_core"), for diagnostics.
+  const char* implementation() const;
+
+ private:
+  struct Impl;
+  explicit OneDnnConv(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace derain::detail
