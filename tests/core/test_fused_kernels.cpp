@@ -35,14 +35,16 @@ torch::Tensor upsampleByOperators(const torch::Tensor& phases) {
   return F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)).relu_().to(phases.scalar_type());
 }
 
-torch::Tensor upsampleFused(const torch::Tensor& phases, int threads) {
+torch::Tensor upsampleFused(const torch::Tensor& phases, int threads, const torch::Tensor& skip = {}) {
   const int64_t n = phases.size(0), c = phases.size(1) / 4, h = phases.size(2), w = phases.size(3);
   auto out = torch::empty({n, c, 2 * h, 2 * w}, phases.options().memory_format(kChannelsLast));
   if (phases.scalar_type() == torch::kFloat)
-    derain::detail::upsampleSmoothRelu(phases.data_ptr<float>(), out.data_ptr<float>(), n, c, h, w, threads);
+    derain::detail::upsampleSmoothRelu(phases.data_ptr<float>(), skip.defined() ? skip.data_ptr<float>() : nullptr,
+                                       out.data_ptr<float>(), n, c, h, w, threads);
   else
-    derain::detail::upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), n, c, h, w,
-                                       threads);
+    derain::detail::upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(),
+                                       skip.defined() ? skip.data_ptr<c10::BFloat16>() : nullptr,
+                                       out.data_ptr<c10::BFloat16>(), n, c, h, w, threads);
   return out;
 }
 }  // namespace
@@ -63,6 +65,24 @@ TEST(UpsampleSmooth, EqualsTheOperatorsBitForBit) {
       // Non-trivial: the ReLU clipped some values and kept others.
       EXPECT_GT(fused.eq(0).sum().item<int64_t>(), 0);
       EXPECT_GT(fused.gt(0).sum().item<int64_t>(), 0);
+    }
+  }
+}
+
+// With the generator's skip connection in the same pass: bit for bit the operators and then LibTorch's
+// addition (negative skips, so some sums fall below zero: no ReLU after the add).
+TEST(UpsampleSmooth, WithTheSkipEqualsTheOperatorsThenTheAddition) {
+  torch::manual_seed(24);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (int threads : {1, 2}) {
+      const auto phases = (torch::randn({2, 4 * 6, 5, 11}) * 3).to(dtype).contiguous(kChannelsLast);
+      const auto skip = (torch::randn({2, 6, 10, 22}) * 2).to(dtype).contiguous(kChannelsLast);
+      const auto fused = upsampleFused(phases, threads, skip);
+      const auto reference = upsampleByOperators(phases) + skip;
+      EXPECT_TRUE(torch::equal(fused, reference))
+          << "dtype " << dtype << ", " << threads << " threads: max diff "
+          << (fused.to(torch::kFloat) - reference.to(torch::kFloat)).abs().max().item<float>();
+      EXPECT_GT(fused.lt(0).sum().item<int64_t>(), 0);
     }
   }
 }

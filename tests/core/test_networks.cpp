@@ -278,7 +278,9 @@ TEST(PackedConv2d, FusedResidualAddEqualsTheStepsApart) {
     const auto consumed = conv->forwardAddReluConsuming(x, given_up, relu_first);
     EXPECT_TRUE(torch::equal(consumed, apart)) << "relu_first " << relu_first << ": max diff "
                                                << (consumed - apart).abs().max().item<float>();
-    if (OneDnnConv::available()) EXPECT_EQ(consumed.data_ptr(), memory) << "not accumulated in place";
+    if (OneDnnConv::available()) {
+      EXPECT_EQ(consumed.data_ptr(), memory) << "not accumulated in place";
+    }
     auto self = x.clone();
     EXPECT_TRUE(torch::equal(conv->forwardAddReluConsuming(self, self, relu_first), apart_self))
         << "residual and input the same memory";

@@ -97,25 +97,35 @@ torch::Tensor UpsampleImpl::subPixel(const torch::Tensor& x) {
   return conv->forward(x);
 }
 
-torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
-  namespace F = torch::nn::functional;
+torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) { return run(x, nullptr); }
+
+torch::Tensor UpsampleImpl::forwardAdd(const torch::Tensor& x, const torch::Tensor& skip) { return run(x, &skip); }
+
+torch::Tensor UpsampleImpl::run(const torch::Tensor& x, const torch::Tensor* skip) {
   if (c10::InferenceMode::is_enabled() && x.device().is_cpu()) {
     auto phases = subPixel(x);
     const auto dtype = phases.scalar_type();
     if (phases.is_contiguous(at::MemoryFormat::ChannelsLast) && (dtype == torch::kFloat || dtype == torch::kBFloat16)) {
       const int64_t n = phases.size(0), c = phases.size(1) / (kUpscale * kUpscale), h = phases.size(2), w = phases.size(3);
       auto out = torch::empty({n, c, h * kUpscale, w * kUpscale}, phases.options().memory_format(at::MemoryFormat::ChannelsLast));
+      // The skip joins this pass only as memory laid out like the output; otherwise it is added after.
+      const bool fuse = skip && skip->scalar_type() == dtype && skip->sizes() == out.sizes() &&
+                        skip->is_contiguous(at::MemoryFormat::ChannelsLast);
       if (dtype == torch::kFloat)
-        upsampleSmoothRelu(phases.data_ptr<float>(), out.data_ptr<float>(), n, c, h, w, at::get_num_threads());
+        upsampleSmoothRelu(phases.data_ptr<float>(), fuse ? skip->data_ptr<float>() : nullptr, out.data_ptr<float>(),
+                           n, c, h, w, at::get_num_threads());
       else
-        upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>(), n, c, h, w,
-                           at::get_num_threads());
-      return out;
+        upsampleSmoothRelu(phases.data_ptr<c10::BFloat16>(), fuse ? skip->data_ptr<c10::BFloat16>() : nullptr,
+                           out.data_ptr<c10::BFloat16>(), n, c, h, w, at::get_num_threads());
+      return skip && !fuse ? residualAdd(out, *skip, /*relu=*/false) : out;
     }
     auto y = torch::pixel_shuffle(phases, kUpscale);
     // LibTorch 1.13 has no bf16 reflection pad on the CPU: the smoothing runs in fp32.
-    return dtype == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(dtype) : smooth(y);
+    auto out = dtype == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(dtype) : smooth(y);
+    return skip ? residualAdd(out, *skip, /*relu=*/false) : out;
   }
+  namespace F = torch::nn::functional;
+  torch::Tensor out;
   if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu()) {
     // LibTorch 1.13 on CPU has neither a bf16 transposed convolution (oneDNN) nor a bf16
     // reflection pad: this layer runs in fp32 (the weights stay bf16-rounded, so it is still "bf16").
@@ -124,9 +134,11 @@ torch::Tensor UpsampleImpl::forward(const torch::Tensor& x) {
                                      .bias(deconv_->bias.to(torch::kFloat32))
                                      .stride(2)
                                      .padding(1));
-    return smooth(y).to(x.scalar_type());
+    out = smooth(y).to(x.scalar_type());
+  } else {
+    out = smooth(deconv_->forward(x));
   }
-  return smooth(deconv_->forward(x));
+  return skip ? residualAdd(out, *skip, /*relu=*/false) : out;
 }
 
 torch::Tensor UpsampleImpl::smooth(const torch::Tensor& y) {
@@ -170,9 +182,9 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
   auto skip1 = runFusingRelu(encode_full_, input);
   auto skip2 = runFusingRelu(encode_half_, skip1);
   auto x = runFusingRelu(body_, skip2);
-  x = residualAdd(up_half_->forward(x), skip2, /*relu=*/false);
+  x = up_half_->forwardAdd(x, skip2);
   x = runFusingRelu(decode_half_, x);
-  x = residualAdd(up_full_->forward(x), skip1, /*relu=*/false);
+  x = up_full_->forwardAdd(x, skip1);
   x = runFusingRelu(decode_full_, x);
   if (unshuffle_ > 1 && residual_) return shuffleAdd(x, image, unshuffle_);  // one pass (shuffle_add.h)
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);

@@ -24,10 +24,13 @@ class UpsampleImpl : public torch::nn::Module {
  public:
   UpsampleImpl(int in_channels, int out_channels);
   torch::Tensor forward(const torch::Tensor& x);
+  // forward(x) + skip (the generator's skip connection), added in the upsampling's own pass where it can.
+  torch::Tensor forwardAdd(const torch::Tensor& x, const torch::Tensor& skip);
 
  private:
   static torch::Tensor smooth(const torch::Tensor& y);  // pad, 2x2 average, ReLU
   torch::Tensor subPixel(const torch::Tensor& x);      // the inference path, before its pixel shuffle
+  torch::Tensor run(const torch::Tensor& x, const torch::Tensor* skip);
   torch::nn::ConvTranspose2d deconv_{nullptr};
   // The sub-pixel convolution, made from deconv_'s weights; remade when they change. Not a registered
   // submodule: model files and training see only deconv_.

@@ -31,10 +31,12 @@ inline __attribute__((always_inline)) void shuffledRow(const T* image, int64_t c
   }
 }
 
-// One output row from the shuffled rows above and here: the 2x2 mean over the reflected pad, then ReLU.
+// One output row from the shuffled rows above and here: the 2x2 mean over the reflected pad, then
+// ReLU, stored as T; plus the skip row where there is one (the sum of the stored value and the skip
+// in float, stored as T: what a separate addition of the two tensors computes).
 template <typename T>
-inline __attribute__((always_inline)) void smoothedRow(const float* above, const float* here, T* dst, int64_t out_w,
-                                                       int64_t channels) {
+inline __attribute__((always_inline)) void smoothedRow(const float* above, const float* here, const T* skip, T* dst,
+                                                       int64_t out_w, int64_t channels) {
   for (int64_t x = 0; x < out_w; ++x) {
     const int64_t x_left = x == 0 ? 1 : x - 1;  // the same reflection for the left column
     const float* a0 = above + x_left * channels;
@@ -42,14 +44,21 @@ inline __attribute__((always_inline)) void smoothedRow(const float* above, const
     const float* b0 = here + x_left * channels;
     const float* b1 = here + x * channels;
     T* d = dst + x * channels;
-    for (int64_t o = 0; o < channels; ++o) {
+    auto smoothed = [&](int64_t o) {
       float sum = 0.0f;
       sum += a0[o];
       sum += a1[o];
       sum += b0[o];
       sum += b1[o];
       const float mean = sum / kWindow;
-      d[o] = storedAs<T>(mean < 0.0f ? 0.0f : mean);
+      return storedAs<T>(mean < 0.0f ? 0.0f : mean);
+    };
+    if (skip == nullptr) {
+      for (int64_t o = 0; o < channels; ++o) d[o] = smoothed(o);
+    } else {
+      const T* k = skip + x * channels;
+      for (int64_t o = 0; o < channels; ++o)
+        d[o] = storedAs<T>(static_cast<float>(smoothed(o)) + static_cast<float>(k[o]));
     }
   }
 }
@@ -60,16 +69,17 @@ inline __attribute__((always_inline)) void smoothedRow(const float* above, const
                                            float* dst) {                                                             \
     shuffledRow(image, channels, width, row, dst);                                                                   \
   }                                                                                                                  \
-  DERAIN_SIMD_CLONES void smoothedRowClone(const float* above, const float* here, T* dst, int64_t out_w,             \
-                                           int64_t channels) {                                                       \
-    smoothedRow(above, here, dst, out_w, channels);                                                                  \
+  DERAIN_SIMD_CLONES void smoothedRowClone(const float* above, const float* here, const T* skip, T* dst,            \
+                                           int64_t out_w, int64_t channels) {                                        \
+    smoothedRow(above, here, skip, dst, out_w, channels);                                                            \
   }
 DERAIN_UPSAMPLE_ROWS(float)
 DERAIN_UPSAMPLE_ROWS(c10::BFloat16)
 #undef DERAIN_UPSAMPLE_ROWS
 
 template <typename T>
-void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, int64_t width, int threads) {
+void run(const T* in, const T* skip, T* out, int64_t batch, int64_t channels, int64_t height, int64_t width,
+         int threads) {
   const int64_t out_h = height * kScale, out_w = width * kScale;
   const int64_t rows = batch * out_h;
   const int64_t in_image = height * width * channels * kScale * kScale;
@@ -87,7 +97,8 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, i
       // Within this thread's rows the previous row's pixels are already this one's upper row.
       if (above_row != global_above) shuffledRowClone(image, channels, width, y_above, above.data());
       shuffledRowClone(image, channels, width, y, here.data());
-      smoothedRowClone(above.data(), here.data(), out + r * out_w * channels, out_w, channels);
+      smoothedRowClone(above.data(), here.data(), skip ? skip + r * out_w * channels : nullptr,
+                       out + r * out_w * channels, out_w, channels);
       std::swap(above, here);
       above_row = r;
     }
@@ -96,14 +107,14 @@ void run(const T* in, T* out, int64_t batch, int64_t channels, int64_t height, i
 
 }  // namespace
 
-void upsampleSmoothRelu(const float* in, float* out, int64_t batch, int64_t channels, int64_t height, int64_t width,
-                        int threads) {
-  run(in, out, batch, channels, height, width, threads);
+void upsampleSmoothRelu(const float* in, const float* skip, float* out, int64_t batch, int64_t channels,
+                        int64_t height, int64_t width, int threads) {
+  run(in, skip, out, batch, channels, height, width, threads);
 }
 
-void upsampleSmoothRelu(const c10::BFloat16* in, c10::BFloat16* out, int64_t batch, int64_t channels, int64_t height,
-                        int64_t width, int threads) {
-  run(in, out, batch, channels, height, width, threads);
+void upsampleSmoothRelu(const c10::BFloat16* in, const c10::BFloat16* skip, c10::BFloat16* out, int64_t batch,
+                        int64_t channels, int64_t height, int64_t width, int threads) {
+  run(in, skip, out, batch, channels, height, width, threads);
 }
 
 }  // namespace derain::detail

@@ -17,10 +17,11 @@ namespace derain::detail {
 
 // in: channels_last [batch, 4 * channels, height, width]: channel o * 4 + a * 2 + b is phase (a, b) of
 // output channel o (pixel_shuffle's order). out: channels_last [batch, channels, 2 * height, 2 * width].
-// Runs on `threads` OpenMP threads (LibTorch's pool).
-void upsampleSmoothRelu(const float* in, float* out, int64_t batch, int64_t channels, int64_t height, int64_t width,
-                        int threads);
-void upsampleSmoothRelu(const c10::BFloat16* in, c10::BFloat16* out, int64_t batch, int64_t channels, int64_t height,
-                        int64_t width, int threads);
+// skip: null, or a tensor shaped like out added to it in the same pass (the generator's skip
+// connection), bit for bit the separate addition. Runs on `threads` OpenMP threads (LibTorch's pool).
+void upsampleSmoothRelu(const float* in, const float* skip, float* out, int64_t batch, int64_t channels,
+                        int64_t height, int64_t width, int threads);
+void upsampleSmoothRelu(const c10::BFloat16* in, const c10::BFloat16* skip, c10::BFloat16* out, int64_t batch,
+                        int64_t channels, int64_t height, int64_t width, int threads);
 
 }  // namespace derain::detail
