@@ -1,6 +1,8 @@
 // Network shapes and deterministic forward passes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <torch/torch.h>
 
 #include "derain/config.hpp"
@@ -208,6 +210,65 @@ TEST(ConvLSTM, OnePassCellEqualsTheOperatorsWithinRounding) {
   EXPECT_LT((fast.first - reference.first).abs().max().item<float>(), 2e-6f);
   EXPECT_LT((fast.second - reference.second).abs().max().item<float>(), 1e-5f * reference.second.abs().max().item<float>());
   EXPECT_GT(reference.first.abs().max().item<float>(), 0.1f);
+}
+
+// One image: the gates are computed and consumed a band of rows at a time (rows of 1,400 pixels are
+// 358 KB of gates here, so 2 rows to a band and a last band of 1): the same cell as the operators.
+TEST(ConvLSTM, BandedCellOfOneImageEqualsTheOperatorsWithinRounding) {
+  using derain::detail::ConvLSTM;
+  using derain::detail::LSTMState;
+  torch::manual_seed(14);
+  ConvLSTM lstm(16, 16);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const auto x = torch::randn({1, 16, 7, 1400}).contiguous(cl);
+  const LSTMState state{torch::randn({1, 16, 7, 1400}).contiguous(cl), torch::randn({1, 16, 7, 1400}).contiguous(cl)};
+  LSTMState reference, fast;
+  {
+    torch::NoGradGuard no_grad;
+    reference = lstm->forward(x, state);
+  }
+  {
+    c10::InferenceMode inference;
+    fast = lstm->forward(x, state);
+  }
+  EXPECT_LT((fast.h - reference.h).abs().max().item<float>(), 2e-6f);
+  EXPECT_LT((fast.c - reference.c).abs().max().item<float>(), 1e-5f * reference.c.abs().max().item<float>());
+  EXPECT_GT(reference.h.abs().max().item<float>(), 0.1f);
+}
+
+// The convolution a band of rows at a time: the bands put together are the whole convolution bit for
+// bit (3x3 and 5x5, bands of 1 row to more than the image, padding rows at the top and bottom bands),
+// and shapes the banded path does not take are refused, not computed wrongly.
+TEST(PackedConv2d, BandsOfRowsEqualTheWholeConvolution) {
+  using derain::detail::OneDnnConv;
+  using derain::detail::PackedConv2d;
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN's API: no banded path";
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  for (int kernel : {3, 5}) {
+    torch::manual_seed(40 + kernel);
+    PackedConv2d conv(torch::nn::Conv2dOptions(8, 12, kernel).padding(kernel / 2));
+    const auto x = torch::randn({1, 8, 11, 17}).contiguous(cl);
+    c10::InferenceMode inference;
+    const auto whole = conv->forward(x);
+    for (int64_t rows : {1, 2, 4, 11, 40}) {
+      auto assembled = torch::full_like(whole, std::nanf(""));
+      int64_t bands = 0;
+      ASSERT_TRUE(conv->forwardInBands(x, rows, [&](const torch::Tensor& band, int64_t first) {
+        EXPECT_TRUE(band.is_contiguous(cl));
+        assembled.narrow(2, first, band.size(2)).copy_(band);
+        ++bands;
+      }));
+      EXPECT_EQ(bands, (11 + std::min<int64_t>(rows, 11) - 1) / std::min<int64_t>(rows, 11));
+      EXPECT_TRUE(torch::equal(assembled, whole)) << "kernel " << kernel << ", bands of " << rows << " rows";
+    }
+  }
+  PackedConv2d strided(torch::nn::Conv2dOptions(8, 8, 3).stride(2).padding(1));
+  c10::InferenceMode inference;
+  auto never = [](const torch::Tensor&, int64_t) { ADD_FAILURE() << "a refused shape was run"; };
+  EXPECT_FALSE(strided->forwardInBands(torch::randn({1, 8, 9, 9}).contiguous(cl), 2, never));
+  PackedConv2d plain(torch::nn::Conv2dOptions(8, 8, 3).padding(1));
+  EXPECT_FALSE(plain->forwardInBands(torch::randn({2, 8, 9, 9}).contiguous(cl), 2, never));  // two images
+  EXPECT_FALSE(plain->forwardInBands(torch::randn({1, 8, 9, 9}), 2, never));                // NCHW
 }
 
 TEST(PackedConv2d, EqualsThePlainConvolutionAndFollowsWeightChanges) {

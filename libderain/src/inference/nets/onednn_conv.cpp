@@ -44,10 +44,11 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType typ
   const Dims weight_dims{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
   const dnnl::memory::desc src_md(src_dims, dt, activations), dst_md(dst_dims, dt, activations);
   const dnnl::memory::desc bias_md = bias ? dnnl::memory::desc({g.out_channels}, dt, Tag::a) : dnnl::memory::desc();
-  const Dims padding{g.pad_h, g.pad_w};
+  const Dims padding_top_left{g.pad_h, g.pad_w}, padding_bottom_right{g.padBottom(), g.pad_w};
   const dnnl::convolution_forward::desc problem(dnnl::prop_kind::forward_training,
       dnnl::algorithm::convolution_direct, src_md, dnnl::memory::desc(weight_dims, dt, Tag::any), bias_md, dst_md,
-      Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, padding, padding);
+      Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, padding_top_left,
+      padding_bottom_right);
 
   dnnl::post_ops ops;
   int residual_arg = 0;

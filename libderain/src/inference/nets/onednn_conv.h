@@ -14,8 +14,12 @@ namespace derain::detail {
 struct ConvGeometry {
   int64_t batch = 1, in_channels = 0, out_channels = 0, height = 0, width = 0;  // input
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t pad_bottom = -1;                 // rows of zeros below the input; -1: pad_h, as above it
   int64_t dilation_h = 1, dilation_w = 1;  // 1 = none (LibTorch's convention)
-  int64_t outputHeight() const { return (height + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
+  int64_t padBottom() const { return pad_bottom < 0 ? pad_h : pad_bottom; }
+  int64_t outputHeight() const {
+    return (height + pad_h + padBottom() - dilation_h * (kernel_h - 1) - 1) / stride_h + 1;
+  }
   int64_t outputWidth() const { return (width + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
 };
 

@@ -146,4 +146,58 @@ torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilog
   return out;
 }
 
+OneDnnConv& PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
+                                       int64_t pad_bottom) {
+  std::vector<int64_t> key = input.sizes().vec();
+  key.insert(key.end(), {input_rows, pad_top, pad_bottom});
+  const void* data = weight.data_ptr();
+  const int64_t version = weight._version();
+  for (auto& p : band_packs_)
+    if (p.key == key && p.weight_data == data && p.weight_version == version) return *p.conv;
+  // Up to four shapes per input size (first, middle, last band, or one band); older sizes go.
+  constexpr size_t kMaxBandPacks = 4 * kMaxPacks;
+  if (band_packs_.size() >= kMaxBandPacks) band_packs_.erase(band_packs_.begin());
+  ConvGeometry g = geometry(input);
+  g.height = input_rows;
+  g.pad_h = pad_top;
+  g.pad_bottom = pad_bottom;
+  const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
+  const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const auto strides = weight.strides();
+  band_packs_.push_back(BandPack{key, data, version,
+                                 OneDnnConv::make(g, type, ActivationLayout::NHWC, ConvEpilogue{}, weight.data_ptr(),
+                                                  strides.data(), b.defined() ? b.data_ptr() : nullptr)});
+  return *band_packs_.back().conv;
+}
+
+bool PackedConv2dImpl::forwardInBands(const torch::Tensor& input, int64_t band_rows,
+                                      const std::function<void(const torch::Tensor&, int64_t)>& consume) {
+  if (!OneDnnConv::available() || !packable(input) || input.size(0) != 1 ||
+      !input.is_contiguous(at::MemoryFormat::ChannelsLast) || options.groups() != 1)
+    return false;
+  const ConvGeometry g = geometry(input);
+  const int64_t pad = g.kernel_h / 2;
+  if (g.stride_h != 1 || g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1 || g.kernel_h % 2 == 0 ||
+      g.pad_h != pad || g.pad_w != g.kernel_w / 2)
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  RECORD_FUNCTION(kDirectConvName, std::vector<c10::IValue>());
+  const int64_t height = g.height, width = g.width;
+  band_rows = std::max<int64_t>(1, std::min(band_rows, height));
+  const auto buffer = torch::empty({1, g.out_channels, band_rows, width}, input.options(), at::MemoryFormat::ChannelsLast);
+  const int64_t row_elements = width * g.in_channels;
+  const char* base = static_cast<const char*>(input.data_ptr());
+  for (int64_t first = 0; first < height; first += band_rows) {
+    const int64_t rows = std::min(band_rows, height - first);
+    // Input rows [first - pad, first + rows + pad) that exist; the rest is the convolution's zero padding.
+    const int64_t in_first = std::max<int64_t>(0, first - pad), in_end = std::min(height, first + rows + pad);
+    const int64_t pad_top = in_first - (first - pad), pad_bottom = (first + rows + pad) - in_end;
+    OneDnnConv& conv = bandConv(input, in_end - in_first, pad_top, pad_bottom);
+    const auto band = buffer.narrow(2, 0, rows);
+    conv.run(base + in_first * row_elements * input.element_size(), band.data_ptr(), nullptr);
+    consume(band, first);
+  }
+  return true;
+}
+
 }  // namespace derain::detail

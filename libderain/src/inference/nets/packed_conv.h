@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -34,6 +35,14 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   // The same, free to write the result over residual's memory and return it (the caller gives residual
   // up): the fastest form, where oneDNN reads the residual from its destination.
   torch::Tensor forwardAddReluConsuming(const torch::Tensor& input, torch::Tensor residual, bool relu_first);
+  // The convolution a band of output rows at a time, each band handed to consume(band, first_row)
+  // while it is still in cache (band: [1, out, rows, width], channels_last, valid during the call):
+  // a consumer of the whole output then never reads it back from memory. Each band is the
+  // convolution's output bit for bit. Runs only in inference, through oneDNN's API, for one image, a
+  // stride-1 undilated convolution padded to keep the size, channels_last input; returns false
+  // (nothing run) anywhere else.
+  bool forwardInBands(const torch::Tensor& input, int64_t band_rows,
+                      const std::function<void(const torch::Tensor& band, int64_t first_row)>& consume);
   // Packs held now (one per input size seen in inference): for tests and diagnostics.
   size_t packCount() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -50,14 +59,22 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
     c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
+  struct BandPack {  // forwardInBands' convolutions: one per band shape (input rows, padding)
+    std::vector<int64_t> key;  // input sizes, band input rows, top and bottom padding
+    const void* weight_data = nullptr;
+    int64_t weight_version = -1;
+    std::shared_ptr<OneDnnConv> conv;
+  };
   bool packable(const torch::Tensor& input) const;
   Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
   ConvGeometry geometry(const torch::Tensor& input) const;
+  OneDnnConv& bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top, int64_t pad_bottom);
   std::shared_ptr<OneDnnConv> makeDirect(const torch::Tensor& input, ConvEpilogue epilogue);
   torch::Tensor runPacked(const torch::Tensor& input, ConvEpilogue epilogue, const torch::Tensor* residual,
                           bool consume_residual = false);
   std::mutex mutex_;  // a model may be shared by engines in several threads
   std::vector<Pack> packs_;
+  std::vector<BandPack> band_packs_;
 };
 TORCH_MODULE(PackedConv2d);
 
