@@ -1,5 +1,6 @@
 #include "nets/onednn_conv.h"
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -9,6 +10,12 @@
 #endif
 
 namespace derain::detail {
+
+namespace {
+std::atomic<bool> enabled{true};
+}  // namespace
+
+void OneDnnConv::setEnabled(bool on) { enabled = on; }
 
 #if DERAIN_HAVE_ONEDNN
 
@@ -36,6 +43,7 @@ struct OneDnnConv::Impl {
 std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType type, ActivationLayout layout,
                                              ConvEpilogue epilogue, const void* weight,
                                              const int64_t weight_strides[4], const void* bias) {
+  if (!available()) return nullptr;
   const auto& engine = cpuEngine();
   const auto dt = type == ConvType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
   const auto activations = layout == ActivationLayout::NHWC ? Tag::nhwc : Tag::nchw;
@@ -107,7 +115,7 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
 
 const char* OneDnnConv::implementation() const { return impl_->description.impl_info_str(); }
 
-bool OneDnnConv::available() { return true; }
+bool OneDnnConv::available() { return enabled; }
 
 #else  // no oneDNN of our own: callers keep LibTorch's prepacked convolution
 

@@ -43,8 +43,11 @@ class OneDnnConv {
   static std::unique_ptr<OneDnnConv> make(const ConvGeometry& geometry, ConvType type, ActivationLayout layout,
                                           ConvEpilogue epilogue, const void* weight,
                                           const int64_t weight_strides[4], const void* bias);
-  // Whether this build calls oneDNN's API itself (make() then never returns null).
+  // Whether this build calls oneDNN's API itself and it is in use (make() then never returns null).
   static bool available();
+  // Tests: false makes available() false, so callers take their LibTorch path (a build without
+  // oneDNN's API takes it always); true restores it where the build has the API.
+  static void setEnabled(bool enabled);
   ~OneDnnConv();
   OneDnnConv(const OneDnnConv&) = delete;
   OneDnnConv& operator=(const OneDnnConv&) = delete;
