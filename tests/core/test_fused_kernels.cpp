@@ -115,6 +115,15 @@ TEST(ChannelCat, KeepsChannelsLastWithAOneChannelMask) {
   const auto b = torch::randn({1, 2, 4, 7}).to(torch::kBFloat16).contiguous(kChannelsLast);
   const auto c = torch::randn({1, 3, 4, 7}).to(torch::kBFloat16).contiguous(kChannelsLast);
   EXPECT_TRUE(torch::equal(derain::detail::catChannels({a, b, c}), torch::cat({a, b, c}, 1)));
+  // Parts of whole 64-byte lines, lines and 8-byte words and single bytes (148 bytes a pixel), and
+  // a line plus a tail: the three steps of each pixel's copy.
+  const auto wide = torch::randn({1, 37, 3, 5}).contiguous(kChannelsLast);
+  const auto line = torch::randn({1, 16, 3, 5}).contiguous(kChannelsLast);
+  const auto one = torch::randn({1, 1, 3, 5}).contiguous(kChannelsLast);
+  EXPECT_TRUE(torch::equal(derain::detail::catChannels({wide, line, one}), torch::cat({wide, line, one}, 1)));
+  const auto h32 = torch::randn({1, 32, 3, 5}).to(torch::kBFloat16).contiguous(kChannelsLast);
+  const auto f9 = torch::randn({1, 9, 3, 5}).to(torch::kBFloat16).contiguous(kChannelsLast);
+  EXPECT_TRUE(torch::equal(derain::detail::catChannels({f9, h32}), torch::cat({f9, h32}, 1)));
   // NCHW inputs give LibTorch's own result; inputs needing gradients stay differentiable.
   EXPECT_TRUE(torch::equal(derain::detail::catChannels({image.contiguous(), mask}), reference));
   const auto weights = torch::ones({2, 1, 6, 10}).contiguous(kChannelsLast).requires_grad_();
