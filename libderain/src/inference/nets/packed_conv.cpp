@@ -82,8 +82,12 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const torch::Tensor& in
   const auto layout = format == at::MemoryFormat::ChannelsLast ? ActivationLayout::NHWC : ActivationLayout::NCHW;
   const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
   const auto strides = weight.strides();
-  return OneDnnConv::make(g, type, layout, epilogue, weight.data_ptr(), strides.data(),
-                          b.defined() ? b.data_ptr() : nullptr);
+  try {
+    return OneDnnConv::make(g, type, layout, epilogue, weight.data_ptr(), strides.data(),
+                            b.defined() ? b.data_ptr() : nullptr);
+  } catch (const std::exception&) {
+    return nullptr;  // a problem oneDNN's API refuses: LibTorch's prepacked op takes it
+  }
 }
 
 PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, ConvEpilogue epilogue) {
@@ -146,14 +150,14 @@ torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilog
   return out;
 }
 
-OneDnnConv& PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
-                                       int64_t pad_bottom) {
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows,
+                                                       int64_t pad_top, int64_t pad_bottom) {
   std::vector<int64_t> key = input.sizes().vec();
   key.insert(key.end(), {input_rows, pad_top, pad_bottom});
   const void* data = weight.data_ptr();
   const int64_t version = weight._version();
   for (auto& p : band_packs_)
-    if (p.key == key && p.weight_data == data && p.weight_version == version) return *p.conv;
+    if (p.key == key && p.weight_data == data && p.weight_version == version) return p.conv;
   // Up to four shapes per input size (first, middle, last band, or one band); older sizes go.
   constexpr size_t kMaxBandPacks = 4 * kMaxPacks;
   if (band_packs_.size() >= kMaxBandPacks) band_packs_.erase(band_packs_.begin());
@@ -167,7 +171,7 @@ OneDnnConv& PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input
   band_packs_.push_back(BandPack{key, data, version,
                                  OneDnnConv::make(g, type, ActivationLayout::NHWC, ConvEpilogue{}, weight.data_ptr(),
                                                   strides.data(), b.defined() ? b.data_ptr() : nullptr)});
-  return *band_packs_.back().conv;
+  return band_packs_.back().conv;
 }
 
 bool PackedConv2dImpl::forwardInBands(const torch::Tensor& input, int64_t band_rows,
@@ -184,18 +188,31 @@ bool PackedConv2dImpl::forwardInBands(const torch::Tensor& input, int64_t band_r
   RECORD_FUNCTION(kDirectConvName, std::vector<c10::IValue>());
   const int64_t height = g.height, width = g.width;
   band_rows = std::max<int64_t>(1, std::min(band_rows, height));
+  struct Band {
+    int64_t first, rows, in_first;
+    std::shared_ptr<OneDnnConv> conv;  // held: making a later band's may retire an older pack
+  };
+  std::vector<Band> bands;
+  try {  // every band's convolution made before any runs: a refused shape leaves nothing half done
+    for (int64_t first = 0; first < height; first += band_rows) {
+      const int64_t rows = std::min(band_rows, height - first);
+      // Input rows [first - pad, first + rows + pad) that exist; the rest is the convolution's zero padding.
+      const int64_t in_first = std::max<int64_t>(0, first - pad), in_end = std::min(height, first + rows + pad);
+      const int64_t pad_top = in_first - (first - pad), pad_bottom = (first + rows + pad) - in_end;
+      auto conv = bandConv(input, in_end - in_first, pad_top, pad_bottom);
+      if (!conv) return false;
+      bands.push_back(Band{first, rows, in_first, std::move(conv)});
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
   const auto buffer = torch::empty({1, g.out_channels, band_rows, width}, input.options(), at::MemoryFormat::ChannelsLast);
-  const int64_t row_elements = width * g.in_channels;
+  const int64_t row_bytes = width * g.in_channels * static_cast<int64_t>(input.element_size());
   const char* base = static_cast<const char*>(input.data_ptr());
-  for (int64_t first = 0; first < height; first += band_rows) {
-    const int64_t rows = std::min(band_rows, height - first);
-    // Input rows [first - pad, first + rows + pad) that exist; the rest is the convolution's zero padding.
-    const int64_t in_first = std::max<int64_t>(0, first - pad), in_end = std::min(height, first + rows + pad);
-    const int64_t pad_top = in_first - (first - pad), pad_bottom = (first + rows + pad) - in_end;
-    OneDnnConv& conv = bandConv(input, in_end - in_first, pad_top, pad_bottom);
-    const auto band = buffer.narrow(2, 0, rows);
-    conv.run(base + in_first * row_elements * input.element_size(), band.data_ptr(), nullptr);
-    consume(band, first);
+  for (const Band& b : bands) {
+    const auto band = buffer.narrow(2, 0, b.rows);
+    b.conv->run(base + b.in_first * row_bytes, band.data_ptr(), nullptr);
+    consume(band, b.first);
   }
   return true;
 }
