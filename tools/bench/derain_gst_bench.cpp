@@ -56,6 +56,7 @@ struct Options {
   int live_seconds = 0;  // > 0: the live-pipeline mode
   int live_streams = 1;  // live mode: cameras in the one pipeline (their derain elements share one engine)
   bool own_engines = false;  // live mode: each camera's derain element names its own model instance
+  std::string precision;     // live mode: the derain elements' precision property; empty: its default
   int soak_frames = 0;   // > 0: the soak mode
   std::string model;     // empty: an untrained lite model
 };
@@ -83,6 +84,8 @@ void usage(FILE* out, const char* program) {
       "               engine (same model and settings); totals over the N (default 1)\n"
       "  --own-engines with --streams: each element names its own model-instance-id, so the N run\n"
       "               their frames at the same time on engines of their own (give --threads 1 each)\n"
+      "  --precision P with --live: the derain elements' precision (fp32, bf16, auto; default: the\n"
+      "               element's own default)\n"
       "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
       "               process's resident memory printed every 1000 frames (it must stay flat)\n"
       "  --help       this text\n"
@@ -109,6 +112,13 @@ bool parseArgs(int argc, char** argv, Options& options) {
       if (options.live_streams < 1 || options.live_streams > 16) return false;
     } else if (arg == "--own-engines") {
       options.own_engines = true;
+    } else if (arg == "--precision" && has_value) {
+      options.precision = argv[++i];
+      try {
+        derain::parsePrecision(options.precision);
+      } catch (const std::exception&) {
+        return false;
+      }
     } else if (arg == "--soak" && has_value) {
       options.soak_frames = std::atoi(argv[++i]);
       if (options.soak_frames < 1) return false;
@@ -343,11 +353,16 @@ gchar* branches(int streams, const std::string& format) {
   return g_strdup(all.c_str());
 }
 
-// The derain element's model-instance-id setting: one per branch (its %s is the branch's suffix) or none.
-const char* instanceSetting(bool own_engines) { return own_engines ? " model-instance-id=stream%s" : ""; }
+// The live mode's settings of each derain element beyond threads and max-in-flight: its own
+// model-instance-id (one per branch: its %s is the branch's suffix) and precision, where asked for.
+std::string elementSettings(const Options& options) {
+  std::string settings = options.own_engines ? " model-instance-id=stream%s" : "";
+  if (!options.precision.empty()) settings += " precision=" + options.precision;
+  return settings;
+}
 
 LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max_in_flight, int seconds,
-                   int streams, bool own_engines) {
+                   int streams, const std::string& settings) {
   LiveResult result;
   const int per_stream = seconds * kLiveFps;
   result.offered = per_stream * streams;
@@ -355,7 +370,7 @@ LiveResult liveRun(const std::string& model, cv::Size size, int threads, int max
       "videotestsrc is-live=true num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
       "derain name=derain%%s%s threads=%d max-in-flight=%d ! "
       "fakesink name=sink%%s sync=true max-lateness=20000000 qos=true signal-handoffs=true",
-      per_stream, size.width, size.height, kLiveFps, instanceSetting(own_engines), threads, max_in_flight));
+      per_stream, size.width, size.height, kLiveFps, settings.c_str(), threads, max_in_flight));
   std::vector<int> rendered(streams, 0);
   std::vector<gpointer> counters;
   for (int& r : rendered) counters.push_back(&r);  // one counter per sink: each has its own thread
@@ -425,11 +440,11 @@ void noteHandoff(GstElement*, GstBuffer*, GstPad*, gpointer data) {
 // same source, element and sink, not live and unsynchronised (model loading excluded: timed from the
 // first frame out to the last).
 double capacityFps(const std::string& model, cv::Size size, int threads, int max_in_flight, int frames, int streams,
-                   bool own_engines) {
+                   const std::string& settings) {
   gchar* description = branches(streams, cv::format(
       "videotestsrc num-buffers=%d ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! "
       "derain name=derain%%s%s threads=%d max-in-flight=%d ! fakesink name=sink%%s sync=false signal-handoffs=true",
-      frames, size.width, size.height, kLiveFps, instanceSetting(own_engines), threads, max_in_flight));
+      frames, size.width, size.height, kLiveFps, settings.c_str(), threads, max_in_flight));
   std::vector<HandoffTimes> times(streams);
   std::vector<gpointer> data;
   for (HandoffTimes& t : times) data.push_back(&t);
@@ -451,10 +466,10 @@ double capacityFps(const std::string& model, cv::Size size, int threads, int max
 void liveSize(const std::string& model, cv::Size size, const Options& options) {
   for (const int max_in_flight : {1, 2}) {
     const int streams = options.live_streams;
-    const LiveResult r =
-        liveRun(model, size, options.threads, max_in_flight, options.live_seconds, streams, options.own_engines);
+    const std::string settings = elementSettings(options);
+    const LiveResult r = liveRun(model, size, options.threads, max_in_flight, options.live_seconds, streams, settings);
     const double fps = capacityFps(model, size, options.threads, max_in_flight, std::min(r.offered / streams, 100),
-                                   streams, options.own_engines);
+                                   streams, settings);
     const double can = std::min(static_cast<double>(r.offered), fps * options.live_seconds);
     std::printf("%4dx%-4d live %d fps %d s %d stream(s)%s  max-in-flight %d  rendered on time %4d of %4d (%5.1f %%); "
                 "the element%s alone do%s %.1f fps = %.0f frames in that time: %.2fx of it  pipeline latency %.1f ms\n",
@@ -534,11 +549,18 @@ int main(int argc, char** argv) {
     const int ceiling_threads = options.threads > 0 ? options.threads : derain::runtimeThreads();
     std::printf("%s\n", derain::bench::ceilingLine(derain::Precision::FP32,
         derain::bench::convCeilingGflops(derain::Precision::FP32, ceiling_threads), ceiling_threads).c_str());
+    // The bf16 ceiling too where the elements may run bf16 (asked for, or auto on a CPU that has it).
+    const auto precision = options.precision.empty() ? derain::EngineOptions{}.precision
+                                                     : derain::parsePrecision(options.precision);
+    if (precision == derain::Precision::BF16 || (precision == derain::Precision::Auto && derain::cpuHasNativeBf16()))
+      std::printf("%s\n", derain::bench::ceilingLine(derain::Precision::BF16,
+          derain::bench::convCeilingGflops(derain::Precision::BF16, ceiling_threads), ceiling_threads).c_str());
     if (options.soak_frames > 0) {
       for (const auto& size : options.sizes) soakSize(model, size, options);
     } else if (options.live_seconds > 0) {
-      std::printf("derain-gst-bench --live: %s, %d network threads (0 = all), element defaults otherwise\n",
-                  model_name.c_str(), options.threads);
+      std::printf("derain-gst-bench --live: %s, %d network threads (0 = all), precision %s, element defaults "
+                  "otherwise\n", model_name.c_str(), options.threads,
+                  options.precision.empty() ? "(the element's default)" : options.precision.c_str());
       for (const auto& size : options.sizes) liveSize(model, size, options);
     } else {
       std::printf("derain-gst-bench: %s, %d network threads (0 = all), %d frames per path; "
