@@ -168,6 +168,27 @@ TEST_P(PackedConv2dPaths, Bf16IsPackedAndEqualsThePlainBf16Convolution) {
   EXPECT_TRUE(torch::equal(plain_relu, packed_relu));
 }
 
+// A bias left in fp32 beside bf16 weights is converted to bf16 for oneDNN (as a bf16 bias would
+// be), not read as bf16 bits.
+TEST(PackedConv2d, Fp32BiasBesideBf16WeightsIsConverted) {
+  using derain::detail::OneDnnConv;
+  using derain::detail::PackedConv2d;
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN's API";
+  torch::manual_seed(9);
+  PackedConv2d mixed(torch::nn::Conv2dOptions(16, 16, 3).padding(1)), twin(torch::nn::Conv2dOptions(16, 16, 3).padding(1));
+  {
+    torch::NoGradGuard no_grad;
+    mixed->bias.uniform_(-4, 4);
+    twin->weight.copy_(mixed->weight);
+    twin->bias.copy_(mixed->bias);
+  }
+  mixed->weight.set_data(mixed->weight.data().to(torch::kBFloat16));  // the bias stays fp32
+  twin->to(torch::kBFloat16);
+  const auto x = torch::randn({1, 16, 9, 11}).to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  c10::InferenceMode inference;
+  EXPECT_TRUE(torch::equal(mixed->forward(x), twin->forward(x)));
+}
+
 // In inference the upsampling's transposed convolution runs as a sub-pixel 3x3 convolution: equal to
 // the transposed one within float rounding (same sums, another order), remade when the weights change.
 TEST(Upsample, SubPixelInferenceEqualsTheTransposedConvolution) {

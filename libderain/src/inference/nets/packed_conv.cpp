@@ -63,6 +63,11 @@ torch::Tensor PackedConv2dImpl::forwardAddReluConsuming(const torch::Tensor& inp
   return runPacked(input, ConvEpilogue{relu_first, true}, &residual, /*consume_residual=*/true);
 }
 
+torch::Tensor PackedConv2dImpl::packedBias() const {
+  // oneDNN takes the bias in the weights' type: a bias left in another is converted, not misread.
+  return bias.defined() ? bias.to(weight.scalar_type()).contiguous() : bias;
+}
+
 ConvGeometry PackedConv2dImpl::geometry(const torch::Tensor& input) const {
   const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());  // packable() checked
   ConvGeometry g;
@@ -80,7 +85,7 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const torch::Tensor& in
   const ConvGeometry g = geometry(input);
   const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
   const auto layout = format == at::MemoryFormat::ChannelsLast ? ActivationLayout::NHWC : ActivationLayout::NCHW;
-  const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const torch::Tensor b = packedBias();
   const auto strides = weight.strides();
   try {
     return OneDnnConv::make(g, type, layout, epilogue, weight.data_ptr(), strides.data(),
@@ -166,7 +171,7 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& inpu
   g.pad_h = pad_top;
   g.pad_bottom = pad_bottom;
   const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
-  const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const torch::Tensor b = packedBias();
   const auto strides = weight.strides();
   band_packs_.push_back(BandPack{key, data, version,
                                  OneDnnConv::make(g, type, ActivationLayout::NHWC, ConvEpilogue{}, weight.data_ptr(),

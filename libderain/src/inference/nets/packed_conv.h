@@ -68,6 +68,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   bool packable(const torch::Tensor& input) const;
   Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
   ConvGeometry geometry(const torch::Tensor& input) const;
+  torch::Tensor packedBias() const;
   std::shared_ptr<OneDnnConv> bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
                                        int64_t pad_bottom);
   std::shared_ptr<OneDnnConv> makeDirect(const torch::Tensor& input, ConvEpilogue epilogue);
