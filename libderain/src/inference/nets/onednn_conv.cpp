@@ -36,8 +36,11 @@ struct OneDnnConv::Impl {
   dnnl::stream stream{cpuEngine()};
   dnnl::convolution_forward::primitive_desc description;
   dnnl::convolution_forward primitive;
-  dnnl::memory src, dst, residual, weights, bias, scratchpad;
-  int residual_arg = 0;  // 0: no residual
+  dnnl::memory src, dst, residual;  // handles pointed at the caller's memory on each run
+  bool takes_residual = false;
+  // The primitive's arguments, made once: the memories are handles, so pointing src, dst and
+  // residual at a run's data updates them here too.
+  std::unordered_map<int, dnnl::memory> args;
 };
 
 std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType type, ActivationLayout layout,
@@ -79,41 +82,39 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType typ
   impl->primitive = dnnl::convolution_forward(impl->description);
   impl->src = dnnl::memory(src_md, engine, nullptr);
   impl->dst = dnnl::memory(dst_md, engine, nullptr);
-  if (residual_arg) impl->residual = dnnl::memory(dst_md, engine, nullptr);
-  impl->residual_arg = residual_arg;
-  impl->scratchpad = dnnl::memory(impl->description.scratchpad_desc(), engine);
+  impl->args = {{DNNL_ARG_SRC, impl->src}, {DNNL_ARG_DST, impl->dst},
+                {DNNL_ARG_SCRATCHPAD, dnnl::memory(impl->description.scratchpad_desc(), engine)}};
+  if (residual_arg) {
+    impl->residual = dnnl::memory(dst_md, engine, nullptr);
+    impl->args.emplace(residual_arg, impl->residual);
+    impl->takes_residual = true;
+  }
 
   // Packed once: LibTorch re-orders them on every call of its unpacked convolution.
   const dnnl::memory::desc user_weight_md(weight_dims, dt,
       Dims{weight_strides[0], weight_strides[1], weight_strides[2], weight_strides[3]});
   dnnl::memory user_weights(user_weight_md, engine, const_cast<void*>(weight));
-  impl->weights = dnnl::memory(impl->description.weights_desc(), engine);
-  dnnl::reorder(user_weights, impl->weights).execute(impl->stream, user_weights, impl->weights);
+  dnnl::memory weights(impl->description.weights_desc(), engine);
+  dnnl::reorder(user_weights, weights).execute(impl->stream, user_weights, weights);
   impl->stream.wait();
+  impl->args.emplace(DNNL_ARG_WEIGHTS, weights);
   if (bias) {
-    impl->bias = dnnl::memory(bias_md, engine);
-    std::memcpy(impl->bias.get_data_handle(), bias, bias_md.get_size());
+    dnnl::memory bias_memory(bias_md, engine);
+    std::memcpy(bias_memory.get_data_handle(), bias, bias_md.get_size());
+    impl->args.emplace(DNNL_ARG_BIAS, bias_memory);
   }
   return std::unique_ptr<OneDnnConv>(new OneDnnConv(std::move(impl)));
 }
 
 void OneDnnConv::run(const void* src, void* dst, const void* residual) {
   Impl& m = *impl_;
-  if (m.residual_arg && residual == nullptr) throw std::invalid_argument("OneDnnConv: the epilogue needs a residual");
+  if (m.takes_residual && residual == nullptr) throw std::invalid_argument("OneDnnConv: the epilogue needs a residual");
   m.src.set_data_handle(const_cast<void*>(src));
   m.dst.set_data_handle(dst);
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, m.src}, {DNNL_ARG_WEIGHTS, m.weights},
-                                            {DNNL_ARG_DST, m.dst}, {DNNL_ARG_SCRATCHPAD, m.scratchpad}};
-  if (m.bias) args.emplace(DNNL_ARG_BIAS, m.bias);
-  if (m.residual_arg) {
-    m.residual.set_data_handle(const_cast<void*>(residual));
-    args.emplace(m.residual_arg, m.residual);
-  }
-  m.primitive.execute(m.stream, args);
+  if (m.takes_residual) m.residual.set_data_handle(const_cast<void*>(residual));
+  m.primitive.execute(m.stream, m.args);
   m.stream.wait();
 }
-
-const char* OneDnnConv::implementation() const { return impl_->description.impl_info_str(); }
 
 bool OneDnnConv::available() { return enabled; }
 
@@ -127,8 +128,6 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry&, ConvType, Acti
 }
 
 void OneDnnConv::run(const void*, void*, const void*) { throw std::logic_error("OneDnnConv: built without oneDNN"); }
-
-const char* OneDnnConv::implementation() const { return "none"; }
 
 bool OneDnnConv::available() { return false; }
 

@@ -1,9 +1,11 @@
 // A 2-D convolution run through oneDNN's own API: the library, and the convolution kernels, that
 // LibTorch's CPU convolutions use. It exists for what LibTorch's prepacked convolution ops cannot do:
-// add a residual tensor inside the convolution's store (oneDNN's binary post-op), so a residual
-// block's "ReLU(conv(x)) + x, ReLU" is one pass over the activations instead of two. Weights are
-// packed once, when it is made; the scratchpad is its own, so instances in different threads never
-// share one. Torch-free on purpose: raw pointers and sizes (the caller owns the tensors).
+// add a residual inside the convolution's store (oneDNN's sum or binary post-op), so a residual
+// block's "ReLU(conv(x)) + x, ReLU" is one pass over the activations instead of two; run a band of
+// rows with the padding only where the image has its border (PackedConv2d::forwardInBands); and
+// skip LibTorch's per-call dispatch. Weights are packed once, when it is made; the scratchpad is its
+// own, so instances in different threads never share one. Torch-free on purpose: raw pointers and
+// sizes (the caller owns the tensors).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,9 @@ struct ConvEpilogue {
   bool relu = false;
   bool add_relu = false;
   bool in_place = false;
+  bool operator==(const ConvEpilogue& o) const {
+    return relu == o.relu && add_relu == o.add_relu && in_place == o.in_place;
+  }
 };
 
 class OneDnnConv {
@@ -56,9 +61,6 @@ class OneDnnConv {
   // only; null with in_place, where dst holds it on entry). Not reentrant: one call at a time per
   // instance (its scratchpad).
   void run(const void* src, void* dst, const void* residual);
-
-  // oneDNN's name for the kernel it chose (e.g. "brgconv:avx512_core"), for diagnostics.
-  const char* implementation() const;
 
  private:
   struct Impl;

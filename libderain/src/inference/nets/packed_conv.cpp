@@ -1,5 +1,7 @@
 #include "nets/packed_conv.h"
 
+#include <algorithm>
+
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
 #include <ATen/record_function.h>
@@ -63,11 +65,6 @@ torch::Tensor PackedConv2dImpl::forwardAddReluConsuming(const torch::Tensor& inp
   return runPacked(input, ConvEpilogue{relu_first, true}, &residual, /*consume_residual=*/true);
 }
 
-torch::Tensor PackedConv2dImpl::packedBias() const {
-  // oneDNN takes the bias in the weights' type: a bias left in another is converted, not misread.
-  return bias.defined() ? bias.to(weight.scalar_type()).contiguous() : bias;
-}
-
 ConvGeometry PackedConv2dImpl::geometry(const torch::Tensor& input) const {
   const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());  // packable() checked
   ConvGeometry g;
@@ -79,19 +76,17 @@ ConvGeometry PackedConv2dImpl::geometry(const torch::Tensor& input) const {
   return g;
 }
 
-std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const torch::Tensor& input, ConvEpilogue epilogue) {
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const ConvGeometry& g, torch::ScalarType type,
+                                                         ActivationLayout layout, ConvEpilogue epilogue) const {
   if (options.groups() != 1) return nullptr;
-  const auto format = input.suggest_memory_format();
-  const ConvGeometry g = geometry(input);
-  const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
-  const auto layout = format == at::MemoryFormat::ChannelsLast ? ActivationLayout::NHWC : ActivationLayout::NCHW;
-  const torch::Tensor b = packedBias();
+  // oneDNN takes the bias in the weights' type: a bias left in another is converted, not misread.
+  const torch::Tensor b = bias.defined() ? bias.to(weight.scalar_type()).contiguous() : bias;
   const auto strides = weight.strides();
   try {
-    return OneDnnConv::make(g, type, layout, epilogue, weight.data_ptr(), strides.data(),
-                            b.defined() ? b.data_ptr() : nullptr);
+    return OneDnnConv::make(g, type == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32, layout, epilogue,
+                            weight.data_ptr(), strides.data(), b.defined() ? b.data_ptr() : nullptr);
   } catch (const std::exception&) {
-    return nullptr;  // a problem oneDNN's API refuses: LibTorch's prepacked op takes it
+    return nullptr;  // a problem oneDNN's API refuses: the caller takes LibTorch's path
   }
 }
 
@@ -103,12 +98,12 @@ PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, C
   const bool channels_last = input.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
   for (auto& p : packs_)
     if (p.input_sizes == sizes && p.channels_last == channels_last && p.weight_data == data &&
-        p.weight_version == version && p.relu == epilogue.relu && p.add_relu == epilogue.add_relu &&
-        p.in_place == epilogue.in_place)
+        p.weight_version == version && p.epilogue == epilogue)
       return p;
   if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
-  Pack pack{sizes, channels_last, data, version, epilogue.relu, epilogue.add_relu, epilogue.in_place,
-            makeDirect(input, epilogue), {}};
+  const auto layout = channels_last ? ActivationLayout::NHWC : ActivationLayout::NCHW;
+  Pack pack{sizes, channels_last, data, version, epilogue,
+            makeDirect(geometry(input), input.scalar_type(), layout, epilogue), {}};
   if (!pack.direct) {
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
@@ -170,12 +165,8 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& inpu
   g.height = input_rows;
   g.pad_h = pad_top;
   g.pad_bottom = pad_bottom;
-  const auto type = input.scalar_type() == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32;
-  const torch::Tensor b = packedBias();
-  const auto strides = weight.strides();
-  band_packs_.push_back(BandPack{key, data, version,
-                                 OneDnnConv::make(g, type, ActivationLayout::NHWC, ConvEpilogue{}, weight.data_ptr(),
-                                                  strides.data(), b.defined() ? b.data_ptr() : nullptr)});
+  band_packs_.push_back(
+      BandPack{key, data, version, makeDirect(g, input.scalar_type(), ActivationLayout::NHWC, ConvEpilogue{})});
   return band_packs_.back().conv;
 }
 
@@ -198,18 +189,24 @@ bool PackedConv2dImpl::forwardInBands(const torch::Tensor& input, int64_t band_r
     std::shared_ptr<OneDnnConv> conv;  // held: making a later band's may retire an older pack
   };
   std::vector<Band> bands;
-  try {  // every band's convolution made before any runs: a refused shape leaves nothing half done
-    for (int64_t first = 0; first < height; first += band_rows) {
-      const int64_t rows = std::min(band_rows, height - first);
-      // Input rows [first - pad, first + rows + pad) that exist; the rest is the convolution's zero padding.
-      const int64_t in_first = std::max<int64_t>(0, first - pad), in_end = std::min(height, first + rows + pad);
-      const int64_t pad_top = in_first - (first - pad), pad_bottom = (first + rows + pad) - in_end;
-      auto conv = bandConv(input, in_end - in_first, pad_top, pad_bottom);
+  bands.reserve((height + band_rows - 1) / band_rows);
+  // Every band's convolution made before any runs, so a refused shape leaves nothing half done. The
+  // middle bands share one shape: only a band whose input rows or padding differ looks its up.
+  int64_t shape[3] = {-1, -1, -1};  // the previous band's input rows, top and bottom padding
+  for (int64_t first = 0; first < height; first += band_rows) {
+    const int64_t rows = std::min(band_rows, height - first);
+    // Input rows [first - pad, first + rows + pad) that exist; the rest is the convolution's zero padding.
+    const int64_t in_first = std::max<int64_t>(0, first - pad), in_end = std::min(height, first + rows + pad);
+    const int64_t band_shape[3] = {in_end - in_first, in_first - (first - pad), (first + rows + pad) - in_end};
+    std::shared_ptr<OneDnnConv> conv;
+    if (std::equal(band_shape, band_shape + 3, shape)) {
+      conv = bands.back().conv;
+    } else {
+      conv = bandConv(input, band_shape[0], band_shape[1], band_shape[2]);
       if (!conv) return false;
-      bands.push_back(Band{first, rows, in_first, std::move(conv)});
+      std::copy(band_shape, band_shape + 3, shape);
     }
-  } catch (const std::exception&) {
-    return false;
+    bands.push_back(Band{first, rows, in_first, std::move(conv)});
   }
   const auto buffer = torch::empty({1, g.out_channels, band_rows, width}, input.options(), at::MemoryFormat::ChannelsLast);
   const int64_t row_bytes = width * g.in_channels * static_cast<int64_t>(input.element_size());

@@ -55,7 +55,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     bool channels_last = false;
     const void* weight_data = nullptr;
     int64_t weight_version = -1;
-    bool relu = false, add_relu = false, in_place = false;
+    ConvEpilogue epilogue;
     std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
     c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
@@ -68,10 +68,12 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   bool packable(const torch::Tensor& input) const;
   Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
   ConvGeometry geometry(const torch::Tensor& input) const;
-  torch::Tensor packedBias() const;
+  // This convolution's weights and bias packed by oneDNN for the problem g on `type` data; null where
+  // this build has no oneDNN API, the convolution is grouped, or oneDNN refuses the problem.
+  std::shared_ptr<OneDnnConv> makeDirect(const ConvGeometry& g, torch::ScalarType type, ActivationLayout layout,
+                                         ConvEpilogue epilogue) const;
   std::shared_ptr<OneDnnConv> bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
                                        int64_t pad_bottom);
-  std::shared_ptr<OneDnnConv> makeDirect(const torch::Tensor& input, ConvEpilogue epilogue);
   torch::Tensor runPacked(const torch::Tensor& input, ConvEpilogue epilogue, const torch::Tensor* residual,
                           bool consume_residual = false);
   std::mutex mutex_;  // a model may be shared by engines in several threads
