@@ -42,6 +42,7 @@ void cellsAt(const torch::Tensor& gates, const LSTMState& previous, const LSTMSt
 LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) {
   const auto input = catChannels({x, state.h});
   const auto dtype = input.scalar_type();
+  torch::Tensor all_gates;
   if (c10::InferenceMode::is_enabled() && input.is_cpu() && (dtype == torch::kFloat || dtype == torch::kBFloat16) &&
       state.c.scalar_type() == dtype && state.c.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     // One pass instead of nine operators (lstm_pointwise.h), on a band of rows of the gates at a time
@@ -55,13 +56,14 @@ LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) 
           cellsAt(band, state, next, first_row * width, band.size(2) * width);
         }))
       return next;
-    auto all_gates = gates_->forward(input);
+    all_gates = gates_->forward(input);
     if (all_gates.is_contiguous(at::MemoryFormat::ChannelsLast)) {
       cellsAt(all_gates, state, next, 0, state.c.size(0) * state.c.size(2) * state.c.size(3));
       return next;
     }
   }
-  auto gates = gates_->forward(input).chunk(kGateCount, 1);
+  if (!all_gates.defined()) all_gates = gates_->forward(input);
+  auto gates = all_gates.chunk(kGateCount, 1);
   auto i = torch::sigmoid(gates[0]);
   auto f = torch::sigmoid(gates[1]);
   auto o = torch::sigmoid(gates[2]);
