@@ -1,9 +1,8 @@
 // What the elements that run a libderain network share: the engine properties (model, device,
 // precision, tile-size, tile-overlap, threads, model-instance-id) installed, stored and read by one
 // set of functions whose specs take their defaults and ranges from derain::EngineOptions /
-// engine_options.hpp; the
-// refusal to change a READY-only property of a running element; and posting and answering the
-// processing latency (processing_latency.h).
+// engine_options.hpp; the refusal to change a READY-only property of a running element; and posting
+// and answering the processing latency (processing_latency.h).
 #pragma once
 
 #include <gst/base/gstbasetransform.h>
