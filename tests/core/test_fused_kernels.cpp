@@ -131,6 +131,23 @@ TEST(ChannelCat, KeepsChannelsLastWithAOneChannelMask) {
   EXPECT_TRUE(torch::equal(weights.grad(), torch::ones_like(weights)));
 }
 
+// One part copied into a channel slice: LibTorch's slice copy bit for bit, pixel by pixel for dense
+// channels_last tensors (fp32, bf16), LibTorch's own copy otherwise; the other channels untouched.
+TEST(ChannelCat, CopyIntoASliceEqualsTheSliceCopy) {
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (bool channels_last : {true, false}) {
+      const auto part = torch::randn({2, 5, 6, 9}).to(dtype).contiguous(kChannelsLast);
+      auto out = torch::randn({2, 12, 6, 9}).to(dtype);
+      if (channels_last) out = out.contiguous(kChannelsLast);
+      auto expected = out.clone();
+      expected.narrow(1, 4, 5).copy_(part);
+      derain::detail::copyChannelsInto(part, out, 4);
+      EXPECT_TRUE(torch::equal(out, expected)) << dtype << (channels_last ? " channels_last" : " NCHW");
+    }
+  }
+}
+
 TEST(ChannelCat, UnshuffledEqualsPixelUnshuffleOfTheConcatenation) {
   torch::manual_seed(6);
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {

@@ -12,6 +12,7 @@
 #include "nets/generator.h"
 #include "nets/onednn_conv.h"
 #include "nets/packed_conv.h"
+#include "nets/uarse.h"
 #include "test_support.h"
 
 using derain::ModelConfig;
@@ -251,6 +252,74 @@ TEST(ConvLSTM, OnePassCellEqualsTheOperatorsWithinRounding) {
   }
 }
 
+// The step on an input the caller concatenated, writing h into the next step's input too: the same
+// state as forward() bit for bit, h's channels of next_input equal to h, its other channels left as
+// they were. On the banded cell (one image), the whole-gate cell (two) and the operators (outside
+// inference), fp32 and bf16.
+TEST_P(PackedConv2dPaths, LstmStepWritesItsHIntoTheNextInput) {
+  using derain::detail::ConvLSTM;
+  using derain::detail::LSTMState;
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  constexpr int64_t kX = 9, kHidden = 16;  // x's channels unlike h's: the offset is x's width
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (int64_t batch : {1, 2}) {
+      for (bool inference : {true, false}) {
+        torch::manual_seed(17);
+        ConvLSTM lstm(kX, kHidden);
+        lstm->to(dtype);
+        c10::optional<c10::InferenceMode> mode;
+        if (inference) mode.emplace();
+        torch::NoGradGuard no_grad;
+        const auto x = torch::randn({batch, kX, 7, 23}).to(dtype).contiguous(cl);
+        const LSTMState state{torch::randn({batch, kHidden, 7, 23}).to(dtype).contiguous(cl),
+                              torch::randn({batch, kHidden, 7, 23}).to(dtype).contiguous(cl)};
+        const auto plain = lstm->forward(x, state);
+        auto next_input = torch::full({batch, kX + kHidden, 7, 23}, 7.0, x.options()).contiguous(cl);
+        const auto input = torch::cat({x, state.h}, 1).contiguous(cl);
+        const auto step = lstm->forwardConcatenated(input, state.c, next_input);
+        const std::string where = std::string(dtype == torch::kFloat ? "fp32" : "bf16") + " batch " +
+                                  std::to_string(batch) + (inference ? " inference" : " operators");
+        EXPECT_TRUE(torch::equal(step.h, plain.h)) << where;
+        EXPECT_TRUE(torch::equal(step.c, plain.c)) << where;
+        EXPECT_TRUE(torch::equal(next_input.narrow(1, kX, kHidden), step.h)) << where;
+        EXPECT_TRUE(next_input.narrow(1, 0, kX).eq(7.0).all().item<bool>()) << where << ": x's channels written";
+        EXPECT_GT(step.h.abs().max().item<float>(), 0.1f) << where;
+      }
+    }
+  }
+}
+
+// The U-ARSE in inference (each stage's h written into the next stage's input, the feature blocks
+// consuming h, two input buffers taking turns) against its plain steps outside inference: equal within
+// the one-pass cell's float rounding over four stages. A wrong channel offset, a buffer reused too early
+// or a block writing over h before the LSTM read it would be off by whole activations.
+TEST_P(PackedConv2dPaths, UarseInInferenceEqualsItsPlainSteps) {
+  derain::AttentionConfig config;
+  config.stages = 4;
+  config.channels = 16;
+  config.blocks = 2;
+  torch::manual_seed(29);
+  derain::detail::UARSE uarse(config);
+  // One image takes the banded LSTM step: 1,400-pixel rows of 16-channel fp32 gates, 2 rows to a band.
+  // Two take the whole-gate step.
+  for (const auto& sizes : {std::vector<int64_t>{1, 3, 9, 1400}, std::vector<int64_t>{2, 3, 21, 34}}) {
+    const int64_t batch = sizes[0];
+    const auto image = (torch::rand(sizes) * 2 - 1).contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor plain, fast;
+    {
+      torch::NoGradGuard no_grad;
+      plain = uarse->forward(image);
+    }
+    {
+      c10::InferenceMode inference;
+      fast = uarse->forward(image);
+    }
+    const float scale = plain.abs().max().item<float>();
+    EXPECT_GT(scale, 0.01f);
+    EXPECT_LT((fast - plain).abs().max().item<float>(), 1e-5f * std::max(scale, 1.0f)) << "batch " << batch;
+  }
+}
+
 // The convolution a band of rows at a time: the bands put together are the whole convolution bit for
 // bit (3x3 and 5x5, bands of 1 row to more than the image, padding rows at the top and bottom bands),
 // and shapes the banded path does not take are refused, not computed wrongly.
@@ -421,5 +490,15 @@ TEST_P(PackedConv2dPaths, FeatureBlockChainInPlaceEqualsTheSequentialAndKeepsIts
     EXPECT_TRUE(torch::equal(chained, plain)) << count << " blocks: max diff "
                                               << (chained - plain).abs().max().item<float>();
     EXPECT_TRUE(torch::equal(x, x_before)) << "the caller's features were written over";
+    // Given up by the caller: the same result, the first block's add written over the given memory
+    // where oneDNN's API is in use (LibTorch's prepacked ops have no in-place add).
+    auto given = x.clone();
+    const void* given_memory = given.data_ptr();
+    const auto consumed = runFeatureBlocksConsuming(blocks, std::move(given));
+    EXPECT_TRUE(torch::equal(consumed, plain)) << count << " blocks, consuming: max diff "
+                                               << (consumed - plain).abs().max().item<float>();
+    if (OneDnnConv::available() && count == 1) {
+      EXPECT_EQ(consumed.data_ptr(), given_memory);
+    }
   }
 }

@@ -24,41 +24,52 @@ ConvLSTMImpl::ConvLSTMImpl(int input_channels, int hidden_channels) {
 }
 
 namespace {
-// The cell's element-wise part over `pixels` pixels starting at pixel `first` of the state.
-void cellsAt(const torch::Tensor& gates, const LSTMState& previous, const LSTMState& next, int64_t first,
-             int64_t pixels) {
-  const int channels = static_cast<int>(previous.c.size(1));
+// The cell's element-wise part over `pixels` pixels starting at pixel `first` of the state, h also
+// into h_copy's last `channels` channels when h_copy is defined.
+void cellsAt(const torch::Tensor& gates, const torch::Tensor& c_prev, const LSTMState& next, const torch::Tensor& h_copy,
+             int64_t first, int64_t pixels) {
+  const int channels = static_cast<int>(c_prev.size(1));
   const int64_t offset = first * channels;
+  const int64_t copy_stride = h_copy.defined() ? h_copy.size(1) : 0;
+  const int64_t copy_offset = first * copy_stride + copy_stride - channels;
   if (gates.scalar_type() == torch::kFloat)
-    lstmPointwise(gates.data_ptr<float>(), previous.c.data_ptr<float>() + offset, next.c.data_ptr<float>() + offset,
-                  next.h.data_ptr<float>() + offset, pixels, channels, at::get_num_threads());
+    lstmPointwise(gates.data_ptr<float>(), c_prev.data_ptr<float>() + offset, next.c.data_ptr<float>() + offset,
+                  next.h.data_ptr<float>() + offset, pixels, channels, at::get_num_threads(),
+                  h_copy.defined() ? h_copy.data_ptr<float>() + copy_offset : nullptr, copy_stride);
   else
-    lstmPointwise(gates.data_ptr<c10::BFloat16>(), previous.c.data_ptr<c10::BFloat16>() + offset,
+    lstmPointwise(gates.data_ptr<c10::BFloat16>(), c_prev.data_ptr<c10::BFloat16>() + offset,
                   next.c.data_ptr<c10::BFloat16>() + offset, next.h.data_ptr<c10::BFloat16>() + offset, pixels,
-                  channels, at::get_num_threads());
+                  channels, at::get_num_threads(),
+                  h_copy.defined() ? h_copy.data_ptr<c10::BFloat16>() + copy_offset : nullptr, copy_stride);
 }
 }  // namespace
 
 LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) {
-  const auto input = catChannels({x, state.h});
+  return forwardConcatenated(catChannels({x, state.h}), state.c, torch::Tensor());
+}
+
+LSTMState ConvLSTMImpl::forwardConcatenated(const torch::Tensor& input, const torch::Tensor& c_prev,
+                                            const torch::Tensor& next_input) {
   const auto dtype = input.scalar_type();
+  const auto cl = at::MemoryFormat::ChannelsLast;
   torch::Tensor all_gates;
   if (c10::InferenceMode::is_enabled() && input.is_cpu() && (dtype == torch::kFloat || dtype == torch::kBFloat16) &&
-      state.c.scalar_type() == dtype && state.c.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+      c_prev.scalar_type() == dtype && c_prev.is_contiguous(cl) &&
+      (!next_input.defined() || (next_input.scalar_type() == dtype && next_input.is_contiguous(cl) &&
+                                 next_input.sizes().equals(input.sizes())))) {
     // One pass instead of nine operators (lstm_pointwise.h), on a band of rows of the gates at a time
     // while the band is in cache: the whole gate tensor (4 x the state) never goes to memory and back.
-    LSTMState next{torch::empty_like(state.c, at::MemoryFormat::ChannelsLast),
-                   torch::empty_like(state.c, at::MemoryFormat::ChannelsLast)};
+    LSTMState next{torch::empty_like(c_prev, cl), torch::empty_like(c_prev, cl)};
     const int64_t width = input.size(3);
-    const int64_t row_bytes = width * kGateCount * state.c.size(1) * input.element_size();
+    const int64_t row_bytes = width * kGateCount * c_prev.size(1) * input.element_size();
     const int64_t band_rows = std::max<int64_t>(1, kGateBandBytes / row_bytes);
     if (gates_->forwardInBands(input, band_rows, [&](const torch::Tensor& band, int64_t first_row) {
-          cellsAt(band, state, next, first_row * width, band.size(2) * width);
+          cellsAt(band, c_prev, next, next_input, first_row * width, band.size(2) * width);
         }))
       return next;
     all_gates = gates_->forward(input);
-    if (all_gates.is_contiguous(at::MemoryFormat::ChannelsLast)) {
-      cellsAt(all_gates, state, next, 0, state.c.size(0) * state.c.size(2) * state.c.size(3));
+    if (all_gates.is_contiguous(cl)) {
+      cellsAt(all_gates, c_prev, next, next_input, 0, c_prev.size(0) * c_prev.size(2) * c_prev.size(3));
       return next;
     }
   }
@@ -68,8 +79,13 @@ LSTMState ConvLSTMImpl::forward(const torch::Tensor& x, const LSTMState& state) 
   auto f = torch::sigmoid(gates[1]);
   auto o = torch::sigmoid(gates[2]);
   auto g = torch::tanh(gates[3]);
-  auto c = f * state.c + i * g;
-  return {o * torch::tanh(c), c};
+  auto c = f * c_prev + i * g;
+  LSTMState next{o * torch::tanh(c), c};
+  if (next_input.defined()) {
+    const int64_t hidden = c.size(1);
+    next_input.narrow(1, next_input.size(1) - hidden, hidden).copy_(next.h);
+  }
+  return next;
 }
 
 }  // namespace derain::detail

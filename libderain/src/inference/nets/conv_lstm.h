@@ -21,6 +21,10 @@ class ConvLSTMImpl : public torch::nn::Module {
   ConvLSTMImpl(int input_channels, int hidden_channels);
   // One step: gates i, f, o (sigmoid), g (tanh); c = f*c + i*g; h = o*tanh(c).
   LSTMState forward(const torch::Tensor& x, const LSTMState& state);
+  // The same step on `input` = cat(x, h), made by the caller, with the previous cell state c. When
+  // next_input is defined (the next step's input: x's channels first, then h's, x's to be filled by
+  // the caller), the new h is written into its h channels too, so the next step concatenates only x.
+  LSTMState forwardConcatenated(const torch::Tensor& input, const torch::Tensor& c, const torch::Tensor& next_input);
 
  private:
   PackedConv2d gates_{nullptr};

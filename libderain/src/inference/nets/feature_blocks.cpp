@@ -54,15 +54,24 @@ torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int cou
   return blocks;
 }
 
-torch::Tensor runFeatureBlocks(torch::nn::Sequential& blocks, const torch::Tensor& x) {
-  torch::Tensor y = x;
-  bool owned = false;  // y is this function's own (not the caller's x)
+namespace {
+// owned: y is this function's own (not the caller's, or given up by the caller)
+torch::Tensor runBlocks(torch::nn::Sequential& blocks, torch::Tensor y, bool owned) {
   for (auto& block : *blocks) {
     auto residual = std::dynamic_pointer_cast<ResidualBlockImpl>(block.ptr());
     y = residual && owned ? residual->forwardConsuming(std::move(y)) : block.forward(y);
     owned = true;
   }
   return y;
+}
+}  // namespace
+
+torch::Tensor runFeatureBlocks(torch::nn::Sequential& blocks, const torch::Tensor& x) {
+  return runBlocks(blocks, x, /*owned=*/false);
+}
+
+torch::Tensor runFeatureBlocksConsuming(torch::nn::Sequential& blocks, torch::Tensor x) {
+  return runBlocks(blocks, std::move(x), /*owned=*/true);
 }
 
 }  // namespace derain::detail

@@ -46,5 +46,8 @@ torch::nn::Sequential makeFeatureBlocks(FeatureBlock kind, int channels, int cou
 // blocks->forward(x), with each residual block after the first writing over the features the block
 // before it made (nothing else holds them), so its residual add costs no pass of its own.
 torch::Tensor runFeatureBlocks(torch::nn::Sequential& blocks, const torch::Tensor& x);
+// The same, the first block too free to write over x (the caller gives x up): its residual add then
+// also goes in place, which oneDNN runs in its fast kernels (a separate residual does not, in bf16).
+torch::Tensor runFeatureBlocksConsuming(torch::nn::Sequential& blocks, torch::Tensor x);
 
 }  // namespace derain::detail

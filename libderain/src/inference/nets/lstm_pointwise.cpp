@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <omp.h>
@@ -65,8 +66,16 @@ void cellsBf16(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFl
 }
 }  // namespace
 
+namespace {
+// Pixels [0, count) of h (dense) again into `copy` at `stride` elements per pixel.
+template <typename T>
+void copyStrided(const T* h, T* copy, int64_t stride, int64_t count, int channels) {
+  for (int64_t p = 0; p < count; ++p) std::memcpy(copy + p * stride, h + p * channels, channels * sizeof(T));
+}
+}  // namespace
+
 void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float* h_out, int64_t pixels,
-                   int channels, int threads) {
+                   int channels, int threads, float* h_copy, int64_t h_copy_stride) {
   const int64_t c4 = 4 * static_cast<int64_t>(channels);
 #pragma omp parallel num_threads(threads)
   {
@@ -74,11 +83,13 @@ void lstmPointwise(const float* gates, const float* c_prev, float* c_out, float*
     const int64_t begin = pixels * worker / workers, end = pixels * (worker + 1) / workers;
     cells(gates + begin * c4, c_prev + begin * channels, c_out + begin * channels, h_out + begin * channels,
           end - begin, channels);
+    if (h_copy) copyStrided(h_out + begin * channels, h_copy + begin * h_copy_stride, h_copy_stride, end - begin, channels);
   }
 }
 
 void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFloat16* c_out,
-                   c10::BFloat16* h_out, int64_t pixels, int channels, int threads) {
+                   c10::BFloat16* h_out, int64_t pixels, int channels, int threads, c10::BFloat16* h_copy,
+                   int64_t h_copy_stride) {
   constexpr int64_t kPixelsPerBatch = 64;  // widened to float a batch at a time: cells() needs float
   const int64_t c4 = 4 * static_cast<int64_t>(channels);
 #pragma omp parallel num_threads(threads)
@@ -89,6 +100,8 @@ void lstmPointwise(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10:
       const int64_t count = std::min(kPixelsPerBatch, pixels - first);
       cellsBf16(gates + first * c4, c_prev + first * channels, c_out + first * channels, h_out + first * channels,
                 count, channels, g.data(), cp.data(), co.data(), ho.data());
+      if (h_copy)  // while this batch of h is in L1
+        copyStrided(h_out + first * channels, h_copy + first * h_copy_stride, h_copy_stride, count, channels);
     }
   }
 }

@@ -42,10 +42,27 @@ torch::Tensor UARSEImpl::forward(const torch::Tensor& image) {
   };
   auto mask = filled(1, kInitialMask);
   LSTMState state{filled(config_.channels, 0.0), filled(config_.channels, 0.0)};
-  for (int stage = 0; stage < config_.stages; ++stage) {
-    auto features = conv_in_->forwardRelu(catChannels({x, mask}));
-    state = lstm_->forward(features, state);
-    mask = conv_out_->forward(runFeatureBlocks(blocks_, state.h));
+  if (c10::InferenceMode::is_enabled()) {
+    // Inference: each stage's LSTM writes its h into the next stage's input as well, so that input
+    // only needs the features copied in, and the feature blocks may then consume h: their first
+    // residual add goes in place too (feature_blocks.h). Training keeps the plain steps below.
+    auto input = catChannels({conv_in_->forwardRelu(catChannels({x, mask})), state.h});
+    torch::Tensor spare;  // the stage before's input, free once its LSTM step is done
+    for (int stage = 0; stage < config_.stages; ++stage) {
+      if (stage > 0) copyChannelsInto(conv_in_->forwardRelu(catChannels({x, mask})), input, 0);
+      const bool last = stage + 1 == config_.stages;
+      auto next_input = last ? torch::Tensor() : spare.defined() ? spare : torch::empty_like(input);
+      state = lstm_->forwardConcatenated(input, state.c, next_input);
+      mask = conv_out_->forward(runFeatureBlocksConsuming(blocks_, std::move(state.h)));
+      spare = std::move(input);
+      input = std::move(next_input);
+    }
+  } else {
+    for (int stage = 0; stage < config_.stages; ++stage) {
+      auto features = conv_in_->forwardRelu(catChannels({x, mask}));
+      state = lstm_->forward(features, state);
+      mask = conv_out_->forward(runFeatureBlocks(blocks_, state.h));
+    }
   }
   // Interpolated in float for a bf16 mask too (upsampleMask), so the weights stay unrounded.
   if (config_.scale > 1) mask = upsampleMask(mask, height, width, mask.scalar_type());
