@@ -16,6 +16,7 @@
 #include "nets/area_pool.h"
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
+#include "nets/dilated_as_batch.h"
 #include "nets/mask_upsample.h"
 #include "nets/residual_add.h"
 #include "nets/shuffle_add.h"
@@ -145,6 +146,61 @@ TEST(ChannelCat, CopyIntoASliceEqualsTheSliceCopy) {
       derain::detail::copyChannelsInto(part, out, 4);
       EXPECT_TRUE(torch::equal(out, expected)) << dtype << (channels_last ? " channels_last" : " NCHW");
     }
+  }
+}
+
+// Space-to-batch for dilated convolutions (dilated_as_batch.h), on sizes no multiple of d.
+namespace {
+torch::Tensor gathered(const torch::Tensor& x, int64_t d) {  // x: channels_last
+  const derain::detail::SubImageGrid grid{d, x.size(2), x.size(3)};
+  auto out = torch::empty({x.size(0) * d * d, x.size(1), grid.subHeight(), grid.subWidth()}, x.options())
+                 .contiguous(kChannelsLast);
+  derain::detail::gatherSubImages(x.data_ptr(), out.data_ptr(), x.size(0), x.size(1) * x.element_size(), grid);
+  return out;
+}
+torch::Tensor scattered(const torch::Tensor& sub, int64_t images, int64_t height, int64_t width, int64_t d) {
+  const derain::detail::SubImageGrid grid{d, height, width};
+  auto out = torch::empty({images, sub.size(1), height, width}, sub.options()).contiguous(kChannelsLast);
+  derain::detail::scatterSubImages(sub.data_ptr(), out.data_ptr(), images, sub.size(1) * sub.element_size(), grid);
+  return out;
+}
+}  // namespace
+
+// Gathered and scattered back: the image bit for bit; each sub-image holds the pixels d apart from its
+// offset, and zeros beyond the image.
+TEST(DilatedAsBatch, SubImagesHoldThePixelsDApartAndRoundTripExactly) {
+  torch::manual_seed(14);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (int64_t d : {2, 3, 4, 8}) {
+      const auto x = torch::randn({2, 5, 13, 22}).to(dtype).contiguous(kChannelsLast);
+      const auto sub = gathered(x, d);
+      const int64_t sub_h = (13 + d - 1) / d, sub_w = (22 + d - 1) / d;
+      ASSERT_EQ(sub.sizes(), (std::vector<int64_t>{2 * d * d, 5, sub_h, sub_w}));
+      // Image 1, offsets (a, b) = (d - 1, 1): its sub-image's (i, j) is the image's (d - 1 + d i, 1 + d j).
+      const auto one = sub[d * d + (d - 1) * d + 1];
+      for (int64_t i = 0; i < sub_h; ++i)
+        for (int64_t j = 0; j < sub_w; ++j) {
+          const int64_t y = d - 1 + d * i, x_ = 1 + d * j;
+          const auto expected = y < 13 && x_ < 22 ? x[1].select(1, y).select(1, x_) : torch::zeros({5}, x.options());
+          ASSERT_TRUE(torch::equal(one.select(1, i).select(1, j), expected)) << "d " << d << " at " << i << "," << j;
+        }
+      EXPECT_TRUE(torch::equal(scattered(sub, 2, 13, 22, d), x)) << "d " << d;
+    }
+  }
+}
+
+// A dilated 3x3 convolution equals the undilated one over the sub-images, scattered back (fp32,
+// LibTorch's convolutions on both sides: the same sums in another order).
+TEST(DilatedAsBatch, UndilatedConvolutionOverSubImagesEqualsTheDilatedOne) {
+  torch::manual_seed(15);
+  const auto x = torch::randn({2, 6, 19, 26}).contiguous(kChannelsLast);
+  const auto w = torch::randn({7, 6, 3, 3}), b = torch::randn({7});
+  for (int64_t d : {2, 3, 5, 8}) {
+    const auto dilated = torch::conv2d(x, w, b, 1, d, d);
+    const auto sub = torch::conv2d(gathered(x, d), w, b, 1, 1, 1).contiguous(kChannelsLast);
+    const auto assembled = scattered(sub, 2, 19, 26, d);
+    EXPECT_LT((assembled - dilated).abs().max().item<float>(), 1e-5f * dilated.abs().max().item<float>())
+        << "d " << d;
   }
 }
 

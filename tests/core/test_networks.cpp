@@ -169,6 +169,41 @@ TEST_P(PackedConv2dPaths, Bf16IsPackedAndEqualsThePlainBf16Convolution) {
   EXPECT_TRUE(torch::equal(plain_relu, packed_relu));
 }
 
+// Dilated convolutions in inference, fp32 and bf16, ReLU fused or not: equal to LibTorch's own
+// convolution, within one bf16 rounding where oneDNN runs them as a batch of sub-images in another
+// order of the same sums (dilated_as_batch.h: taken where oneDNN has no brgemm kernel for the dilated
+// problem, here for bf16 on CPUs with AMX).
+TEST_P(PackedConv2dPaths, DilatedConvolutionEqualsLibTorchs) {
+  using derain::detail::PackedConv2d;
+  torch::manual_seed(18);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (int64_t d : {2, 4, 8}) {
+      PackedConv2d conv(torch::nn::Conv2dOptions(32, 32, 3).padding(d).dilation(d));
+      conv->to(dtype);
+      const auto x = torch::randn({2, 32, 21, 30}).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+      at::Tensor reference, reference_relu;
+      {
+        torch::NoGradGuard no_grad;
+        reference = conv->forward(x).to(torch::kFloat);
+        reference_relu = torch::relu(conv->forward(x)).to(torch::kFloat);
+      }
+      at::Tensor packed, packed_relu;
+      {
+        c10::InferenceMode inference;
+        packed = conv->forward(x).to(torch::kFloat);
+        packed_relu = conv->forwardRelu(x).to(torch::kFloat);
+      }
+      const std::string where = std::string(dtype == torch::kFloat ? "fp32" : "bf16") + " d " + std::to_string(d) +
+                                " sub-image packs " + std::to_string(conv->subImagePackCount());
+      // One bf16 rounding of the largest output (2^-8 relative); float sums in another order for fp32.
+      const float bound = (dtype == torch::kFloat ? 1e-5f : 1.0f / 256) * reference.abs().max().item<float>();
+      EXPECT_LT((packed - reference).abs().max().item<float>(), bound) << where;
+      EXPECT_LT((packed_relu - reference_relu).abs().max().item<float>(), bound) << where;
+      EXPECT_EQ(packed_relu.lt(0).sum().item<int64_t>(), 0) << where;
+    }
+  }
+}
+
 // A bias left in fp32 beside bf16 weights is converted to bf16 for oneDNN (as a bf16 bias would
 // be), not read as bf16 bits.
 TEST(PackedConv2d, Fp32BiasBesideBf16WeightsIsConverted) {

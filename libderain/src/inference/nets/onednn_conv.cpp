@@ -116,6 +116,8 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
   m.stream.wait();
 }
 
+std::string OneDnnConv::implementation() const { return impl_->description.impl_info_str(); }
+
 bool OneDnnConv::available() { return enabled; }
 
 #else  // no oneDNN of our own: callers keep LibTorch's prepacked convolution
@@ -128,6 +130,8 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry&, ConvType, Acti
 }
 
 void OneDnnConv::run(const void*, void*, const void*) { throw std::logic_error("OneDnnConv: built without oneDNN"); }
+
+std::string OneDnnConv::implementation() const { return ""; }
 
 bool OneDnnConv::available() { return false; }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace derain::detail {
 
@@ -61,6 +62,8 @@ class OneDnnConv {
   // only; null with in_place, where dst holds it on entry). Not reentrant: one call at a time per
   // instance (its scratchpad).
   void run(const void* src, void* dst, const void* residual);
+  // oneDNN's name for the kernel it chose, e.g. "brgconv:avx512_core_amx_bf16".
+  std::string implementation() const;
 
  private:
   struct Impl;

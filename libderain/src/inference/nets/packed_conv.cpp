@@ -102,8 +102,13 @@ PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, C
       return p;
   if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
   const auto layout = channels_last ? ActivationLayout::NHWC : ActivationLayout::NCHW;
-  Pack pack{sizes, channels_last, data, version, epilogue,
-            makeDirect(geometry(input), input.scalar_type(), layout, epilogue), {}};
+  const ConvGeometry g = geometry(input);
+  Pack pack;
+  pack.input_sizes = sizes, pack.channels_last = channels_last, pack.weight_data = data;
+  pack.weight_version = version, pack.epilogue = epilogue;
+  pack.direct = makeDirect(g, input.scalar_type(), layout, epilogue);
+  if (pack.direct && channels_last)
+    pack.sub_images = subImageConv(g, input.scalar_type(), epilogue, *pack.direct, &pack.grid);
   if (!pack.direct) {
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
@@ -140,7 +145,17 @@ torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilog
       return *residual;
     }
     out = torch::empty(out_sizes, input.options(), format);
-    pack.direct->run(src.data_ptr(), out.data_ptr(), epilogue.add_relu ? residual->data_ptr() : nullptr);
+    if (pack.sub_images) {
+      const SubImageGrid& grid = pack.grid;
+      const int64_t images = g.batch * grid.factor * grid.factor;
+      const auto sub_in = torch::empty({images, g.in_channels, grid.subHeight(), grid.subWidth()}, input.options(), format);
+      const auto sub_out = torch::empty({images, g.out_channels, grid.subHeight(), grid.subWidth()}, input.options(), format);
+      gatherSubImages(src.data_ptr(), sub_in.data_ptr(), g.batch, g.in_channels * input.element_size(), grid);
+      pack.sub_images->run(sub_in.data_ptr(), sub_out.data_ptr(), nullptr);
+      scatterSubImages(sub_out.data_ptr(), out.data_ptr(), g.batch, g.out_channels * input.element_size(), grid);
+    } else {
+      pack.direct->run(src.data_ptr(), out.data_ptr(), epilogue.add_relu ? residual->data_ptr() : nullptr);
+    }
   } else {
     torch::jit::Stack stack{input, pack.context};
     runOp()->callBoxed(&stack);
@@ -148,6 +163,29 @@ torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilog
   }
   if (residual && !(pack.direct && epilogue.add_relu)) return residualAdd(out, *residual, /*relu=*/true);
   return out;
+}
+
+namespace {
+bool isBrgemm(const OneDnnConv& conv) { return conv.implementation().rfind("brg", 0) == 0; }
+}  // namespace
+
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::subImageConv(const ConvGeometry& g, torch::ScalarType type,
+                                                           ConvEpilogue epilogue, const OneDnnConv& dilated,
+                                                           SubImageGrid* grid) const {
+  const int64_t d = g.dilation_h;
+  if (epilogue.add_relu || d < 2 || g.dilation_w != d || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
+      g.stride_w != 1 || g.pad_h != d || g.pad_w != d || g.padBottom() != d || isBrgemm(dilated))
+    return nullptr;
+  const SubImageGrid sub{d, g.height, g.width};
+  ConvGeometry undilated = g;
+  undilated.batch = g.batch * d * d;
+  undilated.height = sub.subHeight(), undilated.width = sub.subWidth();
+  undilated.pad_h = undilated.pad_w = 1, undilated.pad_bottom = -1;
+  undilated.dilation_h = undilated.dilation_w = 1;
+  auto conv = makeDirect(undilated, type, ActivationLayout::NHWC, epilogue);
+  if (!conv || !isBrgemm(*conv)) return nullptr;
+  *grid = sub;
+  return conv;
 }
 
 std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows,

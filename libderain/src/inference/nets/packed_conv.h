@@ -20,6 +20,7 @@
 #include <ATen/core/ivalue.h>
 #include <torch/nn/modules/conv.h>
 
+#include "nets/dilated_as_batch.h"
 #include "nets/onednn_conv.h"
 
 namespace derain::detail {
@@ -48,6 +49,13 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     std::lock_guard<std::mutex> lock(mutex_);
     return packs_.size();
   }
+  // Of those, the packs that run a dilated convolution as its sub-images (dilated_as_batch.h).
+  size_t subImagePackCount() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t count = 0;
+    for (const auto& p : packs_) count += p.sub_images != nullptr;
+    return count;
+  }
 
  private:
   struct Pack {
@@ -57,6 +65,10 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     int64_t weight_version = -1;
     ConvEpilogue epilogue;
     std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
+    // A dilated convolution that oneDNN has no brgemm kernel for, as the undilated one over its
+    // sub-images on `grid` (dilated_as_batch.h); null: `direct` runs it as it is.
+    std::shared_ptr<OneDnnConv> sub_images;
+    SubImageGrid grid;
     c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
   struct BandPack {  // forwardInBands' convolutions: one per band shape (input rows, padding)
@@ -72,6 +84,10 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   // this build has no oneDNN API, the convolution is grouped, or oneDNN refuses the problem.
   std::shared_ptr<OneDnnConv> makeDirect(const ConvGeometry& g, torch::ScalarType type, ActivationLayout layout,
                                          ConvEpilogue epilogue) const;
+  // The sub-image form of the dilated problem g (see Pack::sub_images), or null where it does not
+  // apply or would not reach a brgemm kernel either; `dilated` is the problem's own convolution.
+  std::shared_ptr<OneDnnConv> subImageConv(const ConvGeometry& g, torch::ScalarType type, ConvEpilogue epilogue,
+                                           const OneDnnConv& dilated, SubImageGrid* grid) const;
   std::shared_ptr<OneDnnConv> bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
                                        int64_t pad_bottom);
   torch::Tensor runPacked(const torch::Tensor& input, ConvEpilogue epilogue, const torch::Tensor* residual,
