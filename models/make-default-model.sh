@@ -1,6 +1,6 @@
 #!/bin/bash
 # Rebuilds models/default.derain from the project's data, the way the shipped one was made
-# (models/README.md). Needs a built tree (scripts/build.sh) and the data folder; about 1 hour on
+# (models/README.md). Needs a built tree (scripts/build.sh) and the data folder; about 1.5 hours on
 # 2 CPU cores.
 #   usage: models/make-default-model.sh [DATA_DIR] [WORK_DIR]
 #   DATA_DIR: holds clean-bsds/, real-rain/, rain12/, synthetic-val/   [default: ../shared/data]
@@ -21,10 +21,10 @@ resume=()
 [ -f "$work/run/checkpoint.derain" ] && resume=(--resume)   # an interrupted run continues
 if [ ${#resume[@]} -eq 0 ]; then
   $bin/training/derain-train --rainy "$work/rainy" --clean "$work/clean" --out "$work/run" --preset lite \
-    --config "$work/synthetic.conf" --init he --iters 16000 --crop 128 --lr 2e-4 --w-adv 0.2 --w-att 1 \
+    --config "$work/synthetic.conf" --init he --iters 32000 --crop 128 --lr 2e-4 --w-adv 0.2 --w-att 1 \
     --w-cycle 0.5 --w-gmm 0 --w-rec 0 --w-identity 2 --w-synthetic 10 --threads 2 \
     --g-adversarial-scales sum --d-adversarial-scales sum --attention-prior on \
-    --recipe "semi-supervised (synthetic pairs), shipped default"
+    --recipe "semi-supervised (synthetic pairs), shipped default at 32000 iterations"
 else
   $bin/training/derain-train --rainy "$work/rainy" --clean "$work/clean" --out "$work/run" --resume --threads 2
 fi

@@ -27,7 +27,8 @@ TEST(DefaultModel, LoadsAsATrainedLitePresetModel) {
   EXPECT_TRUE(engine.trained());
   EXPECT_EQ(engine.config().preset, "lite");
   // What it is (models/README.md): the synthetic-pair term dominates its objective.
-  EXPECT_EQ(engine.recipe().rfind("semi-supervised (synthetic pairs), shipped default: lite preset, 16000 iterations", 0),
+  EXPECT_EQ(engine.recipe().rfind(
+                "semi-supervised (synthetic pairs), shipped default at 32000 iterations: lite preset, 32000 iterations", 0),
             0u)
       << engine.recipe();
   EXPECT_NE(engine.recipe().find("identity 2, synthetic 10"), std::string::npos) << engine.recipe();
@@ -66,8 +67,9 @@ TEST(DefaultModel, LeavesARainFreeSceneNearlyUnchanged) {
 }
 
 // No colour cast: on a rain-free scene the mean of every channel moves by the same amount (within
-// 0.25 levels) with the default grey rain layer; the shipped generator's own output moves blue and
-// red apart by several levels (measured 3.9-7.0), which is what the grey layer takes out.
+// 0.25 levels) with the default grey rain layer; the shipped generator's own output moves the
+// channels apart by more than a level (measured 1.29 and 3.13 on these scenes; 3.9-7.0 for the
+// 16,000-iteration model shipped before session 11), which is what the grey layer takes out.
 TEST(DefaultModel, NoColourCastOnARainFreeScene) {
   derain::EngineOptions raw_options{derain::Device::CPU};
   raw_options.grey_rain = false;
@@ -84,7 +86,7 @@ TEST(DefaultModel, NoColourCastOnARainFreeScene) {
     engine.derain(clean, grey_out);
     raw.derain(clean, raw_out);
     EXPECT_LT(spread(clean, grey_out), 0.25) << "scene " << seed;
-    EXPECT_GT(spread(clean, raw_out), 1.5) << "scene " << seed << ": the generator no longer tints (update this test)";
+    EXPECT_GT(spread(clean, raw_out), 1.0) << "scene " << seed << ": the generator no longer tints (update this test)";
   }
 }
 
