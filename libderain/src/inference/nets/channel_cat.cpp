@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "nets/pixel_copy.h"
 #include "parallel_for.h"
 #include "simd_clones.h"
 
@@ -162,12 +163,12 @@ void copyChannelsInto(const at::Tensor& part, const at::Tensor& out, int64_t off
     out.narrow(1, offset, part.size(1)).copy_(part);
     return;
   }
-  const size_t element = part.element_size();
-  const size_t bytes = part.size(1) * element, out_pixel = out.size(1) * element;
+  const int64_t element = part.element_size();
+  const int64_t bytes = part.size(1) * element, out_pixel = out.size(1) * element;
   const char* src = static_cast<const char*>(part.data_ptr());
   char* dst = static_cast<char*>(out.data_ptr()) + offset * element;
   parallelFor(0, part.size(0) * part.size(2) * part.size(3), kPixelsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) std::memcpy(dst + i * out_pixel, src + i * bytes, bytes);
+    copyPixels(src + begin * bytes, bytes, dst + begin * out_pixel, out_pixel, bytes, end - begin);
   });
 }
 

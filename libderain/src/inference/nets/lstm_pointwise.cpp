@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include <omp.h>
 
 #include "bf16_rounding.h"
+#include "nets/pixel_copy.h"
 #include "simd_clones.h"
 
 namespace derain::detail {
@@ -70,7 +70,7 @@ namespace {
 // Pixels [0, count) of h (dense) again into `copy` at `stride` elements per pixel.
 template <typename T>
 void copyStrided(const T* h, T* copy, int64_t stride, int64_t count, int channels) {
-  for (int64_t p = 0; p < count; ++p) std::memcpy(copy + p * stride, h + p * channels, channels * sizeof(T));
+  copyPixels(h, channels * sizeof(T), copy, stride * sizeof(T), channels * sizeof(T), count);
 }
 }  // namespace
 

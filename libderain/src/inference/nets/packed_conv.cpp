@@ -108,7 +108,7 @@ PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, C
   pack.weight_version = version, pack.epilogue = epilogue;
   pack.direct = makeDirect(g, input.scalar_type(), layout, epilogue);
   if (pack.direct && channels_last)
-    pack.sub_images = subImageConv(g, input.scalar_type(), epilogue, *pack.direct, &pack.grid);
+    pack.sub_images = subImageConv(g, input.scalar_type(), epilogue, *pack.direct);
   if (!pack.direct) {
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
@@ -146,7 +146,7 @@ torch::Tensor PackedConv2dImpl::runPacked(const torch::Tensor& input, ConvEpilog
     }
     out = torch::empty(out_sizes, input.options(), format);
     if (pack.sub_images) {
-      const SubImageGrid& grid = pack.grid;
+      const SubImageGrid grid = subImageGrid(g);
       const int64_t images = g.batch * grid.factor * grid.factor;
       const auto sub_in = torch::empty({images, g.in_channels, grid.subHeight(), grid.subWidth()}, input.options(), format);
       const auto sub_out = torch::empty({images, g.out_channels, grid.subHeight(), grid.subWidth()}, input.options(), format);
@@ -170,22 +170,19 @@ bool isBrgemm(const OneDnnConv& conv) { return conv.implementation().rfind("brg"
 }  // namespace
 
 std::shared_ptr<OneDnnConv> PackedConv2dImpl::subImageConv(const ConvGeometry& g, torch::ScalarType type,
-                                                           ConvEpilogue epilogue, const OneDnnConv& dilated,
-                                                           SubImageGrid* grid) const {
+                                                           ConvEpilogue epilogue, const OneDnnConv& dilated) const {
   const int64_t d = g.dilation_h;
   if (epilogue.add_relu || d < 2 || g.dilation_w != d || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
       g.stride_w != 1 || g.pad_h != d || g.pad_w != d || g.padBottom() != d || isBrgemm(dilated))
     return nullptr;
-  const SubImageGrid sub{d, g.height, g.width};
+  const SubImageGrid sub = subImageGrid(g);
   ConvGeometry undilated = g;
   undilated.batch = g.batch * d * d;
   undilated.height = sub.subHeight(), undilated.width = sub.subWidth();
   undilated.pad_h = undilated.pad_w = 1, undilated.pad_bottom = -1;
   undilated.dilation_h = undilated.dilation_w = 1;
   auto conv = makeDirect(undilated, type, ActivationLayout::NHWC, epilogue);
-  if (!conv || !isBrgemm(*conv)) return nullptr;
-  *grid = sub;
-  return conv;
+  return conv && isBrgemm(*conv) ? conv : nullptr;
 }
 
 std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows,

@@ -66,9 +66,8 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     ConvEpilogue epilogue;
     std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
     // A dilated convolution that oneDNN has no brgemm kernel for, as the undilated one over its
-    // sub-images on `grid` (dilated_as_batch.h); null: `direct` runs it as it is.
+    // sub-images (dilated_as_batch.h, the grid of subImageGrid()); null: `direct` runs it as it is.
     std::shared_ptr<OneDnnConv> sub_images;
-    SubImageGrid grid;
     c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
   struct BandPack {  // forwardInBands' convolutions: one per band shape (input rows, padding)
@@ -87,7 +86,8 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   // The sub-image form of the dilated problem g (see Pack::sub_images), or null where it does not
   // apply or would not reach a brgemm kernel either; `dilated` is the problem's own convolution.
   std::shared_ptr<OneDnnConv> subImageConv(const ConvGeometry& g, torch::ScalarType type, ConvEpilogue epilogue,
-                                           const OneDnnConv& dilated, SubImageGrid* grid) const;
+                                           const OneDnnConv& dilated) const;
+  static SubImageGrid subImageGrid(const ConvGeometry& g) { return {g.dilation_h, g.height, g.width}; }
   std::shared_ptr<OneDnnConv> bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
                                        int64_t pad_bottom);
   torch::Tensor runPacked(const torch::Tensor& input, ConvEpilogue epilogue, const torch::Tensor* residual,
