@@ -133,19 +133,23 @@ struct VideoDerainer::Impl {
         neighbours.push_back({&entries[j], a, camera});
       }
     }
-    // The neighbours are independent from here: they share the cores (much of this work is on the small
-    // guide grid, where OpenCV's own functions run on one thread).
-    warped.assign(neighbours.size(), cv::Mat());
-    valid.assign(neighbours.size(), cv::Mat());
+    // The neighbours are independent from here. Their alignment choices, on the small guide grid where
+    // OpenCV's own functions run on one thread, share the cores neighbour by neighbour; their full-frame
+    // warps run one after another, each spread over the cores by OpenCV itself (split by neighbour, three
+    // warps on two cores left one core idle for a third of the time).
+    std::vector<detail::Alignment> chosen(neighbours.size());
     cv::parallel_for_(cv::Range(0, static_cast<int>(neighbours.size())), [&](const cv::Range& range) {
       for (int i = range.start; i < range.end; ++i) {
         const Neighbour& n = neighbours[i];
-        const detail::Alignment chosen = detail::chooseAlignment(
+        chosen[i] = detail::chooseAlignment(
             n.dense, n.camera.empty() ? detail::Alignment{} : detail::cameraAlignment(n.dense.offset.size(), n.camera),
             target.guide, n.entry->guide);
-        detail::warpToTarget(n.entry->frame, chosen, warped[i], valid[i]);
       }
     });
+    warped.assign(neighbours.size(), cv::Mat());
+    valid.assign(neighbours.size(), cv::Mat());
+    for (size_t i = 0; i < neighbours.size(); ++i)
+      detail::warpToTarget(neighbours[i].entry->frame, chosen[i], warped[i], valid[i]);
   }
 
   void emitNext(std::vector<cv::Mat>& ready) {
