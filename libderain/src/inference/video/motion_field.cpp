@@ -1,6 +1,8 @@
 // Dense motion for temporal deraining (see motion_field.h).
 #include "video/motion_field.h"
 
+#include "video/bilinear_sample.h"
+
 #include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/core/utility.hpp>
 
@@ -43,6 +45,8 @@ constexpr double kCameraInlierPixels = 0.75;
 constexpr double kCameraMinInlierShare = 0.3;
 // Confidence under this (after bilinear resampling) makes a warped sample invalid.
 constexpr float kMinConfidence = 0.99f;
+// The backward flow read outside the guide: an offset no round trip closes with.
+constexpr float kFarOffset = 1e4f;
 
 // The sampling map of an offset field: pixel x reads at x + offset(x) (one pass, no grid kept).
 cv::Mat positions(const cv::Mat& offset) {
@@ -60,19 +64,22 @@ cv::Mat positions(const cv::Mat& offset) {
 
 // 1 on `flow`'s pixels where following it, then `back` at the landing point, returns home.
 cv::Mat consistency(const cv::Mat& flow, const cv::Mat& back) {
-  cv::Mat back_there;
-  cv::remap(back, back_there, positions(flow), cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(1e4));
+  // `back` sampled as cv::remap would (BORDER_CONSTANT, far off: no round trip closes from outside).
+  const BilinearSampler back_at(back, SampleBorder::kConstant, kFarOffset);
   cv::Mat ok(flow.size(), CV_32FC1);
-  for (int y = 0; y < flow.rows; ++y) {
-    const auto* f = flow.ptr<cv::Vec2f>(y);
-    const auto* b = back_there.ptr<cv::Vec2f>(y);
-    float* o = ok.ptr<float>(y);
-    for (int x = 0; x < flow.cols; ++x) {
-      const cv::Vec2f loop = f[x] + b[x];
-      const float err2 = loop.dot(loop), motion2 = f[x].dot(f[x]) + b[x].dot(b[x]);
-      o[x] = err2 <= kConsistencyShare * motion2 + kConsistencyPixels * kConsistencyPixels ? 1.0f : 0.0f;
+  cv::parallel_for_(cv::Range(0, flow.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const auto* f = flow.ptr<cv::Vec2f>(y);
+      float* o = ok.ptr<float>(y);
+      for (int x = 0; x < flow.cols; ++x) {
+        cv::Vec2f b;
+        back_at.sample<2>(static_cast<float>(x) + f[x][0], static_cast<float>(y) + f[x][1], b.val);
+        const cv::Vec2f loop = f[x] + b;
+        const float err2 = loop.dot(loop), motion2 = f[x].dot(f[x]) + b.dot(b);
+        o[x] = err2 <= kConsistencyShare * motion2 + kConsistencyPixels * kConsistencyPixels ? 1.0f : 0.0f;
+      }
     }
-  }
+  });
   return ok;
 }
 
@@ -133,14 +140,27 @@ Alignment identityAlignment(cv::Size size) {
 Alignment chain(const Alignment& a, const cv::Mat& step, const cv::Mat& step_ok) {
   // From the target itself the hop is the step as it is (what resampling it at whole pixels would give).
   if (a.identity) return {step, step_ok};
-  // Sample the next hop where the chain has got to so far: offset' = offset + step(x + offset).
-  const cv::Mat map = positions(a.offset);
-  cv::Mat step_there, ok_there;
-  cv::remap(step, step_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-  cv::remap(step_ok, ok_there, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
-  Alignment next;
-  next.offset = a.offset + step_there;
-  next.confidence = a.confidence.mul(ok_there);
+  // Sample the next hop where the chain has got to so far: offset' = offset + step(x + offset), and the
+  // confidences multiply; both samples as cv::remap takes them (bilinear_sample.h), in one pass.
+  const BilinearSampler step_at(step, SampleBorder::kReplicate), ok_at(step_ok, SampleBorder::kConstant, 0.0f);
+  Alignment next{cv::Mat(a.offset.size(), CV_32FC2), cv::Mat(a.offset.size(), CV_32FC1)};
+  cv::parallel_for_(cv::Range(0, a.offset.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const auto* offset = a.offset.ptr<cv::Vec2f>(y);
+      const float* confidence = a.confidence.ptr<float>(y);
+      auto* next_offset = next.offset.ptr<cv::Vec2f>(y);
+      float* next_confidence = next.confidence.ptr<float>(y);
+      for (int x = 0; x < a.offset.cols; ++x) {
+        const float px = static_cast<float>(x) + offset[x][0], py = static_cast<float>(y) + offset[x][1];
+        cv::Vec2f step_there;
+        float ok_there;
+        step_at.sample<2>(px, py, step_there.val);
+        ok_at.sample<1>(px, py, &ok_there);
+        next_offset[x] = offset[x] + step_there;
+        next_confidence[x] = confidence[x] * ok_there;
+      }
+    }
+  });
   return next;
 }
 
@@ -227,15 +247,20 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
   cv::Mat offset, confidence;
   cv::resize(alignment.offset, offset, full, 0, 0, cv::INTER_LINEAR);
   cv::resize(alignment.confidence, confidence, full, 0, 0, cv::INTER_LINEAR);
-  // Guide-grid pixel centres sit at (x + 0.5) * s - 0.5 in the full frame; offsets only scale.
-  cv::Mat map(full, CV_32FC2);
+  // Guide-grid pixel centres sit at (x + 0.5) * s - 0.5 in the full frame; offsets only scale. The
+  // sampling map is made in cv::remap's own fixed-point form (whole pixel, and the 1/32 pixel fraction
+  // as an index into its weight table), rounded as remap rounds a float map (round half to even): the
+  // same warp, without remap converting a float map block by block.
+  constexpr int kBits = BilinearSampler::kTableBits, kFraction = BilinearSampler::kTableSize - 1;
+  cv::Mat whole(full, CV_16SC2), fraction(full, CV_16UC1);
   valid.create(full, CV_8UC1);
   const float max_x = full.width - 1.0f, max_y = full.height - 1.0f;
   cv::parallel_for_(cv::Range(0, full.height), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       const auto* o = offset.ptr<cv::Vec2f>(y);
       const float* c = confidence.ptr<float>(y);
-      auto* m = map.ptr<cv::Vec2f>(y);
+      short* w = whole.ptr<short>(y);
+      uint16_t* f = fraction.ptr<uint16_t>(y);
       uint8_t* v = valid.ptr<uint8_t>(y);
       int x = 0;
 #if CV_SIMD128
@@ -244,8 +269,11 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
       const cv::v_float32x4 row = cv::v_setall_f32(static_cast<float>(y)), zero = cv::v_setzero_f32();
       const cv::v_float32x4 last_x = cv::v_setall_f32(max_x), last_y = cv::v_setall_f32(max_y);
       const cv::v_float32x4 min_confidence = cv::v_setall_f32(kMinConfidence);
+      const cv::v_float32x4 table = cv::v_setall_f32(static_cast<float>(BilinearSampler::kTableSize));
+      const cv::v_int32x4 fraction_mask = cv::v_setall_s32(kFraction);
       for (; x + 16 <= full.width; x += 16) {
         cv::v_uint32x4 ok[4];
+        cv::v_int32x4 fixed_x[4], fixed_y[4];
         for (int q = 0; q < 4; ++q) {
           const int xq = x + 4 * q;
           cv::v_float32x4 ox, oy;
@@ -253,9 +281,20 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
           const cv::v_float32x4 column(static_cast<float>(xq), static_cast<float>(xq + 1),
                                        static_cast<float>(xq + 2), static_cast<float>(xq + 3));
           const cv::v_float32x4 px = column + ox * scale_x, py = row + oy * scale_y;
-          cv::v_store_interleave(reinterpret_cast<float*>(m + xq), px, py);
+          fixed_x[q] = cv::v_round(px * table);
+          fixed_y[q] = cv::v_round(py * table);
           ok[q] = cv::v_reinterpret_as_u32((cv::v_load(c + xq) >= min_confidence) & (px >= zero) & (py >= zero) &
                                            (px <= last_x) & (py <= last_y));
+        }
+        for (int h = 0; h < 2; ++h) {
+          // Whole pixels saturate to short, as remap's own conversion does.
+          const cv::v_int16x8 wx = cv::v_pack(fixed_x[2 * h] >> kBits, fixed_x[2 * h + 1] >> kBits);
+          const cv::v_int16x8 wy = cv::v_pack(fixed_y[2 * h] >> kBits, fixed_y[2 * h + 1] >> kBits);
+          cv::v_store_interleave(w + 2 * (x + 8 * h), wx, wy);
+          const cv::v_int32x4 f0 = ((fixed_y[2 * h] & fraction_mask) << kBits) | (fixed_x[2 * h] & fraction_mask);
+          const cv::v_int32x4 f1 =
+              ((fixed_y[2 * h + 1] & fraction_mask) << kBits) | (fixed_x[2 * h + 1] & fraction_mask);
+          cv::v_store(f + x + 8 * h, cv::v_pack_u(f0, f1));
         }
         // All-ones lanes pack to 255, zero lanes to 0.
         const cv::v_uint16x8 low = cv::v_pack(ok[0] >> 16, ok[1] >> 16), high = cv::v_pack(ok[2] >> 16, ok[3] >> 16);
@@ -264,12 +303,15 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
 #endif
       for (; x < full.width; ++x) {
         const float px = x + o[x][0] * sx, py = y + o[x][1] * sy;
-        m[x] = cv::Vec2f(px, py);
+        const int fixed_x = cvRound(px * BilinearSampler::kTableSize), fixed_y = cvRound(py * BilinearSampler::kTableSize);
+        w[2 * x] = cv::saturate_cast<short>(fixed_x >> kBits);
+        w[2 * x + 1] = cv::saturate_cast<short>(fixed_y >> kBits);
+        f[x] = static_cast<uint16_t>(((fixed_y & kFraction) << kBits) | (fixed_x & kFraction));
         v[x] = (c[x] >= kMinConfidence && px >= 0 && py >= 0 && px <= max_x && py <= max_y) ? 255 : 0;
       }
     }
   });
-  cv::remap(neighbour, warped, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::remap(neighbour, warped, whole, fraction, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
 }
 
 }  // namespace derain::detail

@@ -1,0 +1,82 @@
+// Bilinear sampling of a float image at one position, bit for bit as cv::remap(src, dst, map, noArray(),
+// INTER_LINEAR, border) samples it with a CV_32FC2 map: the position rounded to 1/32 pixel (round half
+// to even), the four weights of that grid, the products summed in cv::remap's order. A pass that samples
+// a field and computes on the sample (a chained flow, the round-trip check) then runs as one loop over
+// the pixels, without a map and a sampled image written and read back in between.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+namespace derain::detail {
+
+enum class SampleBorder {
+  kReplicate,  // cv::BORDER_REPLICATE
+  kConstant,   // cv::BORDER_CONSTANT with the sampler's constant
+};
+
+class BilinearSampler {
+ public:
+  static constexpr int kTableBits = 5;  // OpenCV's INTER_BITS: positions in 1/32 pixel
+  static constexpr int kTableSize = 1 << kTableBits;
+
+  // src: CV_32FC1 or CV_32FC2, kept by reference (it must outlive the sampler).
+  BilinearSampler(const cv::Mat& src, SampleBorder border, float constant = 0.0f)
+      : src_(src), border_(border), constant_(constant) {
+    CV_Assert((src.type() == CV_32FC1 || src.type() == CV_32FC2) && !src.empty());
+  }
+
+  // src's kChannels channels at (x, y), written to out.
+  template <int kChannels>
+  void sample(float x, float y, float* out) const {
+    CV_DbgAssert(kChannels == src_.channels());
+    const int fixed_x = cvRound(x * kTableSize), fixed_y = cvRound(y * kTableSize);
+    const int sx = cv::saturate_cast<short>(fixed_x >> kTableBits);
+    const int sy = cv::saturate_cast<short>(fixed_y >> kTableBits);
+    // cv::remap's float table: the products of (1 - f, f) for f = i / 32, exact in float.
+    const float ax = static_cast<float>(fixed_x & (kTableSize - 1)) * (1.0f / kTableSize);
+    const float ay = static_cast<float>(fixed_y & (kTableSize - 1)) * (1.0f / kTableSize);
+    const float w0 = (1.0f - ay) * (1.0f - ax), w1 = (1.0f - ay) * ax, w2 = ay * (1.0f - ax), w3 = ay * ax;
+    const int width = src_.cols, height = src_.rows;
+    if (static_cast<unsigned>(sx) < static_cast<unsigned>(width - 1) &&
+        static_cast<unsigned>(sy) < static_cast<unsigned>(height - 1)) {
+      const float* top = src_.ptr<float>(sy) + sx * kChannels;
+      const float* bottom = src_.ptr<float>(sy + 1) + sx * kChannels;
+      for (int c = 0; c < kChannels; ++c)
+        out[c] = top[c] * w0 + top[c + kChannels] * w1 + bottom[c] * w2 + bottom[c + kChannels] * w3;
+      return;
+    }
+    if (border_ == SampleBorder::kConstant && (sx >= width || sx + 1 < 0 || sy >= height || sy + 1 < 0)) {
+      for (int c = 0; c < kChannels; ++c) out[c] = constant_;
+      return;
+    }
+    const float *v0, *v1, *v2, *v3;
+    if (border_ == SampleBorder::kReplicate) {
+      const int x0 = clip(sx, width), x1 = clip(sx + 1, width), y0 = clip(sy, height), y1 = clip(sy + 1, height);
+      v0 = src_.ptr<float>(y0) + x0 * kChannels;
+      v1 = src_.ptr<float>(y0) + x1 * kChannels;
+      v2 = src_.ptr<float>(y1) + x0 * kChannels;
+      v3 = src_.ptr<float>(y1) + x1 * kChannels;
+    } else {
+      float constants[kChannels];
+      for (int c = 0; c < kChannels; ++c) constants[c] = constant_;
+      auto at = [&](int px, int py) -> const float* {
+        return px >= 0 && px < width && py >= 0 && py < height ? src_.ptr<float>(py) + px * kChannels : nullptr;
+      };
+      const float* corner[4] = {at(sx, sy), at(sx + 1, sy), at(sx, sy + 1), at(sx + 1, sy + 1)};
+      for (int c = 0; c < kChannels; ++c)
+        out[c] = (corner[0] ? corner[0][c] : constants[c]) * w0 + (corner[1] ? corner[1][c] : constants[c]) * w1 +
+                 (corner[2] ? corner[2][c] : constants[c]) * w2 + (corner[3] ? corner[3][c] : constants[c]) * w3;
+      return;
+    }
+    for (int c = 0; c < kChannels; ++c) out[c] = v0[c] * w0 + v1[c] * w1 + v2[c] * w2 + v3[c] * w3;
+  }
+
+ private:
+  static int clip(int v, int size) { return v < 0 ? 0 : (v < size ? v : size - 1); }
+
+  const cv::Mat& src_;
+  SampleBorder border_;
+  float constant_;
+};
+
+}  // namespace derain::detail
