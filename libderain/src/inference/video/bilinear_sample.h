@@ -19,16 +19,17 @@ class BilinearSampler {
   static constexpr int kTableBits = 5;  // OpenCV's INTER_BITS: positions in 1/32 pixel
   static constexpr int kTableSize = 1 << kTableBits;
 
-  // src: CV_32FC1 or CV_32FC2, kept by reference (it must outlive the sampler).
+  // src: CV_32FC1 or CV_32FC2; its pixels are read in place (it must outlive the sampler).
   BilinearSampler(const cv::Mat& src, SampleBorder border, float constant = 0.0f)
-      : src_(src), border_(border), constant_(constant) {
+      : data_(src.data), step_(src.step[0]), width_(src.cols), height_(src.rows), channels_(src.channels()),
+        border_(border), constant_(constant) {
     CV_Assert((src.type() == CV_32FC1 || src.type() == CV_32FC2) && !src.empty());
   }
 
   // src's kChannels channels at (x, y), written to out.
   template <int kChannels>
-  void sample(float x, float y, float* out) const {
-    CV_DbgAssert(kChannels == src_.channels());
+  inline __attribute__((always_inline)) void sample(float x, float y, float* out) const {
+    CV_DbgAssert(kChannels == channels_);
     const int fixed_x = cvRound(x * kTableSize), fixed_y = cvRound(y * kTableSize);
     const int sx = cv::saturate_cast<short>(fixed_x >> kTableBits);
     const int sy = cv::saturate_cast<short>(fixed_y >> kTableBits);
@@ -36,11 +37,11 @@ class BilinearSampler {
     const float ax = static_cast<float>(fixed_x & (kTableSize - 1)) * (1.0f / kTableSize);
     const float ay = static_cast<float>(fixed_y & (kTableSize - 1)) * (1.0f / kTableSize);
     const float w0 = (1.0f - ay) * (1.0f - ax), w1 = (1.0f - ay) * ax, w2 = ay * (1.0f - ax), w3 = ay * ax;
-    const int width = src_.cols, height = src_.rows;
+    const int width = width_, height = height_;
     if (static_cast<unsigned>(sx) < static_cast<unsigned>(width - 1) &&
         static_cast<unsigned>(sy) < static_cast<unsigned>(height - 1)) {
-      const float* top = src_.ptr<float>(sy) + sx * kChannels;
-      const float* bottom = src_.ptr<float>(sy + 1) + sx * kChannels;
+      const float* top = row(sy) + sx * kChannels;
+      const float* bottom = row(sy + 1) + sx * kChannels;
       for (int c = 0; c < kChannels; ++c)
         out[c] = top[c] * w0 + top[c + kChannels] * w1 + bottom[c] * w2 + bottom[c + kChannels] * w3;
       return;
@@ -52,15 +53,15 @@ class BilinearSampler {
     const float *v0, *v1, *v2, *v3;
     if (border_ == SampleBorder::kReplicate) {
       const int x0 = clip(sx, width), x1 = clip(sx + 1, width), y0 = clip(sy, height), y1 = clip(sy + 1, height);
-      v0 = src_.ptr<float>(y0) + x0 * kChannels;
-      v1 = src_.ptr<float>(y0) + x1 * kChannels;
-      v2 = src_.ptr<float>(y1) + x0 * kChannels;
-      v3 = src_.ptr<float>(y1) + x1 * kChannels;
+      v0 = row(y0) + x0 * kChannels;
+      v1 = row(y0) + x1 * kChannels;
+      v2 = row(y1) + x0 * kChannels;
+      v3 = row(y1) + x1 * kChannels;
     } else {
       float constants[kChannels];
       for (int c = 0; c < kChannels; ++c) constants[c] = constant_;
       auto at = [&](int px, int py) -> const float* {
-        return px >= 0 && px < width && py >= 0 && py < height ? src_.ptr<float>(py) + px * kChannels : nullptr;
+        return px >= 0 && px < width && py >= 0 && py < height ? row(py) + px * kChannels : nullptr;
       };
       const float* corner[4] = {at(sx, sy), at(sx + 1, sy), at(sx, sy + 1), at(sx + 1, sy + 1)};
       for (int c = 0; c < kChannels; ++c)
@@ -73,8 +74,11 @@ class BilinearSampler {
 
  private:
   static int clip(int v, int size) { return v < 0 ? 0 : (v < size ? v : size - 1); }
+  const float* row(int y) const { return reinterpret_cast<const float*>(data_ + static_cast<size_t>(y) * step_); }
 
-  const cv::Mat& src_;
+  const uchar* data_;
+  size_t step_;
+  int width_, height_, channels_;
   SampleBorder border_;
   float constant_;
 };
