@@ -26,16 +26,26 @@ class BilinearSampler {
     CV_Assert((src.type() == CV_32FC1 || src.type() == CV_32FC2) && !src.empty());
   }
 
+  // A position as remap holds it: the whole pixel (saturated to short) and the 1/32-pixel fraction
+  // in each direction, rounded half to even as remap rounds a float map.
+  struct FixedPoint {
+    int x, y, fraction_x, fraction_y;
+  };
+  static FixedPoint fixedPoint(float x, float y) {
+    const int fixed_x = cvRound(x * kTableSize), fixed_y = cvRound(y * kTableSize);
+    return {cv::saturate_cast<short>(fixed_x >> kTableBits), cv::saturate_cast<short>(fixed_y >> kTableBits),
+            fixed_x & (kTableSize - 1), fixed_y & (kTableSize - 1)};
+  }
+
   // src's kChannels channels at (x, y), written to out.
   template <int kChannels>
   inline __attribute__((always_inline)) void sample(float x, float y, float* out) const {
     CV_DbgAssert(kChannels == channels_);
-    const int fixed_x = cvRound(x * kTableSize), fixed_y = cvRound(y * kTableSize);
-    const int sx = cv::saturate_cast<short>(fixed_x >> kTableBits);
-    const int sy = cv::saturate_cast<short>(fixed_y >> kTableBits);
+    const FixedPoint p = fixedPoint(x, y);
+    const int sx = p.x, sy = p.y;
     // cv::remap's float table: the products of (1 - f, f) for f = i / 32, exact in float.
-    const float ax = static_cast<float>(fixed_x & (kTableSize - 1)) * (1.0f / kTableSize);
-    const float ay = static_cast<float>(fixed_y & (kTableSize - 1)) * (1.0f / kTableSize);
+    const float ax = static_cast<float>(p.fraction_x) * (1.0f / kTableSize);
+    const float ay = static_cast<float>(p.fraction_y) * (1.0f / kTableSize);
     const float w0 = (1.0f - ay) * (1.0f - ax), w1 = (1.0f - ay) * ax, w2 = ay * (1.0f - ax), w3 = ay * ax;
     const int width = width_, height = height_;
     if (static_cast<unsigned>(sx) < static_cast<unsigned>(width - 1) &&

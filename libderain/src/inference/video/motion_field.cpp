@@ -303,10 +303,10 @@ void warpToTarget(const cv::Mat& neighbour, const Alignment& alignment, cv::Mat&
 #endif
       for (; x < full.width; ++x) {
         const float px = x + o[x][0] * sx, py = y + o[x][1] * sy;
-        const int fixed_x = cvRound(px * BilinearSampler::kTableSize), fixed_y = cvRound(py * BilinearSampler::kTableSize);
-        w[2 * x] = cv::saturate_cast<short>(fixed_x >> kBits);
-        w[2 * x + 1] = cv::saturate_cast<short>(fixed_y >> kBits);
-        f[x] = static_cast<uint16_t>(((fixed_y & kFraction) << kBits) | (fixed_x & kFraction));
+        const BilinearSampler::FixedPoint p = BilinearSampler::fixedPoint(px, py);
+        w[2 * x] = static_cast<short>(p.x);
+        w[2 * x + 1] = static_cast<short>(p.y);
+        f[x] = static_cast<uint16_t>((p.fraction_y << kBits) | p.fraction_x);
         v[x] = (c[x] >= kMinConfidence && px >= 0 && py >= 0 && px <= max_x && py <= max_y) ? 255 : 0;
       }
     }
