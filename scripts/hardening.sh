@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sanitizer and fuzz runs (part of README command 2, run by scripts/test.sh): a clang build with
 # AddressSanitizer + UndefinedBehaviorSanitizer of the libraries, the core tests (model files,
-# configs, networks, engine) under both sanitizers, and libFuzzer on the model-file reader and the
-# config-text parser for FUZZ_SECONDS each (default 60) from generated seeds, after replaying every
-# committed regression input once (libFuzzer seed FUZZ_SEED, default 1, so a run can be repeated). A
-# crash input found here is saved to $build_dir/crashes/: commit it under tests/fuzz/regressions/ with
-# the fix. Prints "hardening: N passed, N failed".
+# configs, networks, engine) and the video path's sampling and fusion tests under both sanitizers, and
+# libFuzzer on the model-file reader and the config-text parser for FUZZ_SECONDS each (default 60)
+# from generated seeds, after replaying every committed regression input once (libFuzzer seed
+# FUZZ_SEED, default 1, so a run can be repeated). A crash input found here is saved to
+# $build_dir/crashes/: commit it under tests/fuzz/regressions/ with the fix. Prints "hardening: N
+# passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${DERAIN_HARDENING_BUILD_DIR:-build-hardening}
@@ -24,7 +25,8 @@ if [ ! -f "$build_dir/build.ninja" ]; then
     { cat "$build_dir.setup.log"; exit 1; }
 fi
 ninja -C "$build_dir" -j"${DERAIN_JOBS:-2}" tests/core/test-core tests/fuzz/fuzz-model-file \
-  tests/fuzz/fuzz-config-text tests/fuzz/fuzz-make-seeds
+  tests/fuzz/fuzz-config-text tests/fuzz/fuzz-make-seeds tests/video/test_bilinear_sample \
+  tests/video/test_temporal_fusion
 flock -u 9
 
 passed=0 failed=0
@@ -37,6 +39,10 @@ check() {  # check NAME COMMAND...: runs it, counts the outcome
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 check "core tests under ASan+UBSan" "$build_dir/tests/core/test-core" --gtest_brief=1 \
   --gtest_filter='ModelFile*:Config*:Networks*:EngineTest.OddSizes*:EngineTest.GreyAlpha*:EngineTest.BadImages*:Tiling*:UpsampleSmooth*:ChannelCat*:TensorImage*:GreyRain*:ParallelFor*:MaskUpsample*:AreaPool*:ShuffleAdd*:ResidualAdd*:ConvLSTM*'
+# The video path's own pixel loops (remap's sampling reproduced, the fusion's row passes): raw pointer
+# arithmetic over image rows, at every border.
+check "video sampling tests under ASan+UBSan" "$build_dir/tests/video/test_bilinear_sample" --gtest_brief=1
+check "video fusion tests under ASan+UBSan" "$build_dir/tests/video/test_temporal_fusion" --gtest_brief=1
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
