@@ -2,12 +2,12 @@
 // the chained alignment, the round-trip check of MotionEstimator::estimate.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "same_bytes.h"
 #include "video/bilinear_sample.h"
 #include "video/motion_field.h"
 
@@ -15,13 +15,6 @@ namespace {
 
 using derain::detail::BilinearSampler;
 using derain::detail::SampleBorder;
-
-bool sameBytes(const cv::Mat& a, const cv::Mat& b) {
-  if (a.size() != b.size() || a.type() != b.type()) return false;
-  for (int y = 0; y < a.rows; ++y)
-    if (std::memcmp(a.ptr(y), b.ptr(y), a.cols * a.elemSize()) != 0) return false;
-  return true;
-}
 
 // Positions that reach every case of remap's sampling: inside, on the last row and column, off every
 // edge by less and by more than a pixel, far away, and exactly halfway between two 1/32 steps (where

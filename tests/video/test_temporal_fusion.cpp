@@ -10,6 +10,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "same_bytes.h"
 #include "video/motion_field.h"
 #include "video/temporal_fusion.h"
 
@@ -59,10 +60,6 @@ BackgroundSamples referenceBackground(const cv::Mat& current, const std::vector<
       out.unsupported.at<uint8_t>(y, x) = 0;
     }
   return out;
-}
-
-bool sameBytes(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::countNonZero(a.reshape(1) != b.reshape(1)) == 0;
 }
 
 class BackgroundChoice : public ::testing::TestWithParam<int> {};

@@ -64,9 +64,7 @@ void cellsBf16(const c10::BFloat16* gates, const c10::BFloat16* c_prev, c10::BFl
     h_out[k] = toBf16(ho[k]);
   }
 }
-}  // namespace
 
-namespace {
 // Pixels [0, count) of h (dense) again into `copy` at `stride` elements per pixel.
 template <typename T>
 void copyStrided(const T* h, T* copy, int64_t stride, int64_t count, int channels) {

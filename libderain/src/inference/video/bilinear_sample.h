@@ -60,25 +60,15 @@ class BilinearSampler {
       for (int c = 0; c < kChannels; ++c) out[c] = constant_;
       return;
     }
-    const float *v0, *v1, *v2, *v3;
-    if (border_ == SampleBorder::kReplicate) {
-      const int x0 = clip(sx, width), x1 = clip(sx + 1, width), y0 = clip(sy, height), y1 = clip(sy + 1, height);
-      v0 = row(y0) + x0 * kChannels;
-      v1 = row(y0) + x1 * kChannels;
-      v2 = row(y1) + x0 * kChannels;
-      v3 = row(y1) + x1 * kChannels;
-    } else {
-      float constants[kChannels];
-      for (int c = 0; c < kChannels; ++c) constants[c] = constant_;
-      auto at = [&](int px, int py) -> const float* {
-        return px >= 0 && px < width && py >= 0 && py < height ? row(py) + px * kChannels : nullptr;
-      };
-      const float* corner[4] = {at(sx, sy), at(sx + 1, sy), at(sx, sy + 1), at(sx + 1, sy + 1)};
-      for (int c = 0; c < kChannels; ++c)
-        out[c] = (corner[0] ? corner[0][c] : constants[c]) * w0 + (corner[1] ? corner[1][c] : constants[c]) * w1 +
-                 (corner[2] ? corner[2][c] : constants[c]) * w2 + (corner[3] ? corner[3][c] : constants[c]) * w3;
-      return;
-    }
+    // Near an edge: each corner clipped into the image (replicate), or the constant where it lies
+    // outside (constant border).
+    float constants[kChannels];
+    for (int c = 0; c < kChannels; ++c) constants[c] = constant_;
+    auto corner = [&](int px, int py) -> const float* {
+      if (border_ == SampleBorder::kReplicate) return row(clip(py, height)) + clip(px, width) * kChannels;
+      return px >= 0 && px < width && py >= 0 && py < height ? row(py) + px * kChannels : constants;
+    };
+    const float *v0 = corner(sx, sy), *v1 = corner(sx + 1, sy), *v2 = corner(sx, sy + 1), *v3 = corner(sx + 1, sy + 1);
     for (int c = 0; c < kChannels; ++c) out[c] = v0[c] * w0 + v1[c] * w1 + v2[c] * w2 + v3[c] * w3;
   }
 
