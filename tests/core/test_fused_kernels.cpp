@@ -17,6 +17,7 @@
 #include "nets/channel_cat.h"
 #include "nets/conv_lstm.h"
 #include "nets/dilated_as_batch.h"
+#include "nets/generator.h"
 #include "nets/mask_upsample.h"
 #include "nets/residual_add.h"
 #include "nets/shuffle_add.h"
@@ -28,16 +29,17 @@
 namespace {
 constexpr auto kChannelsLast = at::MemoryFormat::ChannelsLast;
 
-// The operators the fused kernel replaces, as the generator ran them (bf16 through fp32).
+// The operators the fused kernel replaces, as the generator ran them (bf16 through fp32). phases: the
+// phase convolution's output [n, 4c, h + 1, w + 1] (upsample_smooth.h).
 torch::Tensor upsampleByOperators(const torch::Tensor& phases) {
   namespace F = torch::nn::functional;
-  auto y = torch::pixel_shuffle(phases, 2).to(torch::kFloat32);
+  auto y = derain::detail::interleavePhases(phases).to(torch::kFloat32);
   auto padded = F::pad(y, F::PadFuncOptions({1, 0, 1, 0}).mode(torch::kReflect));
   return F::avg_pool2d(padded, F::AvgPool2dFuncOptions(2).stride(1)).relu_().to(phases.scalar_type());
 }
 
 torch::Tensor upsampleFused(const torch::Tensor& phases, int threads, const torch::Tensor& skip = {}) {
-  const int64_t n = phases.size(0), c = phases.size(1) / 4, h = phases.size(2), w = phases.size(3);
+  const int64_t n = phases.size(0), c = phases.size(1) / 4, h = phases.size(2) - 1, w = phases.size(3) - 1;
   auto out = torch::empty({n, c, 2 * h, 2 * w}, phases.options().memory_format(kChannelsLast));
   if (phases.scalar_type() == torch::kFloat)
     derain::detail::upsampleSmoothRelu(phases.data_ptr<float>(), skip.defined() ? skip.data_ptr<float>() : nullptr,
@@ -55,7 +57,7 @@ TEST(UpsampleSmooth, EqualsTheOperatorsBitForBit) {
   // Odd sizes, two images, and 1..2 threads: row chunks start anywhere, also at an image's first row.
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     for (int threads : {1, 2}) {
-      const auto phases = (torch::randn({2, 4 * 5, 7, 9}) * 3).to(dtype).contiguous(kChannelsLast);
+      const auto phases = (torch::randn({2, 4 * 5, 8, 10}) * 3).to(dtype).contiguous(kChannelsLast);
       const auto fused = upsampleFused(phases, threads);
       const auto reference = upsampleByOperators(phases);
       ASSERT_EQ(fused.sizes(), (std::vector<int64_t>{2, 5, 14, 18}));
@@ -76,7 +78,7 @@ TEST(UpsampleSmooth, WithTheSkipEqualsTheOperatorsThenTheAddition) {
   torch::manual_seed(24);
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     for (int threads : {1, 2}) {
-      const auto phases = (torch::randn({2, 4 * 6, 5, 11}) * 3).to(dtype).contiguous(kChannelsLast);
+      const auto phases = (torch::randn({2, 4 * 6, 6, 12}) * 3).to(dtype).contiguous(kChannelsLast);
       const auto skip = (torch::randn({2, 6, 10, 22}) * 2).to(dtype).contiguous(kChannelsLast);
       const auto fused = upsampleFused(phases, threads, skip);
       const auto reference = upsampleByOperators(phases) + skip;
@@ -91,7 +93,11 @@ TEST(UpsampleSmooth, WithTheSkipEqualsTheOperatorsThenTheAddition) {
 // A hand-checked corner: the reflection pad makes row -1 row 1 and column -1 column 1.
 TEST(UpsampleSmooth, CornerAveragesTheReflectedNeighbours) {
   // One output channel, a 1x1 input: its four phases are the 2x2 shuffled image [[1, 2], [3, 4]].
-  const auto phases = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 4, 1, 1}).contiguous(kChannelsLast);
+  // Phase (a, b) is channel a * 2 + b at (a, b) of the 2x2 phase output; the other values are not read.
+  auto phases = torch::full({1, 4, 2, 2}, 100.0f);
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b) phases[0][a * 2 + b][a][b] = static_cast<float>(a * 2 + b + 1);
+  phases = phases.contiguous(kChannelsLast);
   const auto out = upsampleFused(phases, 1);
   // (0,0): rows {1, 0} x columns {1, 0} -> (4 + 3 + 2 + 1) / 4; (0,1): rows {1, 0} x columns {0, 1}.
   EXPECT_FLOAT_EQ(out[0][0][0][0].item<float>(), 2.5f);

@@ -225,9 +225,9 @@ TEST(PackedConv2d, Fp32BiasBesideBf16WeightsIsConverted) {
   EXPECT_TRUE(torch::equal(mixed->forward(x), twin->forward(x)));
 }
 
-// In inference the upsampling's transposed convolution runs as a sub-pixel 3x3 convolution: equal to
-// the transposed one within float rounding (same sums, another order), remade when the weights change.
-TEST(Upsample, SubPixelInferenceEqualsTheTransposedConvolution) {
+// In inference the upsampling's transposed convolution runs as a 2x2 phase convolution: equal to the
+// transposed one within float rounding (same sums, another order), remade when the weights change.
+TEST(Upsample, PhaseConvolutionInferenceEqualsTheTransposedConvolution) {
   using derain::detail::Upsample;
   torch::manual_seed(3);
   Upsample up(32, 16);
@@ -236,22 +236,28 @@ TEST(Upsample, SubPixelInferenceEqualsTheTransposedConvolution) {
     torch::NoGradGuard no_grad;  // not inference mode: the ConvTranspose2d path
     return up->forward(x);
   };
-  auto subPixel = [&] {
+  auto phases = [&] {
     c10::InferenceMode inference;
     return up->forward(x);
   };
-  at::Tensor reference = transposed(), fast = subPixel();
+  at::Tensor reference = transposed(), fast = phases();
   ASSERT_EQ(fast.sizes(), reference.sizes());
   ASSERT_EQ(fast.sizes(), (std::vector<int64_t>{1, 16, 46, 62}));
   const float scale = reference.abs().max().item<float>();
   EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale);
   EXPECT_GT(scale, 0.1f);
   {
+    // NCHW input: the phases are interleaved by LibTorch's operators (interleavePhases), not the pass.
+    c10::InferenceMode inference;
+    const auto nchw = up->forward(x.contiguous());
+    EXPECT_LT((nchw - reference).abs().max().item<float>(), 1e-5f * scale);
+  }
+  {
     torch::NoGradGuard no_grad;
     for (auto& p : up->parameters()) p.mul_(-1.5);  // a training step, say
   }
   reference = transposed();
-  fast = subPixel();
+  fast = phases();
   EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * reference.abs().max().item<float>());
 }
 

@@ -52,47 +52,59 @@ UpsampleImpl::UpsampleImpl(int in_channels, int out_channels) {
 
 namespace {
 constexpr int kUpscale = 2;
-// Transposed conv k4 s2 p1 as a 3x3 convolution per output phase: output row 2i + a takes input rows
-// i + d (d = -1, 0, 1) with kernel row kTap[a][d + 1] (-1: no tap). The same holds for columns.
+constexpr int kPhases = kUpscale * kUpscale;
+constexpr int kPhaseKernel = 2;  // each output phase of the k4 s2 p1 transposed conv reads 2x2 inputs
+// Transposed conv k4 s2 p1 per output phase: output row 2y + a takes input rows y + d, d in
+// {a - 1, a}, with kernel row kTap[a][d + 1] (-1: no tap). The same holds for columns.
 constexpr int kTap[2][3] = {{3, 1, -1}, {-1, 2, 0}};
 
-// [in, out, 4, 4] transposed-conv weights -> [out * 4, in, 3, 3] weights whose output channel
-// o * 4 + a * 2 + b is phase (a, b) of output channel o (the order pixel_shuffle expects).
-torch::Tensor subPixelWeights(const torch::Tensor& transposed) {
+// [in, out, 4, 4] transposed-conv weights -> [4 * out, in, 2, 2] weights of the phase convolution
+// (generator.h): output channel (a * 2 + b) * out + o is phase (a, b) of channel o, and its kernel
+// row r reads input row y + a - 1 + r at output row y + a. Only the transposed conv's own taps: no
+// zeros, so it does the transposed convolution's arithmetic and no more.
+torch::Tensor phaseWeights(const torch::Tensor& transposed) {
   const int64_t in = transposed.size(0), out = transposed.size(1);
-  auto w = torch::zeros({out, kUpscale, kUpscale, in, 3, 3}, transposed.options());
+  auto w = torch::empty({kUpscale, kUpscale, out, in, kPhaseKernel, kPhaseKernel}, transposed.options());
   for (int a = 0; a < kUpscale; ++a)
     for (int b = 0; b < kUpscale; ++b)
-      for (int dy = 0; dy < 3; ++dy)
-        for (int dx = 0; dx < 3; ++dx) {
-          const int ky = kTap[a][dy], kx = kTap[b][dx];
-          if (ky < 0 || kx < 0) continue;
-          w.select(1, a).select(1, b).select(2, dy).select(2, dx).copy_(transposed.select(2, ky).select(2, kx).t());
-        }
-  return w.reshape({out * kUpscale * kUpscale, in, 3, 3});
+      for (int r = 0; r < kPhaseKernel; ++r)
+        for (int s = 0; s < kPhaseKernel; ++s)
+          w[a][b].select(2, r).select(2, s).copy_(transposed.select(2, kTap[a][a + r]).select(2, kTap[b][b + s]).t());
+  return w.reshape({kPhases * out, in, kPhaseKernel, kPhaseKernel});
 }
+
 }  // namespace
 
-torch::Tensor UpsampleImpl::subPixel(const torch::Tensor& x) {
-  PackedConv2d conv{nullptr};  // this call's: another thread may remake subpixel_ meanwhile
+torch::Tensor interleavePhases(const torch::Tensor& phases) {
+  const int64_t n = phases.size(0), c = phases.size(1) / kPhases, h = phases.size(2) - 1, w = phases.size(3) - 1;
+  std::vector<torch::Tensor> parts;
+  for (int a = 0; a < kUpscale; ++a)
+    for (int b = 0; b < kUpscale; ++b)
+      parts.push_back(phases.narrow(1, (a * kUpscale + b) * c, c).narrow(2, a, h).narrow(3, b, w));
+  // [n, c, 4, h, w] -> channel o * 4 + phase: pixel_shuffle's order.
+  return torch::pixel_shuffle(torch::stack(parts, 2).reshape({n, c * kPhases, h, w}), kUpscale);
+}
+
+torch::Tensor UpsampleImpl::phaseConvolution(const torch::Tensor& x) {
+  PackedConv2d conv{nullptr};  // this call's: another thread may remake phase_conv_ meanwhile
   {
-    std::lock_guard<std::mutex> lock(subpixel_mutex_);
+    std::lock_guard<std::mutex> lock(phase_mutex_);
     const auto& weight = deconv_->weight;
-    if (!subpixel_ || subpixel_source_ != weight.data_ptr() || subpixel_version_ != weight._version() ||
-        subpixel_dtype_ != x.scalar_type()) {
+    if (!phase_conv_ || phase_source_ != weight.data_ptr() || phase_version_ != weight._version() ||
+        phase_dtype_ != x.scalar_type()) {
       // Made as normal tensors (not inference ones): PackedConv2d tracks the version of its weights.
       c10::InferenceMode normal_tensors(false);
       torch::NoGradGuard no_grad;
       const int64_t in = weight.size(0), out = weight.size(1);
-      PackedConv2d made(torch::nn::Conv2dOptions(in, out * kUpscale * kUpscale, 3).padding(1));
-      made->weight.set_data(subPixelWeights(weight.to(torch::kFloat32)).to(x.scalar_type()));
-      made->bias.set_data(deconv_->bias.to(torch::kFloat32).repeat_interleave(kUpscale * kUpscale).to(x.scalar_type()));
-      subpixel_ = made;
-      subpixel_source_ = weight.data_ptr();
-      subpixel_version_ = weight._version();
-      subpixel_dtype_ = x.scalar_type();
+      PackedConv2d made(torch::nn::Conv2dOptions(in, out * kPhases, kPhaseKernel).padding(1));
+      made->weight.set_data(phaseWeights(weight.to(torch::kFloat32)).to(x.scalar_type()));
+      made->bias.set_data(deconv_->bias.to(torch::kFloat32).repeat({kPhases}).to(x.scalar_type()));
+      phase_conv_ = made;
+      phase_source_ = weight.data_ptr();
+      phase_version_ = weight._version();
+      phase_dtype_ = x.scalar_type();
     }
-    conv = subpixel_;
+    conv = phase_conv_;
   }
   return conv->forward(x);
 }
@@ -103,10 +115,10 @@ torch::Tensor UpsampleImpl::forwardAdd(const torch::Tensor& x, const torch::Tens
 
 torch::Tensor UpsampleImpl::run(const torch::Tensor& x, const torch::Tensor* skip) {
   if (c10::InferenceMode::is_enabled() && x.device().is_cpu()) {
-    auto phases = subPixel(x);
+    auto phases = phaseConvolution(x);
     const auto dtype = phases.scalar_type();
     if (phases.is_contiguous(at::MemoryFormat::ChannelsLast) && (dtype == torch::kFloat || dtype == torch::kBFloat16)) {
-      const int64_t n = phases.size(0), c = phases.size(1) / (kUpscale * kUpscale), h = phases.size(2), w = phases.size(3);
+      const int64_t n = phases.size(0), c = phases.size(1) / kPhases, h = phases.size(2) - 1, w = phases.size(3) - 1;
       auto out = torch::empty({n, c, h * kUpscale, w * kUpscale}, phases.options().memory_format(at::MemoryFormat::ChannelsLast));
       // The skip joins this pass only as memory laid out like the output; otherwise it is added after.
       const bool fuse = skip && skip->scalar_type() == dtype && skip->sizes() == out.sizes() &&
@@ -119,7 +131,7 @@ torch::Tensor UpsampleImpl::run(const torch::Tensor& x, const torch::Tensor* ski
                            out.data_ptr<c10::BFloat16>(), n, c, h, w, at::get_num_threads());
       return skip && !fuse ? residualAdd(out, *skip, /*relu=*/false) : out;
     }
-    auto y = torch::pixel_shuffle(phases, kUpscale);
+    auto y = interleavePhases(phases);
     // LibTorch 1.13 has no bf16 reflection pad on the CPU: the smoothing runs in fp32.
     auto out = dtype == torch::kBFloat16 ? smooth(y.to(torch::kFloat32)).to(dtype) : smooth(y);
     return skip ? residualAdd(out, *skip, /*relu=*/false) : out;

@@ -15,11 +15,14 @@ namespace derain::detail {
 
 // Doubles the resolution: transposed conv k4 s2, then a 2x2 average (after a one-pixel top/left
 // reflection pad) that removes the transposed conv's checkerboard pattern, then ReLU.
-// In inference on the CPU the transposed convolution runs as its sub-pixel equivalent: a 3x3
-// convolution to 4x the channels (weights rearranged from the transposed ones, zeros where a phase
-// has no tap) and a pixel shuffle. LibTorch 1.13 runs channels_last transposed convolutions on a slow
-// im2col path (~10 % of the lite model's time in a profile) and has no bf16 one at all; the 3x3
-// convolution is a packed oneDNN call in fp32 and bf16. Same sums in another order: equal to ~1e-6.
+// In inference on the CPU the transposed convolution runs as its phase convolution: each of the four
+// output phases (row 2y + a, column 2x + b) of a k4 s2 p1 transposed conv is a 2x2 convolution of the
+// input, so one 2x2 convolution (padding 1) to 4x the channels computes all four, phase (a, b) of
+// (y, x) at (y + a, x + b) of its channel block a * 2 + b; the smoothing pass reads them from there
+// (upsample_smooth.h). LibTorch 1.13 runs channels_last transposed convolutions on a slow im2col path
+// and has no bf16 one at all; the 2x2 convolution is a packed oneDNN call in fp32 and bf16, with the
+// transposed conv's own taps only (the 3x3 sub-pixel form used before multiplied 5 of 9 by zero).
+// Same sums in another order: equal to ~1e-6.
 class UpsampleImpl : public torch::nn::Module {
  public:
   UpsampleImpl(int in_channels, int out_channels);
@@ -29,18 +32,22 @@ class UpsampleImpl : public torch::nn::Module {
 
  private:
   static torch::Tensor smooth(const torch::Tensor& y);  // pad, 2x2 average, ReLU
-  torch::Tensor subPixel(const torch::Tensor& x);      // the inference path, before its pixel shuffle
+  torch::Tensor phaseConvolution(const torch::Tensor& x);  // the inference path, before its smoothing
   torch::Tensor run(const torch::Tensor& x, const torch::Tensor* skip);
   torch::nn::ConvTranspose2d deconv_{nullptr};
-  // The sub-pixel convolution, made from deconv_'s weights; remade when they change. Not a registered
+  // The phase convolution, made from deconv_'s weights; remade when they change. Not a registered
   // submodule: model files and training see only deconv_.
-  PackedConv2d subpixel_{nullptr};
-  const void* subpixel_source_ = nullptr;
-  int64_t subpixel_version_ = -1;
-  c10::ScalarType subpixel_dtype_ = c10::ScalarType::Undefined;
-  std::mutex subpixel_mutex_;
+  PackedConv2d phase_conv_{nullptr};
+  const void* phase_source_ = nullptr;
+  int64_t phase_version_ = -1;
+  c10::ScalarType phase_dtype_ = c10::ScalarType::Undefined;
+  std::mutex phase_mutex_;
 };
 TORCH_MODULE(Upsample);
+
+// The phase convolution's output [n, 4 * c, h + 1, w + 1] as the transposed convolution's output
+// [n, c, 2h, 2w] (before the smoothing), by LibTorch's operators: the reference for the fused pass.
+torch::Tensor interleavePhases(const torch::Tensor& phases);
 
 class GeneratorImpl : public torch::nn::Module {
  public:

@@ -14,19 +14,20 @@ namespace {
 constexpr int kScale = 2;       // pixel shuffle factor
 constexpr float kWindow = 4.0f;  // 2x2 average
 
-// Row `row` (0 .. 2 * height - 1) of the pixel-shuffled image as float, pixel-major:
-// dst[x * channels + o] for x in 0 .. 2 * width - 1.
+// Row `row` (0 .. 2 * height - 1) of the upsampled image as float, pixel-major:
+// dst[x * channels + o] for x in 0 .. 2 * width - 1. Output pixel (2y + a, 2x + b) is the phase
+// convolution's pixel (y + a, x + b) in channel block a * 2 + b (upsample_smooth.h): a run of
+// `channels` contiguous values per output pixel.
 template <typename T>
 inline __attribute__((always_inline)) void shuffledRow(const T* image, int64_t channels, int64_t width, int64_t row,
                                                        float* dst) {
-  const int64_t phase_row = row % kScale;
-  const T* src_row = image + (row / kScale) * width * channels * kScale * kScale;
+  const int64_t a = row % kScale, pixel_stride = channels * kScale * kScale;
+  const T* src_row = image + (row / kScale + a) * (width + 1) * pixel_stride + a * kScale * channels;
   for (int64_t x = 0; x < width; ++x) {
-    const T* pixel = src_row + x * channels * kScale * kScale;
     for (int64_t b = 0; b < kScale; ++b) {
       float* d = dst + (x * kScale + b) * channels;
-      const T* s = pixel + phase_row * kScale + b;
-      for (int64_t o = 0; o < channels; ++o) d[o] = static_cast<float>(s[o * kScale * kScale]);
+      const T* s = src_row + (x + b) * pixel_stride + b * channels;
+      for (int64_t o = 0; o < channels; ++o) d[o] = static_cast<float>(s[o]);
     }
   }
 }
@@ -82,7 +83,7 @@ void run(const T* in, const T* skip, T* out, int64_t batch, int64_t channels, in
          int threads) {
   const int64_t out_h = height * kScale, out_w = width * kScale;
   const int64_t rows = batch * out_h;
-  const int64_t in_image = height * width * channels * kScale * kScale;
+  const int64_t in_image = (height + 1) * (width + 1) * channels * kScale * kScale;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> above(out_w * channels), here(out_w * channels);
