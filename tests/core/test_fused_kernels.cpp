@@ -543,13 +543,18 @@ TEST(AreaPool, EqualsAdaptiveAvgPoolBitForBit) {
 
 // The generator's last step (pixel shuffle, then + the input image) against the two operators, bit
 // for bit: factor 2 (lite) and 3, fp32 and bf16, odd sizes; outside inference, the operators themselves.
+// The phases go in in row-phase order (shuffle_add.h), the operators take pixel_shuffle's.
 TEST(ShuffleAdd, EqualsPixelShuffleThenAddBitForBit) {
+  using derain::detail::rowPhaseOrder;
+  // rowPhaseOrder by hand for 3 channels, factor 2: row phase a, column phase b, then the channel.
+  EXPECT_TRUE(torch::equal(rowPhaseOrder(3, 2), torch::tensor({0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}, torch::kLong)));
   torch::manual_seed(41);
   for (int64_t factor : {2, 3}) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-      const auto phases = torch::randn({2, 3 * factor * factor, 7, 11}).to(dtype).contiguous(kChannelsLast);
+      const auto shuffle_order = torch::randn({2, 3 * factor * factor, 7, 11}).to(dtype);
+      const auto phases = shuffle_order.index_select(1, rowPhaseOrder(3, factor)).contiguous(kChannelsLast);
       const auto image = torch::randn({2, 3, 7 * factor, 11 * factor}).to(dtype).contiguous(kChannelsLast);
-      const auto expected = torch::pixel_shuffle(phases, factor) + image;
+      const auto expected = torch::pixel_shuffle(shuffle_order, factor) + image;
       at::Tensor fast;
       {
         c10::InferenceMode inference;
@@ -559,9 +564,10 @@ TEST(ShuffleAdd, EqualsPixelShuffleThenAddBitForBit) {
       EXPECT_TRUE(torch::equal(fast, expected)) << "factor " << factor << " " << dtype;
     }
   }
-  const auto phases = torch::randn({1, 12, 4, 5}, torch::requires_grad());
+  const auto shuffle_order = torch::randn({1, 12, 4, 5}, torch::requires_grad());
+  const auto phases = shuffle_order.index_select(1, rowPhaseOrder(3, 2));
   const auto image = torch::randn({1, 3, 8, 10});
   const auto out = derain::detail::shuffleAdd(phases, image, 2);
   EXPECT_TRUE(out.requires_grad());
-  EXPECT_TRUE(torch::equal(out, torch::pixel_shuffle(phases, 2) + image));
+  EXPECT_TRUE(torch::equal(out, torch::pixel_shuffle(shuffle_order, 2) + image));
 }

@@ -27,12 +27,14 @@ torch::nn::ReLU relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace
 
 // Sequential::forward, with each convolution that a ReLU follows run as one fused call (the ReLU
 // modules stay in the Sequential: they give the layers the indices the model files name them by).
-torch::Tensor runFusingRelu(torch::nn::Sequential& layers, torch::Tensor x) {
+// `skip_last`: all but the last layer.
+torch::Tensor runFusingRelu(torch::nn::Sequential& layers, torch::Tensor x, bool skip_last = false) {
   auto it = layers->begin();
-  while (it != layers->end()) {
+  const auto end = skip_last ? std::prev(layers->end()) : layers->end();
+  while (it != end) {
     auto conv = std::dynamic_pointer_cast<PackedConv2dImpl>(it->ptr());
     auto next = std::next(it);
-    if (conv && next != layers->end() && std::dynamic_pointer_cast<torch::nn::ReLUImpl>(next->ptr())) {
+    if (conv && next != end && std::dynamic_pointer_cast<torch::nn::ReLUImpl>(next->ptr())) {
       x = conv->forwardRelu(x);
       it = std::next(next);
     } else {
@@ -86,26 +88,15 @@ torch::Tensor interleavePhases(const torch::Tensor& phases) {
 }
 
 torch::Tensor UpsampleImpl::phaseConvolution(const torch::Tensor& x) {
-  PackedConv2d conv{nullptr};  // this call's: another thread may remake phase_conv_ meanwhile
-  {
-    std::lock_guard<std::mutex> lock(phase_mutex_);
+  const auto dtype = x.scalar_type();
+  auto conv = phase_conv_.get(deconv_->weight, dtype, [&] {
     const auto& weight = deconv_->weight;
-    if (!phase_conv_ || phase_source_ != weight.data_ptr() || phase_version_ != weight._version() ||
-        phase_dtype_ != x.scalar_type()) {
-      // Made as normal tensors (not inference ones): PackedConv2d tracks the version of its weights.
-      c10::InferenceMode normal_tensors(false);
-      torch::NoGradGuard no_grad;
-      const int64_t in = weight.size(0), out = weight.size(1);
-      PackedConv2d made(torch::nn::Conv2dOptions(in, out * kPhases, kPhaseKernel).padding(1));
-      made->weight.set_data(phaseWeights(weight.to(torch::kFloat32)).to(x.scalar_type()));
-      made->bias.set_data(deconv_->bias.to(torch::kFloat32).repeat({kPhases}).to(x.scalar_type()));
-      phase_conv_ = made;
-      phase_source_ = weight.data_ptr();
-      phase_version_ = weight._version();
-      phase_dtype_ = x.scalar_type();
-    }
-    conv = phase_conv_;
-  }
+    const int64_t in = weight.size(0), out = weight.size(1);
+    PackedConv2d made(torch::nn::Conv2dOptions(in, out * kPhases, kPhaseKernel).padding(1));
+    made->weight.set_data(phaseWeights(weight.to(torch::kFloat32)).to(dtype));
+    made->bias.set_data(deconv_->bias.to(torch::kFloat32).repeat({kPhases}).to(dtype));
+    return made;
+  });
   return conv->forward(x);
 }
 
@@ -197,8 +188,25 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
   x = up_half_->forwardAdd(x, skip2);
   x = runFusingRelu(decode_half_, x);
   x = up_full_->forwardAdd(x, skip1);
+  if (unshuffle_ > 1 && residual_ && c10::InferenceMode::is_enabled() && x.device().is_cpu()) {
+    // The last convolution with its outputs in row-phase order, so the shuffle-add reads each output
+    // row's values in runs (shuffle_add.h).
+    auto last = std::dynamic_pointer_cast<PackedConv2dImpl>(decode_full_->ptr(decode_full_->size() - 1));
+    const auto dtype = x.scalar_type();
+    auto reordered = last_conv_.get(last->weight, dtype, [&] {
+      const auto order = rowPhaseOrder(kOutputChannels, unshuffle_);
+      const auto& o = last->options;
+      PackedConv2d made(torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+                            .stride(o.stride())
+                            .padding(o.padding())
+                            .dilation(o.dilation()));
+      made->weight.set_data(last->weight.index_select(0, order).to(dtype));
+      made->bias.set_data(last->bias.index_select(0, order).to(dtype));
+      return made;
+    });
+    return shuffleAdd(reordered->forward(runFusingRelu(decode_full_, x, /*skip_last=*/true)), image, unshuffle_);
+  }
   x = runFusingRelu(decode_full_, x);
-  if (unshuffle_ > 1 && residual_) return shuffleAdd(x, image, unshuffle_);  // one pass (shuffle_add.h)
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);
   return residual_ ? residualAdd(x, image, /*relu=*/false) : x;
 }

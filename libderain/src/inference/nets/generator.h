@@ -2,13 +2,12 @@
 // convolutions at 1/4 resolution and skip connections at 1/2 and full resolution.
 #pragma once
 
-#include <mutex>
-
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
 #include "derain/config.hpp"
+#include "nets/derived_conv.h"
 #include "nets/packed_conv.h"
 
 namespace derain::detail {
@@ -35,13 +34,7 @@ class UpsampleImpl : public torch::nn::Module {
   torch::Tensor phaseConvolution(const torch::Tensor& x);  // the inference path, before its smoothing
   torch::Tensor run(const torch::Tensor& x, const torch::Tensor* skip);
   torch::nn::ConvTranspose2d deconv_{nullptr};
-  // The phase convolution, made from deconv_'s weights; remade when they change. Not a registered
-  // submodule: model files and training see only deconv_.
-  PackedConv2d phase_conv_{nullptr};
-  const void* phase_source_ = nullptr;
-  int64_t phase_version_ = -1;
-  c10::ScalarType phase_dtype_ = c10::ScalarType::Undefined;
-  std::mutex phase_mutex_;
+  DerivedConv phase_conv_;  // made from deconv_'s weights
 };
 TORCH_MODULE(Upsample);
 
@@ -66,6 +59,9 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential decode_half_{nullptr};
   Upsample up_full_{nullptr};                   // -> full res
   torch::nn::Sequential decode_full_{nullptr};  // -> 3 channels
+  // With unshuffle and residual, in inference on the CPU: decode_full_'s last convolution with its
+  // output channels in row-phase order (shuffle_add.h).
+  DerivedConv last_conv_;
 };
 TORCH_MODULE(Generator);
 

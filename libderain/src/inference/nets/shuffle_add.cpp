@@ -13,42 +13,29 @@ namespace derain::detail {
 namespace {
 constexpr int64_t kColourChannels = 3, kLiteFactor = 2;
 
-// Output row `row` (image row y of image n): output pixel (y, x) channel c reads phase channel
-// c * f^2 + (y % f) * f + (x % f) at (y / f, x / f), pixel_shuffle's order.
+// Output row `row` (image row y of image n): output pixel (y, x) channel c reads row-phase channel
+// ((y % f) * f + x % f) * C + c at (y / f, x / f), so source pixel s gives the f * C values of output
+// pixels f s .. f s + f - 1 in one run.
 template <typename T>
 inline __attribute__((always_inline)) void shuffleAddRow(const T* phases, const T* image, T* out, int64_t row,
                                                          int64_t channels, int64_t height, int64_t width,
                                                          int64_t factor) {
-  const int64_t out_h = height * factor, out_w = width * factor, phase_channels = channels * factor * factor;
-  const int64_t n = row / out_h, y = row % out_h, a = y % factor;
-  const T* phase_row = phases + ((n * height + y / factor) * width) * phase_channels + a * factor;
-  const T* in = image + row * out_w * channels;
-  T* o = out + row * out_w * channels;
+  const int64_t out_h = height * factor, run = factor * channels, phase_channels = run * factor;
+  const int64_t n = row / out_h, y = row % out_h;
+  const T* phase_row = phases + ((n * height + y / factor) * width) * phase_channels + (y % factor) * run;
+  const T* in = image + row * width * run;
+  T* o = out + row * width * run;
   auto add = [](T p, T i) { return storedAs<T>(static_cast<float>(p) + static_cast<float>(i)); };
   if (channels == kColourChannels && factor == kLiteFactor) {
-    // The generator's case, spelled out: two output pixels per source pixel, no index arithmetic
-    // per value, so the loop vectorises.
-    constexpr int64_t kPhases = kColourChannels * kLiteFactor * kLiteFactor, kOut = kColourChannels * kLiteFactor;
-    for (int64_t source = 0; source < width; ++source) {
-      const T* p = phase_row + source * kPhases;
-      const T* i = in + source * kOut;
-      T* d = o + source * kOut;
-      d[0] = add(p[0], i[0]);
-      d[1] = add(p[4], i[1]);
-      d[2] = add(p[8], i[2]);
-      d[3] = add(p[1], i[3]);
-      d[4] = add(p[5], i[4]);
-      d[5] = add(p[9], i[5]);
-    }
+    // The generator's case with constant sizes, so the loop vectorises.
+    constexpr int64_t kRun = kColourChannels * kLiteFactor, kPhases = kRun * kLiteFactor;
+    for (int64_t source = 0; source < width; ++source)
+      for (int64_t k = 0; k < kRun; ++k)
+        o[source * kRun + k] = add(phase_row[source * kPhases + k], in[source * kRun + k]);
     return;
   }
-  // x = source pixel * factor + phase: no 64-bit division per output pixel.
   for (int64_t source = 0; source < width; ++source)
-    for (int64_t b = 0; b < factor; ++b) {
-      const int64_t x = source * factor + b;
-      const T* p = phase_row + source * phase_channels + b;
-      for (int64_t c = 0; c < channels; ++c) o[x * channels + c] = add(p[c * factor * factor], in[x * channels + c]);
-    }
+    for (int64_t k = 0; k < run; ++k) o[source * run + k] = add(phase_row[source * phase_channels + k], in[source * run + k]);
 }
 
 #define DERAIN_SHUFFLE_ADD_ROWS(T)                                                                                   \
@@ -70,6 +57,14 @@ void run(const T* phases, const T* image, T* out, int64_t batch, int64_t channel
 }
 }  // namespace
 
+at::Tensor rowPhaseOrder(int64_t channels, int64_t factor) {
+  std::vector<int64_t> order;
+  for (int64_t a = 0; a < factor; ++a)
+    for (int64_t b = 0; b < factor; ++b)
+      for (int64_t c = 0; c < channels; ++c) order.push_back(c * factor * factor + a * factor + b);
+  return torch::tensor(order, torch::kLong);
+}
+
 at::Tensor shuffleAdd(const at::Tensor& phases, const at::Tensor& image, int64_t factor) {
   const auto cl = at::MemoryFormat::ChannelsLast;
   const auto dtype = image.scalar_type();
@@ -79,7 +74,12 @@ at::Tensor shuffleAdd(const at::Tensor& phases, const at::Tensor& image, int64_t
                     image.is_contiguous(cl) && phases.size(0) == image.size(0) &&
                     phases.size(1) == image.size(1) * factor * factor && image.size(2) == phases.size(2) * factor &&
                     image.size(3) == phases.size(3) * factor;
-  if (!fast) return residualAdd(torch::pixel_shuffle(phases, factor), image, /*relu=*/false);
+  if (!fast) {
+    // Back to pixel_shuffle's order: pixel_shuffle channel rowPhaseOrder[k] is row-phase channel k.
+    const auto order = rowPhaseOrder(image.size(1), factor).to(phases.device());
+    const auto inverse = torch::empty_like(order).scatter_(0, order, torch::arange(order.size(0), order.options()));
+    return residualAdd(torch::pixel_shuffle(phases.index_select(1, inverse), factor), image, /*relu=*/false);
+  }
   auto out = torch::empty_like(image, cl);
   const int64_t batch = image.size(0), channels = image.size(1), height = phases.size(2), width = phases.size(3);
   if (dtype == torch::kFloat)
