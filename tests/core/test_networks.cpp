@@ -116,6 +116,43 @@ TEST(Networks, GeneratorSeesTheMask) {
   EXPECT_FALSE(torch::equal(net->g_n->forward(x, zero), net->g_n->forward(x, one)));
 }
 
+// A lite generator (space-to-depth and residual) in inference, where its last convolution runs with
+// reordered outputs (rowPhaseOrder) and its upsamplings as phase convolutions: the training-mode
+// forward within float rounding, and again after a weight change (both derived convolutions remade).
+TEST(Networks, LiteGeneratorInferenceEqualsTheTrainingForward) {
+  auto config = derain::test::tinyConfig();
+  ASSERT_EQ(config.generator.unshuffle, 2);
+  ASSERT_TRUE(config.generator.residual);
+  derain::detail::Generator g(config.generator);
+  torch::manual_seed(8);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->parameters()) p.uniform_(-0.3, 0.3);  // not near the identity: G's part counts
+  }
+  const auto x = randomImage(1, 32, 48, 6).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto mask = torch::rand({1, 1, 32, 48}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto compare = [&](const char* when) {
+    at::Tensor reference, fast;
+    {
+      torch::NoGradGuard no_grad;
+      reference = g->forward(x, mask);
+    }
+    {
+      c10::InferenceMode inference;
+      fast = g->forward(x, mask);
+    }
+    const float scale = (reference - x).abs().max().item<float>();
+    EXPECT_GT(scale, 0.1f) << when;
+    EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale) << when;
+  };
+  compare("first forward");
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->parameters()) p.mul_(-1.25);  // a training step, say
+  }
+  compare("after a weight change");
+}
+
 // The packed convolution is the plain one, bit for bit, for every shape the networks use; it repacks
 // when the weights change.
 // The fused convolution + ReLU (oneDNN post-op) equals the convolution followed by a ReLU bit for
