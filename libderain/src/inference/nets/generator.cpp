@@ -56,9 +56,9 @@ namespace {
 constexpr int kUpscale = 2;
 constexpr int kPhases = kUpscale * kUpscale;
 constexpr int kPhaseKernel = 2;  // each output phase of the k4 s2 p1 transposed conv reads 2x2 inputs
-// Transposed conv k4 s2 p1 per output phase: output row 2y + a takes input rows y + d, d in
-// {a - 1, a}, with kernel row kTap[a][d + 1] (-1: no tap). The same holds for columns.
-constexpr int kTap[2][3] = {{3, 1, -1}, {-1, 2, 0}};
+// Transposed conv k4 s2 p1 per output phase: output row 2y + a takes input rows y + a - 1 + r,
+// r = 0, 1, with the transposed kernel's row kTap[a][r]. The same holds for columns.
+constexpr int kTap[kUpscale][kPhaseKernel] = {{3, 1}, {2, 0}};
 
 // [in, out, 4, 4] transposed-conv weights -> [4 * out, in, 2, 2] weights of the phase convolution
 // (generator.h): output channel (a * 2 + b) * out + o is phase (a, b) of channel o, and its kernel
@@ -71,10 +71,9 @@ torch::Tensor phaseWeights(const torch::Tensor& transposed) {
     for (int b = 0; b < kUpscale; ++b)
       for (int r = 0; r < kPhaseKernel; ++r)
         for (int s = 0; s < kPhaseKernel; ++s)
-          w[a][b].select(2, r).select(2, s).copy_(transposed.select(2, kTap[a][a + r]).select(2, kTap[b][b + s]).t());
+          w[a][b].select(2, r).select(2, s).copy_(transposed.select(2, kTap[a][r]).select(2, kTap[b][s]).t());
   return w.reshape({kPhases * out, in, kPhaseKernel, kPhaseKernel});
 }
-
 }  // namespace
 
 torch::Tensor interleavePhases(const torch::Tensor& phases) {

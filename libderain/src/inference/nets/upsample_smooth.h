@@ -1,8 +1,9 @@
 // The end of the generator's upsampling step in one pass, for inference on the CPU: the phase
 // convolution's four phases interleaved (a pixel shuffle), one-pixel top/left reflection pad, 2x2
-// average, ReLU. LibTorch does it as four operators, and its reflection pad hands back an NCHW tensor, so the layers after it
-// ran NCHW (oneDNN then re-orders every convolution's input); in the lite model at 640x360 the four
-// took about a sixth of the fp32 frame and a quarter of the bf16 one (LibTorch profiler, one thread). Torch-free (plain pointers) so it can be built with OpenMP.
+// average, ReLU. LibTorch does it as four operators, and its reflection pad hands back an NCHW
+// tensor, so the layers after it ran NCHW (oneDNN then re-orders every convolution's input); in the
+// lite model at 640x360 the four took about a sixth of the fp32 frame and a quarter of the bf16 one
+// (LibTorch profiler, one thread). Torch-free (plain pointers) so it can be built with OpenMP.
 //
 // Same arithmetic as LibTorch's operators, bit for bit (tests/core/test_fused_kernels.cpp):
 // each output is (((0 + a) + b) + c) + d, divided by 4, in float (bf16 data is widened first and
