@@ -10,6 +10,7 @@
 #include "nets/conv_lstm.h"
 #include "nets/feature_blocks.h"
 #include "nets/generator.h"
+#include "nets/one_output_conv.h"
 #include "nets/onednn_conv.h"
 #include "nets/packed_conv.h"
 #include "nets/uarse.h"
@@ -204,6 +205,63 @@ TEST_P(PackedConv2dPaths, Bf16IsPackedAndEqualsThePlainBf16Convolution) {
   ASSERT_EQ(packed.scalar_type(), torch::kBFloat16);
   EXPECT_TRUE(torch::equal(plain, packed));
   EXPECT_TRUE(torch::equal(plain_relu, packed_relu));
+}
+
+// A 3x3 convolution to one channel runs as dot products (one_output_conv.h), not through oneDNN:
+// equal to a double-precision reference within float rounding in fp32 and one bf16 rounding in bf16,
+// at the edges (padding) and for one-pixel images too, rows of one and of two 16-pixel blocks and
+// a remainder, and it follows a weight change.
+TEST(PackedConv2d, OneOutputChannelIsDotProductsWithinRounding) {
+  using derain::detail::PackedConv2d;
+  if (!derain::detail::oneOutputConvAvailable()) GTEST_SKIP() << "this CPU has no AVX-512: oneDNN runs it";
+  for (const int64_t channels : {16, 32}) {
+    for (const auto& sizes : {std::vector<int64_t>{2, channels, 7, 41}, std::vector<int64_t>{1, channels, 1, 1},
+                              std::vector<int64_t>{1, channels, 1, 23}}) {
+      for (const auto dtype : {torch::kFloat, torch::kBFloat16}) {
+        torch::manual_seed(channels + sizes[2]);
+        PackedConv2d conv(torch::nn::Conv2dOptions(channels, 1, 3).padding(1));
+        {
+          torch::NoGradGuard no_grad;
+          conv->bias.fill_(0.25);  // init may leave it near zero: a bias added twice or dropped shows
+        }
+        conv->to(dtype);
+        const auto x = torch::randn(sizes).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+        // The same sums in double from the same (rounded) values.
+        auto reference = [&] {
+          torch::NoGradGuard no_grad;
+          return torch::conv2d(x.to(torch::kDouble), conv->weight.to(torch::kDouble), conv->bias.to(torch::kDouble),
+                               1, 1);
+        };
+        at::Tensor fast;
+        {
+          c10::InferenceMode inference;
+          fast = conv->forward(x);
+        }
+        const std::string where = std::to_string(channels) + " channels, " + std::to_string(sizes[2]) + "x" +
+                                  std::to_string(sizes[3]) + (dtype == torch::kFloat ? " fp32" : " bf16");
+        EXPECT_EQ(conv->packCount(), 0u) << where << ": oneDNN ran it";
+        ASSERT_EQ(fast.scalar_type(), dtype) << where;
+        ASSERT_EQ(fast.sizes(), (std::vector<int64_t>{sizes[0], 1, sizes[2], sizes[3]})) << where;
+        auto expected = reference();
+        // fp32: float sums of up to 288 products of N(0,1) values; bf16: the result rounded once to 8 bits.
+        const double tolerance = dtype == torch::kFloat ? 1e-5 : 1.0 / 256;
+        auto bound = tolerance * (expected.abs() + 1);
+        EXPECT_TRUE(((fast.to(torch::kDouble) - expected).abs() <= bound).all().item<bool>())
+            << where << ": max diff " << (fast.to(torch::kDouble) - expected).abs().max().item<double>();
+        {
+          torch::NoGradGuard no_grad;
+          conv->weight.mul_(2.0);  // an optimiser step: the kernel's copy of the weights must follow
+          conv->bias.add_(1.0);
+        }
+        expected = reference();
+        c10::InferenceMode inference;
+        fast = conv->forward(x).to(torch::kDouble);
+        bound = tolerance * (expected.abs() + 1);
+        EXPECT_TRUE(((fast - expected).abs() <= bound).all().item<bool>())
+            << where << " after a weight change: max diff " << (fast - expected).abs().max().item<double>();
+      }
+    }
+  }
 }
 
 // Dilated convolutions in inference, fp32 and bf16, ReLU fused or not: equal to LibTorch's own

@@ -7,6 +7,7 @@
 #include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
 
+#include "nets/one_output_conv.h"
 #include "nets/residual_add.h"
 
 namespace derain::detail {
@@ -41,7 +42,46 @@ bool PackedConv2dImpl::packable(const torch::Tensor& input) const {
 
 torch::Tensor PackedConv2dImpl::forward(const torch::Tensor& input) {
   if (!packable(input)) return torch::nn::Conv2dImpl::forward(input);
+  if (oneOutputApplies(input)) return runOneOutput(input);
   return runPacked(input, ConvEpilogue{}, nullptr);
+}
+
+bool PackedConv2dImpl::oneOutputApplies(const torch::Tensor& input) const {
+  const ConvGeometry g = geometry(input);
+  return g.out_channels == 1 && g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.pad_h == 1 && g.pad_w == 1 && g.dilation_h == 1 && g.dilation_w == 1 && options.groups() == 1 &&
+         oneOutputConvChannelsSupported(g.in_channels) && input.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+         oneOutputConvAvailable();
+}
+
+torch::Tensor PackedConv2dImpl::runOneOutput(const torch::Tensor& input) {
+  const OneOutputConvShape shape{input.size(0), input.size(2), input.size(3), input.size(1)};
+  std::vector<float> taps;
+  float bias_value = 0.0f;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t bias_version = bias.defined() ? bias._version() : -1;
+    auto& w = one_output_weights_;
+    if (w.weight_data != weight.data_ptr() || w.weight_version != weight._version() ||
+        w.bias_version != bias_version) {
+      // [1, C, 3, 3] -> [3][3][C] in float: each tap's channels side by side, as the input's.
+      const auto t = weight[0].permute({1, 2, 0}).to(torch::kFloat).contiguous();
+      w.taps.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      w.bias = bias.defined() ? bias.to(torch::kFloat).item<float>() : 0.0f;
+      w.weight_data = weight.data_ptr(), w.weight_version = weight._version(), w.bias_version = bias_version;
+    }
+    taps = w.taps;
+    bias_value = w.bias;
+  }
+  auto out = torch::empty({shape.batch, 1, shape.height, shape.width}, input.options(),
+                          at::MemoryFormat::ChannelsLast);
+  if (input.scalar_type() == torch::kFloat) {
+    oneOutputConv3x3(input.data_ptr<float>(), taps.data(), bias_value, out.data_ptr<float>(), shape);
+  } else {
+    oneOutputConv3x3Bf16(reinterpret_cast<const uint16_t*>(input.data_ptr<c10::BFloat16>()), taps.data(), bias_value,
+                         reinterpret_cast<uint16_t*>(out.data_ptr<c10::BFloat16>()), shape);
+  }
+  return out;
 }
 
 torch::Tensor PackedConv2dImpl::forwardRelu(const torch::Tensor& input) {

@@ -4,6 +4,9 @@
 // (c10::InferenceMode) on the CPU in fp32 or bf16, this module packs them once per input size through
 // LibTorch's own mkldnn_prepacked ops (the same oneDNN convolution, bit-identical output) and keeps
 // the pack until the weights change; anywhere else (training, CUDA) it is a plain Conv2d.
+// A 3x3 convolution with one output channel (stride 1, padding 1, channels_last input) runs in
+// forward() as dot products instead (one_output_conv.h: oneDNN pads the channel to 16), where the
+// CPU has AVX-512; within float rounding of oneDNN's sums, not bit for bit.
 // forwardRelu() is the convolution followed by a ReLU, fused into the packed oneDNN call (oneDNN's
 // post-op: bit-identical to a separate ReLU, without the extra pass over the activations).
 // forwardAddRelu() is a residual block's end, ReLU(conv(x) [ReLU] + residual), in the same store.
@@ -76,7 +79,15 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     int64_t weight_version = -1;
     std::shared_ptr<OneDnnConv> conv;
   };
+  struct OneOutputWeights {  // runOneOutput's weights as the kernel reads them, for one weight version
+    const void* weight_data = nullptr;
+    int64_t weight_version = -1, bias_version = -1;
+    std::vector<float> taps;  // [3][3][in_channels]
+    float bias = 0.0f;
+  };
   bool packable(const torch::Tensor& input) const;
+  bool oneOutputApplies(const torch::Tensor& input) const;  // packable(input) holds
+  torch::Tensor runOneOutput(const torch::Tensor& input);
   Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
   ConvGeometry geometry(const torch::Tensor& input) const;
   // This convolution's weights and bias packed by oneDNN for the problem g on `type` data; null where
@@ -95,6 +106,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   std::mutex mutex_;  // a model may be shared by engines in several threads
   std::vector<Pack> packs_;
   std::vector<BandPack> band_packs_;
+  OneOutputWeights one_output_weights_;
 };
 TORCH_MODULE(PackedConv2d);
 
