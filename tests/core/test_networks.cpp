@@ -14,6 +14,7 @@
 #include "nets/onednn_conv.h"
 #include "nets/packed_conv.h"
 #include "nets/uarse.h"
+#include "nets/width_pair_conv.h"
 #include "test_support.h"
 
 using derain::ModelConfig;
@@ -262,6 +263,70 @@ TEST(PackedConv2d, OneOutputChannelIsDotProductsWithinRounding) {
       }
     }
   }
+}
+
+// A 3x3 convolution to 8 channels run over pairs of columns (width_pair_conv.h): with its ReLU, equal
+// to a double-precision reference within float rounding (fp32) and one bf16 rounding (bf16), a view
+// of the paired output; not applied to odd widths, strided convolutions or training.
+TEST(PackedConv2d, WidthPairedConvolutionEqualsThe3x3WithinRounding) {
+  using namespace derain::detail;
+  torch::manual_seed(31);
+  for (const auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    PackedConv2d conv(torch::nn::Conv2dOptions(16, 8, 3).padding(1));
+    conv->to(dtype);
+    const auto x = torch::randn({2, 16, 7, 10}).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto expected = [&] {
+      torch::NoGradGuard no_grad;
+      return torch::relu(torch::conv2d(x.to(torch::kDouble), conv->weight.to(torch::kDouble),
+                                       conv->bias.to(torch::kDouble), 1, 1));
+    }();
+    EXPECT_FALSE(widthPairApplies(*conv, x)) << "outside inference";
+    auto paired_conv = makeWidthPairConv(*conv, dtype);
+    c10::InferenceMode inference;
+    ASSERT_TRUE(widthPairApplies(*conv, x));
+    EXPECT_FALSE(widthPairApplies(*conv, x.narrow(3, 0, 9).contiguous(at::MemoryFormat::ChannelsLast)));
+    const auto paired = paired_conv->forwardRelu(x);
+    ASSERT_EQ(paired.sizes(), (std::vector<int64_t>{2, 16, 7, 5}));
+    const auto y = unpairWidth(paired);
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 8, 7, 10}));
+    EXPECT_EQ(y.data_ptr(), paired.data_ptr()) << "a copy, not a view";
+    EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+    const double tolerance = dtype == torch::kFloat ? 1e-5 : 1.0 / 256;
+    const auto diff = (y.to(torch::kDouble) - expected).abs();
+    EXPECT_TRUE((diff <= tolerance * (expected.abs() + 1)).all().item<bool>())
+        << (dtype == torch::kFloat ? "fp32" : "bf16") << ": max diff " << diff.max().item<double>();
+    EXPECT_GT(expected.gt(0).sum().item<int64_t>(), 100) << "the ReLU left too little to compare";
+  }
+  PackedConv2d strided(torch::nn::Conv2dOptions(16, 8, 3).stride(2).padding(1));
+  c10::InferenceMode inference;
+  EXPECT_FALSE(widthPairApplies(*strided, torch::randn({1, 16, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast)));
+}
+
+// The lite generator's shape (16 channels: its decoder's 16 -> 8 convolution runs paired) in
+// inference against its training-mode forward, as the test above does for the tiny one.
+TEST(Networks, SixteenChannelGeneratorInferenceEqualsTheTrainingForward) {
+  auto config = derain::test::tinyConfig();
+  config.generator.channels = 16;
+  derain::detail::Generator g(config.generator);
+  torch::manual_seed(9);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->parameters()) p.uniform_(-0.2, 0.2);
+  }
+  const auto x = randomImage(1, 32, 48, 7).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto mask = torch::rand({1, 1, 32, 48}).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor reference, fast;
+  {
+    torch::NoGradGuard no_grad;
+    reference = g->forward(x, mask);
+  }
+  {
+    c10::InferenceMode inference;
+    fast = g->forward(x, mask);
+  }
+  const float scale = (reference - x).abs().max().item<float>();
+  EXPECT_GT(scale, 0.1f);
+  EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale);
 }
 
 // Dilated convolutions in inference, fp32 and bf16, ReLU fused or not: equal to LibTorch's own

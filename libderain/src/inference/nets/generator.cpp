@@ -4,6 +4,7 @@
 #include "nets/residual_add.h"
 #include "nets/shuffle_add.h"
 #include "nets/upsample_smooth.h"
+#include "nets/width_pair_conv.h"
 
 #include <ATen/Parallel.h>
 
@@ -203,7 +204,15 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& image, const torch::Te
       made->bias.set_data(last->bias.index_select(0, order).to(dtype));
       return made;
     });
-    return shuffleAdd(reordered->forward(runFusingRelu(decode_full_, x, /*skip_last=*/true)), image, unshuffle_);
+    auto first = std::dynamic_pointer_cast<PackedConv2dImpl>(decode_full_->ptr(0));
+    torch::Tensor features;
+    if (decode_full_->size() == 3 && widthPairApplies(*first, x)) {  // conv, ReLU, last conv
+      auto paired = paired_conv_.get(first->weight, dtype, [&] { return makeWidthPairConv(*first, dtype); });
+      features = unpairWidth(paired->forwardRelu(x));
+    } else {
+      features = runFusingRelu(decode_full_, x, /*skip_last=*/true);
+    }
+    return shuffleAdd(reordered->forward(features), image, unshuffle_);
   }
   x = runFusingRelu(decode_full_, x);
   if (unshuffle_ > 1) x = torch::pixel_shuffle(x, unshuffle_);

@@ -62,6 +62,9 @@ class GeneratorImpl : public torch::nn::Module {
   // With unshuffle and residual, in inference on the CPU: decode_full_'s last convolution with its
   // output channels in row-phase order (shuffle_add.h).
   DerivedConv last_conv_;
+  // In inference on the CPU: decode_full_'s first convolution over pairs of columns where it goes to
+  // 8 channels (width_pair_conv.h).
+  DerivedConv paired_conv_;
 };
 TORCH_MODULE(Generator);
 
