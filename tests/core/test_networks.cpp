@@ -119,40 +119,46 @@ TEST(Networks, GeneratorSeesTheMask) {
 }
 
 // A lite generator (space-to-depth and residual) in inference, where its last convolution runs with
-// reordered outputs (rowPhaseOrder) and its upsamplings as phase convolutions: the training-mode
-// forward within float rounding, and again after a weight change (both derived convolutions remade).
+// reordered outputs (rowPhaseOrder), its upsamplings as phase convolutions and, with 16 channels (the
+// lite preset's), its decoder's 16 -> 8 convolution over pairs of columns (width_pair_conv.h): the
+// training-mode forward within float rounding, and again after a weight change (the derived
+// convolutions remade).
 TEST(Networks, LiteGeneratorInferenceEqualsTheTrainingForward) {
-  auto config = derain::test::tinyConfig();
-  ASSERT_EQ(config.generator.unshuffle, 2);
-  ASSERT_TRUE(config.generator.residual);
-  derain::detail::Generator g(config.generator);
-  torch::manual_seed(8);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : g->parameters()) p.uniform_(-0.3, 0.3);  // not near the identity: G's part counts
-  }
-  const auto x = randomImage(1, 32, 48, 6).contiguous(at::MemoryFormat::ChannelsLast);
-  const auto mask = torch::rand({1, 1, 32, 48}).contiguous(at::MemoryFormat::ChannelsLast);
-  auto compare = [&](const char* when) {
-    at::Tensor reference, fast;
+  for (const int channels : {8, 16}) {
+    auto config = derain::test::tinyConfig();
+    ASSERT_EQ(config.generator.unshuffle, 2);
+    ASSERT_TRUE(config.generator.residual);
+    config.generator.channels = channels;
+    derain::detail::Generator g(config.generator);
+    torch::manual_seed(8);
     {
       torch::NoGradGuard no_grad;
-      reference = g->forward(x, mask);
+      for (auto& p : g->parameters()) p.uniform_(-0.3, 0.3);  // not near the identity: G's part counts
     }
+    const auto x = randomImage(1, 32, 48, 6).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto mask = torch::rand({1, 1, 32, 48}).contiguous(at::MemoryFormat::ChannelsLast);
+    auto compare = [&](const std::string& when) {
+      at::Tensor reference, fast;
+      {
+        torch::NoGradGuard no_grad;
+        reference = g->forward(x, mask);
+      }
+      {
+        c10::InferenceMode inference;
+        fast = g->forward(x, mask);
+      }
+      const float scale = (reference - x).abs().max().item<float>();
+      EXPECT_GT(scale, 0.1f) << when;
+      EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale) << when;
+    };
+    const std::string where = std::to_string(channels) + " channels, ";
+    compare(where + "first forward");
     {
-      c10::InferenceMode inference;
-      fast = g->forward(x, mask);
+      torch::NoGradGuard no_grad;
+      for (auto& p : g->parameters()) p.mul_(-1.25);  // a training step, say
     }
-    const float scale = (reference - x).abs().max().item<float>();
-    EXPECT_GT(scale, 0.1f) << when;
-    EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale) << when;
-  };
-  compare("first forward");
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : g->parameters()) p.mul_(-1.25);  // a training step, say
+    compare(where + "after a weight change");
   }
-  compare("after a weight change");
 }
 
 // The packed convolution is the plain one, bit for bit, for every shape the networks use; it repacks
@@ -300,33 +306,6 @@ TEST(PackedConv2d, WidthPairedConvolutionEqualsThe3x3WithinRounding) {
   PackedConv2d strided(torch::nn::Conv2dOptions(16, 8, 3).stride(2).padding(1));
   c10::InferenceMode inference;
   EXPECT_FALSE(widthPairApplies(*strided, torch::randn({1, 16, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast)));
-}
-
-// The lite generator's shape (16 channels: its decoder's 16 -> 8 convolution runs paired) in
-// inference against its training-mode forward, as the test above does for the tiny one.
-TEST(Networks, SixteenChannelGeneratorInferenceEqualsTheTrainingForward) {
-  auto config = derain::test::tinyConfig();
-  config.generator.channels = 16;
-  derain::detail::Generator g(config.generator);
-  torch::manual_seed(9);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : g->parameters()) p.uniform_(-0.2, 0.2);
-  }
-  const auto x = randomImage(1, 32, 48, 7).contiguous(at::MemoryFormat::ChannelsLast);
-  const auto mask = torch::rand({1, 1, 32, 48}).contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor reference, fast;
-  {
-    torch::NoGradGuard no_grad;
-    reference = g->forward(x, mask);
-  }
-  {
-    c10::InferenceMode inference;
-    fast = g->forward(x, mask);
-  }
-  const float scale = (reference - x).abs().max().item<float>();
-  EXPECT_GT(scale, 0.1f);
-  EXPECT_LT((fast - reference).abs().max().item<float>(), 1e-5f * scale);
 }
 
 // Dilated convolutions in inference, fp32 and bf16, ReLU fused or not: equal to LibTorch's own
