@@ -28,7 +28,10 @@ namespace {
 
 constexpr double kLiteSeconds = 3.0;   // time budget per lite case
 constexpr double kPaperSeconds = 1.0;  // the paper preset is slow on CPU: few iterations
-constexpr int kWarmupFrames = 1;
+// Frames run before the clock starts. One was not enough: the paper preset's fp32 frame after a single
+// warm-up took 1617 ms, the ones after it 1214-1230 ms (AMD EPYC, `ceiling 3x3 conv fp32: 422.7`), and
+// with its one-frame budget that first frame was the whole measurement. bf16 and lite settle after one.
+constexpr int kWarmupFrames = 2;
 
 struct Size {
   int width, height;
