@@ -6,8 +6,8 @@
 // LibTorch's threads. Same weights and taps as that kernel (compute_source_index_and_lambda in float),
 // applied separably: each source row a chunk of output rows reads is interpolated along the width
 // once, then each output row is the blend of two such rows (at 4x the gathers of the column taps run
-// for a quarter of the rows, and the blend vectorises: 0.244 -> 0.044 ms for a 160x90 bf16 mask to
-// 640x360 on 2 threads, README's performance section). LibTorch sums the four products of each
+// for a quarter of the rows, and the blend vectorises: 0.243 -> 0.044-0.050 ms for a 160x90 bf16 mask
+// to 640x360 on 2 threads, README's performance section with the runs' ceiling lines). LibTorch sums the four products of each
 // pixel at once, so the result is within a few float ulps of it, and within one bf16 rounding step
 // for a bf16 result (tests/core/test_fused_kernels.cpp).
 #pragma once

@@ -2,9 +2,10 @@
 // 1, as dot products: each output pixel is its 3x3 x C input window times the weights, 16 channels to
 // an AVX-512 vector and one sum across the vector at the end. oneDNN pads the one output channel to
 // 16 and did 16x the arithmetic: the lite model's three such convolutions (16 -> 1 at 160x90) took
-// 0.32 ms a 640x360 frame in bf16 (a oneDNN trace, README's performance section), under 2 % of the
-// FLOP rate of its other convolutions. Sums in another order than oneDNN's: not bit-identical to it
-// (fp32 within float rounding; bf16 the same products, exact in float, rounded once at the end).
+// 0.32 ms a 640x360 frame in bf16 (a oneDNN trace, README's performance section), ~38 GFLOP/s where
+// most of its other convolutions ran at 700-870. Sums in another order than oneDNN's: not
+// bit-identical to it (fp32 within float rounding; bf16 the same products, exact in float, rounded
+// once at the end).
 // Torch-free.
 #pragma once
 

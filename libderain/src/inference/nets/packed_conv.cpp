@@ -46,17 +46,21 @@ torch::Tensor PackedConv2dImpl::forward(const torch::Tensor& input) {
   return runPacked(input, ConvEpilogue{}, nullptr);
 }
 
-bool PackedConv2dImpl::oneOutputApplies(const torch::Tensor& input) const {
+bool PackedConv2dImpl::packedSame3x3(const torch::Tensor& input) const {
+  if (!packable(input) || !input.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
   const ConvGeometry g = geometry(input);
-  return g.out_channels == 1 && g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
-         g.pad_h == 1 && g.pad_w == 1 && g.dilation_h == 1 && g.dilation_w == 1 && options.groups() == 1 &&
-         oneOutputConvChannelsSupported(g.in_channels) && input.is_contiguous(at::MemoryFormat::ChannelsLast) &&
-         oneOutputConvAvailable();
+  return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
+         g.dilation_h == 1 && g.dilation_w == 1 && options.groups() == 1;
+}
+
+bool PackedConv2dImpl::oneOutputApplies(const torch::Tensor& input) const {
+  return weight.size(0) == 1 && oneOutputConvChannelsSupported(input.size(1)) && oneOutputConvAvailable() &&
+         packedSame3x3(input);
 }
 
 torch::Tensor PackedConv2dImpl::runOneOutput(const torch::Tensor& input) {
   const OneOutputConvShape shape{input.size(0), input.size(2), input.size(3), input.size(1)};
-  std::vector<float> taps;
+  std::shared_ptr<const std::vector<float>> taps;
   float bias_value = 0.0f;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -66,7 +70,7 @@ torch::Tensor PackedConv2dImpl::runOneOutput(const torch::Tensor& input) {
         w.bias_version != bias_version) {
       // [1, C, 3, 3] -> [3][3][C] in float: each tap's channels side by side, as the input's.
       const auto t = weight[0].permute({1, 2, 0}).to(torch::kFloat).contiguous();
-      w.taps.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      w.taps = std::make_shared<const std::vector<float>>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
       w.bias = bias.defined() ? bias.to(torch::kFloat).item<float>() : 0.0f;
       w.weight_data = weight.data_ptr(), w.weight_version = weight._version(), w.bias_version = bias_version;
     }
@@ -76,9 +80,9 @@ torch::Tensor PackedConv2dImpl::runOneOutput(const torch::Tensor& input) {
   auto out = torch::empty({shape.batch, 1, shape.height, shape.width}, input.options(),
                           at::MemoryFormat::ChannelsLast);
   if (input.scalar_type() == torch::kFloat) {
-    oneOutputConv3x3(input.data_ptr<float>(), taps.data(), bias_value, out.data_ptr<float>(), shape);
+    oneOutputConv3x3(input.data_ptr<float>(), taps->data(), bias_value, out.data_ptr<float>(), shape);
   } else {
-    oneOutputConv3x3Bf16(reinterpret_cast<const uint16_t*>(input.data_ptr<c10::BFloat16>()), taps.data(), bias_value,
+    oneOutputConv3x3Bf16(reinterpret_cast<const uint16_t*>(input.data_ptr<c10::BFloat16>()), taps->data(), bias_value,
                          reinterpret_cast<uint16_t*>(out.data_ptr<c10::BFloat16>()), shape);
   }
   return out;

@@ -47,6 +47,10 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   // (nothing run) anywhere else.
   bool forwardInBands(const torch::Tensor& input, int64_t band_rows,
                       const std::function<void(const torch::Tensor& band, int64_t first_row)>& consume);
+  // True where forward() on `input` takes a packed path (inference on the CPU, fp32 or bf16) for a 3x3
+  // stride-1 undilated ungrouped convolution padded by 1, with channels_last input: the problems the
+  // special forms (one_output_conv.h, width_pair_conv.h) are made for.
+  bool packedSame3x3(const torch::Tensor& input) const;
   // Packs held now (one per input size seen in inference): for tests and diagnostics.
   size_t packCount() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -82,7 +86,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   struct OneOutputWeights {  // runOneOutput's weights as the kernel reads them, for one weight version
     const void* weight_data = nullptr;
     int64_t weight_version = -1, bias_version = -1;
-    std::vector<float> taps;  // [3][3][in_channels]
+    std::shared_ptr<const std::vector<float>> taps;  // [3][3][in_channels]; shared with running calls
     float bias = 0.0f;
   };
   bool packable(const torch::Tensor& input) const;

@@ -11,16 +11,8 @@ constexpr int64_t kTaps = 3;
 }  // namespace
 
 bool widthPairApplies(PackedConv2dImpl& conv, const torch::Tensor& input) {
-  const auto& o = conv.options;
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-  const auto dtype = input.scalar_type();
-  return c10::InferenceMode::is_enabled() && input.is_cpu() && input.dim() == 4 &&
-         (dtype == torch::kFloat || dtype == torch::kBFloat16) && conv.weight.size(0) * kPair == kPairedChannels &&
-         (*o.kernel_size())[0] == kTaps && (*o.kernel_size())[1] == kTaps && (*o.stride())[0] == 1 &&
-         (*o.stride())[1] == 1 && (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 && o.groups() == 1 &&
-         padding != nullptr && (**padding)[0] == 1 && (**padding)[1] == 1 &&
-         c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr && input.size(3) % kPair == 0 &&
-         input.is_contiguous(at::MemoryFormat::ChannelsLast);
+  return conv.weight.size(0) * kPair == kPairedChannels && input.dim() == 4 && input.size(3) % kPair == 0 &&
+         conv.packedSame3x3(input);
 }
 
 PackedConv2d makeWidthPairConv(const PackedConv2dImpl& conv, c10::ScalarType dtype) {
