@@ -364,6 +364,54 @@ TEST(PackedConv2d, Fp32BiasBesideBf16WeightsIsConverted) {
   EXPECT_TRUE(torch::equal(mixed->forward(x), twin->forward(x)));
 }
 
+// The run observer (derain-int8-probe's list of a frame's convolutions) sees each run with the
+// geometry the convolution was made for, and nothing once it is cleared.
+TEST(OneDnnConv, RunObserverSeesEveryRunWithItsGeometry) {
+  using derain::detail::ConvGeometry;
+  using derain::detail::OneDnnConv;
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN's API";
+  ConvGeometry g;
+  g.in_channels = 4;
+  g.out_channels = 8;
+  g.height = 5;
+  g.width = 7;
+  g.kernel_h = g.kernel_w = 3;
+  g.stride_w = 2;
+  g.pad_h = g.pad_w = 1;
+  g.dilation_h = 2;
+  g.pad_bottom = 2;
+  const std::vector<float> weight(8 * 4 * 3 * 3, 0.5f), src(4 * 5 * 7, 1.0f);
+  const int64_t strides[4] = {36, 9, 3, 1};
+  auto conv = OneDnnConv::make(g, derain::detail::ConvType::F32, derain::detail::ActivationLayout::NHWC, {},
+                               weight.data(), strides, nullptr);
+  ASSERT_TRUE(conv);
+  std::vector<float> dst(8 * g.outputHeight() * g.outputWidth());
+  ASSERT_EQ(g.outputHeight(), 4);  // (5 + 1 + 2 - 2 * 2 - 1) / 1 + 1
+  ASSERT_EQ(g.outputWidth(), 4);   // (7 + 2 - 2 - 1) / 2 + 1
+  std::vector<ConvGeometry> seen;
+  OneDnnConv::setRunObserver(
+      [](const ConvGeometry& geometry, void* context) {
+        static_cast<std::vector<ConvGeometry>*>(context)->push_back(geometry);
+      },
+      &seen);
+  conv->run(src.data(), dst.data(), nullptr);
+  conv->run(src.data(), dst.data(), nullptr);
+  OneDnnConv::setRunObserver(nullptr, nullptr);
+  conv->run(src.data(), dst.data(), nullptr);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const auto& s : seen) {
+    EXPECT_EQ(s.in_channels, 4);
+    EXPECT_EQ(s.out_channels, 8);
+    EXPECT_EQ(s.height, 5);
+    EXPECT_EQ(s.width, 7);
+    EXPECT_EQ(s.stride_w, 2);
+    EXPECT_EQ(s.dilation_h, 2);
+    EXPECT_EQ(s.padBottom(), 2);
+  }
+  // The centre output of the all-0.5 kernel over all-1 input away from the zero padding: 4 * 9 * 0.5.
+  EXPECT_FLOAT_EQ(dst[8 * (1 * 4 + 1)], 18.0f);
+}
+
 // In inference the upsampling's transposed convolution runs as a 2x2 phase convolution: equal to the
 // transposed one within float rounding (same sums, another order), remade when the weights change.
 TEST(Upsample, PhaseConvolutionInferenceEqualsTheTransposedConvolution) {

@@ -13,9 +13,16 @@ namespace derain::detail {
 
 namespace {
 std::atomic<bool> enabled{true};
+std::atomic<OneDnnConv::RunObserver> run_observer{nullptr};
+void* run_observer_context = nullptr;
 }  // namespace
 
 void OneDnnConv::setEnabled(bool on) { enabled = on; }
+
+void OneDnnConv::setRunObserver(RunObserver observer, void* context) {
+  run_observer_context = context;
+  run_observer = observer;
+}
 
 #if DERAIN_HAVE_ONEDNN
 
@@ -34,6 +41,7 @@ const dnnl::engine& cpuEngine() {
 // the same kernel, so results are LibTorch's bit for bit where the epilogue is the same.
 struct OneDnnConv::Impl {
   dnnl::stream stream{cpuEngine()};
+  ConvGeometry geometry;
   dnnl::convolution_forward::primitive_desc description;
   dnnl::convolution_forward primitive;
   dnnl::memory src, dst, residual;  // handles pointed at the caller's memory on each run
@@ -78,6 +86,7 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType typ
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
   auto impl = std::make_unique<Impl>();
+  impl->geometry = g;
   impl->description = dnnl::convolution_forward::primitive_desc(problem, attr, engine);
   impl->primitive = dnnl::convolution_forward(impl->description);
   impl->src = dnnl::memory(src_md, engine, nullptr);
@@ -109,6 +118,7 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType typ
 void OneDnnConv::run(const void* src, void* dst, const void* residual) {
   Impl& m = *impl_;
   if (m.takes_residual && residual == nullptr) throw std::invalid_argument("OneDnnConv: the epilogue needs a residual");
+  if (const auto observer = run_observer.load()) observer(m.geometry, run_observer_context);
   m.src.set_data_handle(const_cast<void*>(src));
   m.dst.set_data_handle(dst);
   if (m.takes_residual) m.residual.set_data_handle(const_cast<void*>(residual));

@@ -65,6 +65,12 @@ class OneDnnConv {
   // oneDNN's name for the kernel it chose, e.g. "brgconv:avx512_core_amx_bf16".
   std::string implementation() const;
 
+  // Benchmarks: while set, every run() in the process first calls observer(geometry, context), so a
+  // tool can list the convolutions of a frame as they run (derain-int8-probe). Null stops it. Set it
+  // only while no engine runs.
+  using RunObserver = void (*)(const ConvGeometry& geometry, void* context);
+  static void setRunObserver(RunObserver observer, void* context);
+
  private:
   struct Impl;
   explicit OneDnnConv(std::unique_ptr<Impl> impl);
