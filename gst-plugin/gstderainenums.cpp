@@ -18,6 +18,7 @@ GType gst_derain_precision_get_type(void) {
       {GST_DERAIN_PRECISION_FP32, "32-bit float", "fp32"},
       {GST_DERAIN_PRECISION_BF16, "bfloat16 (emulated, so slower, where the hardware lacks it)", "bf16"},
       {GST_DERAIN_PRECISION_AUTO, "bf16 where the hardware does it natively, fp32 otherwise", "auto"},
+      {GST_DERAIN_PRECISION_INT8, "bf16 with 8-bit integer convolutions (CPU with AVX-512 VNNI only)", "int8"},
       {0, nullptr, nullptr},
   };
   if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstDerainPrecision", values));
@@ -47,6 +48,7 @@ derain::Precision gst_derain_precision_to_derain(GstDerainPrecision precision) {
   switch (precision) {
     case GST_DERAIN_PRECISION_BF16: return derain::Precision::BF16;
     case GST_DERAIN_PRECISION_AUTO: return derain::Precision::Auto;
+    case GST_DERAIN_PRECISION_INT8: return derain::Precision::INT8;
     default: return derain::Precision::FP32;
   }
 }
@@ -63,6 +65,7 @@ GstDerainPrecision gst_derain_precision_from_derain(derain::Precision precision)
   switch (precision) {
     case derain::Precision::BF16: return GST_DERAIN_PRECISION_BF16;
     case derain::Precision::Auto: return GST_DERAIN_PRECISION_AUTO;
+    case derain::Precision::INT8: return GST_DERAIN_PRECISION_INT8;
     default: return GST_DERAIN_PRECISION_FP32;
   }
 }

@@ -15,6 +15,7 @@ typedef enum {
   GST_DERAIN_PRECISION_FP32,
   GST_DERAIN_PRECISION_BF16,
   GST_DERAIN_PRECISION_AUTO,
+  GST_DERAIN_PRECISION_INT8,
 } GstDerainPrecision;
 
 typedef enum {

@@ -19,7 +19,8 @@ namespace dnn_derain {
 namespace {
 
 const char* const kTargetNames =
-    "TARGET_AUTO (1000), TARGET_CPU (1001), TARGET_CUDA (1002), TARGET_CPU_BF16 (1003), TARGET_CUDA_BF16 (1004); "
+    "TARGET_AUTO (1000), TARGET_CPU (1001), TARGET_CUDA (1002), TARGET_CPU_BF16 (1003), TARGET_CUDA_BF16 (1004), "
+    "TARGET_CPU_INT8 (1005); "
     "cv::dnn::DNN_TARGET_* values are not targets of cv::dnn_derain";
 
 bool isCudaTarget(int target) { return target == TARGET_CUDA || target == TARGET_CUDA_BF16; }
@@ -33,12 +34,15 @@ derain::EngineOptions engineOptions(int target, int threads, const derain::Engin
   switch (target) {
     case TARGET_AUTO: options.device = derain::Device::Auto; break;
     case TARGET_CPU:
-    case TARGET_CPU_BF16: options.device = derain::Device::CPU; break;
+    case TARGET_CPU_BF16:
+    case TARGET_CPU_INT8: options.device = derain::Device::CPU; break;
     case TARGET_CUDA:
     case TARGET_CUDA_BF16: options.device = derain::Device::CUDA; break;
   }
   const bool bf16 = target == TARGET_CPU_BF16 || target == TARGET_CUDA_BF16;
-  options.precision = bf16 ? derain::Precision::BF16 : derain::Precision::FP32;
+  options.precision = target == TARGET_CPU_INT8 ? derain::Precision::INT8
+                      : bf16                     ? derain::Precision::BF16
+                                                 : derain::Precision::FP32;
   options.threads = threads;
   return options;
 }
@@ -209,7 +213,7 @@ void DnnDerainImpl::setPreferableBackend(int backendId) {
 }
 
 void DnnDerainImpl::setPreferableTarget(int targetId) {
-  if (targetId < TARGET_AUTO || targetId > TARGET_CUDA_BF16)
+  if (targetId < TARGET_AUTO || targetId > TARGET_CPU_INT8)
     CV_Error(Error::StsBadArg, "unknown target " + std::to_string(targetId) + "; expected one of " + kTargetNames);
   if (isCudaTarget(targetId)) {
     // Said here rather than at the next readModel(), where the cause would be less obvious.

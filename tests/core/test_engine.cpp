@@ -765,6 +765,8 @@ TEST(EngineDevice, CudaRequestWithoutCudaFailsClearly) {
 TEST(EngineDevice, ParsingWords) {
   EXPECT_EQ(derain::parseDevice("cuda"), derain::Device::CUDA);
   EXPECT_EQ(derain::parsePrecision("bf16"), derain::Precision::BF16);
+  EXPECT_EQ(derain::parsePrecision("int8"), derain::Precision::INT8);
+  EXPECT_EQ(derain::toString(derain::Precision::INT8), "int8");
   EXPECT_EQ(derain::toString(derain::Precision::FP32), "fp32");
   EXPECT_THROW(derain::parseDevice("tpu"), derain::Error);
   EXPECT_THROW(derain::parsePrecision("fp8"), derain::Error);

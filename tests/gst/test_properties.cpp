@@ -109,7 +109,7 @@ TEST(Properties, EnumsAcceptEveryDocumentedNick) {
     gst_util_set_object_arg(G_OBJECT(derain), "device", nick);
     EXPECT_EQ(serialized(G_OBJECT(derain), "device"), nick);
   }
-  for (const char* nick : {"fp32", "bf16", "auto"}) {
+  for (const char* nick : {"fp32", "bf16", "int8", "auto"}) {
     gst_util_set_object_arg(G_OBJECT(derain), "precision", nick);
     EXPECT_EQ(serialized(G_OBJECT(derain), "precision"), nick);
   }

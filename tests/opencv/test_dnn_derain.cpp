@@ -17,6 +17,7 @@
 
 #include "derain/dnn_derain.hpp"
 #include "derain/engine.hpp"
+#include "derain/error.hpp"
 #include "derain/video.hpp"
 
 namespace fs = std::filesystem;
@@ -530,6 +531,27 @@ TEST_F(DnnDerainTest, ChangingTargetAfterReadModelRebindsTheEngine) {
   net_->setPreferableTarget(cv::dnn_derain::TARGET_CPU);
   net_->derain(rainy, out);
   EXPECT_TRUE(identical(out, coreDerain(rainy)));
+}
+
+TEST_F(DnnDerainTest, Int8TargetGivesTheCoreInt8Engine) {
+  derain::EngineOptions int8 = cpuOptions();
+  int8.precision = derain::Precision::INT8;
+  std::unique_ptr<derain::Engine> core_int8;
+  try {
+    core_int8 = std::make_unique<derain::Engine>(*model_, int8);
+  } catch (const derain::DeviceError& e) {
+    // The wrapper refuses it the same way, as a cv::Exception naming the reason.
+    EXPECT_CV_ERROR(net_->setPreferableTarget(cv::dnn_derain::TARGET_CPU_INT8), "int8");
+    GTEST_SKIP() << e.what();
+  }
+  net_->setPreferableTarget(cv::dnn_derain::TARGET_CPU_INT8);
+  EXPECT_EQ(net_->getPreferableTarget(), cv::dnn_derain::TARGET_CPU_INT8);
+  EXPECT_NE(net_->describe().find("int8"), std::string::npos) << net_->describe();
+  const Mat rainy = randomImage(24, 20, CV_8UC3, 31);
+  Mat expected, out;
+  core_int8->derain(rainy, expected);
+  net_->derain(rainy, out);
+  EXPECT_TRUE(identical(out, expected));
 }
 
 TEST_F(DnnDerainTest, ThreadCountReachesTheEngineWithoutReloading) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include <chrono>
+#include <stdexcept>
 
 #include <torch/torch.h>
 
@@ -18,6 +19,7 @@ constexpr double kMinSeconds = 1.0;  // time enough repetitions to smooth out no
 }  // namespace
 
 double convCeilingGflops(Precision precision, int threads) {
+  if (precision == Precision::INT8) throw std::invalid_argument("convCeilingGflops: int8's is int8ConvCeilingGflops");
   at::set_num_threads(threads);
   c10::InferenceMode guard;
   const auto dtype = precision == Precision::BF16 ? torch::kBFloat16 : torch::kFloat32;

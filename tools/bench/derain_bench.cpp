@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
                                 "speed does not depend on their values).");
     args.option("preset", "LIST", "presets to run, comma-separated: lite, paper", "lite,paper");
     args.option("size", "LIST", "frame sizes WxH, comma-separated", "481x321,640x360,1280x720");
-    args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16", "fp32");
+    args.option("precision", "LIST", "precisions, comma-separated: fp32, bf16, int8", "fp32");
     args.option("threads", "N", "intra-op threads (0 = every core)", "0");
     args.option("tile-size", "N", "tile side (0 = auto)", "0");
     args.option("seconds", "S", "time budget per lite case (paper cases use a third)", std::to_string(kLiteSeconds));
@@ -189,7 +189,14 @@ int main(int argc, char** argv) {
       const int streams = args.getInt("streams", 1, 64);
       std::map<derain::Precision, double> ceiling;  // GFLOP/s: every case is quoted as a share of it
       for (auto precision : precisions) {
+#if DERAIN_BENCH_INT8
+        ceiling[precision] = precision == derain::Precision::INT8
+                                 ? derain::bench::int8ConvCeilingGflops(threads)
+                                 : derain::bench::convCeilingGflops(precision, threads);
+#else
+        if (precision == derain::Precision::INT8) args.fail("this derain-bench was built without oneDNN's API: no int8");
         ceiling[precision] = derain::bench::convCeilingGflops(precision, threads);
+#endif
         emit(derain::bench::ceilingLine(precision, ceiling[precision], threads));
       }
       // A model file is timed once per precision under its own preset's name, marked "(file)".

@@ -84,7 +84,7 @@ void usage(FILE* out, const char* program) {
       "               engine (same model and settings); totals over the N (default 1)\n"
       "  --own-engines with --streams: each element names its own model-instance-id, so the N run\n"
       "               their frames at the same time on engines of their own (give --threads 1 each)\n"
-      "  --precision P with --live: the derain elements' precision (fp32, bf16, auto; default: the\n"
+      "  --precision P with --live: the derain elements' precision (fp32, bf16, int8, auto; default: the\n"
       "               element's own default)\n"
       "  --soak N     instead: N frames through videotestsrc ! derain ! fakesink (max-in-flight 2), the\n"
       "               process's resident memory printed every 1000 frames (it must stay flat)\n"

@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
 
     const double ceiling = derain::bench::convCeilingGflops(derain::Precision::BF16, threads);
     std::puts(derain::bench::ceilingLine(derain::Precision::BF16, ceiling, threads).c_str());
+    std::puts(derain::bench::ceilingLine(derain::Precision::INT8, derain::bench::int8ConvCeilingGflops(threads), threads)
+                  .c_str());
 
     derain::EngineOptions options;
     options.precision = derain::Precision::BF16;

@@ -11,7 +11,8 @@ namespace derain::cli {
 void addEngineOptions(ArgParser& args) {
   const EngineOptions defaults;
   args.option("device", "NAME", "auto, cpu or cuda", toString(defaults.device));
-  args.option("precision", "NAME", "fp32, bf16 or auto (bf16 where the hardware has it)",
+  args.option("precision", "NAME", "fp32, bf16, int8 or auto (bf16 where the hardware has it; int8: bf16 with 8-bit integer "
+              "convolutions, CPUs with AVX-512 VNNI)",
               toString(defaults.precision));
   args.option("threads", "N", "CPU inference threads, 0 = every core (at most " + std::to_string(kMaxThreads) + ")",
               std::to_string(defaults.threads));

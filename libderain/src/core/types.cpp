@@ -14,8 +14,9 @@ Device parseDevice(const std::string& word) {
 Precision parsePrecision(const std::string& word) {
   if (word == "fp32") return Precision::FP32;
   if (word == "bf16") return Precision::BF16;
+  if (word == "int8") return Precision::INT8;
   if (word == "auto") return Precision::Auto;
-  throw Error("unknown precision '" + word + "' (expected fp32, bf16 or auto)");
+  throw Error("unknown precision '" + word + "' (expected fp32, bf16, int8 or auto)");
 }
 
 std::string toString(Device device) {
@@ -31,6 +32,7 @@ std::string toString(Precision precision) {
   switch (precision) {
     case Precision::FP32: return "fp32";
     case Precision::BF16: return "bf16";
+    case Precision::INT8: return "int8";
     case Precision::Auto: return "auto";
   }
   return "?";

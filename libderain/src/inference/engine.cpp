@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "grey_rain.h"
 #include "nets/channel_cat.h"
+#include "nets/int8_scope.h"
 #include "tensor_image.h"
 #include "tiling.h"
 
@@ -53,7 +54,7 @@ struct Engine::Impl {
     precision = detail::resolvePrecision(options.precision, device);
     threads = detail::resolveThreads(options.threads);
     detail::applyThreads(threads);
-    if (precision == Precision::BF16) bf16_master = inferenceFile();
+    if (precision == Precision::BF16 || precision == Precision::INT8) bf16_master = inferenceFile();
     net->eval();
     net->to(detail::torchDevice(device), detail::torchDtype(precision));
     detail::toChannelsLast(*net);
@@ -112,6 +113,7 @@ struct Engine::Impl {
     detail::applyThreads(threads);
     detail::FlushDenormalsScope denormals(threads);  // a trained net's tiny values are ~3x slower otherwise
     c10::InferenceMode inference;
+    detail::Int8Scope int8(precision == Precision::INT8);
     const int height = colour.rows, width = colour.cols;
     cv::Mat result;
     detail::processTiledRows(height, width, tileSize(width, height), options.tile_overlap,

@@ -13,6 +13,7 @@
 
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
+#include "nets/onednn_conv.h"
 
 namespace derain {
 
@@ -53,6 +54,14 @@ c10::Device torchDevice(Device resolved) {
 }
 
 Precision resolvePrecision(Precision requested, Device resolved) {
+  if (requested == Precision::INT8) {
+    if (resolved != Device::CPU) throw DeviceError("precision int8 runs on the CPU only - use device 'cpu'");
+    if (!OneDnnConv::int8Available())
+      throw DeviceError("precision int8 needs a CPU with AVX-512 VNNI and a libderain built with oneDNN's API "
+                        "(this one: " + std::string(OneDnnConv::available() ? "no AVX-512 VNNI" : "no oneDNN API") +
+                        ") - use bf16 or fp32");
+    return requested;
+  }
   if (requested != Precision::Auto) return requested;
   // Ampere+ GPUs do bf16 natively; without CUDA headers we cannot ask the compute capability cheaply,
   // so on CUDA auto stays fp32 unless asked for explicitly.
@@ -61,7 +70,8 @@ Precision resolvePrecision(Precision requested, Device resolved) {
 }
 
 c10::ScalarType torchDtype(Precision resolved) {
-  return resolved == Precision::BF16 ? c10::kBFloat16 : c10::kFloat;
+  // An int8 network is a bf16 one whose convolutions sum integers (nets/int8_scope.h).
+  return resolved == Precision::BF16 || resolved == Precision::INT8 ? c10::kBFloat16 : c10::kFloat;
 }
 
 int resolveThreads(int requested) {

@@ -35,6 +35,7 @@ enum Target {
   TARGET_CUDA = 1002,    //!< CUDA GPU, FP32; cv::Exception if this build or machine has no CUDA
   TARGET_CPU_BF16 = 1003,   //!< CPU, bfloat16 (native with avx512_bf16/AMX, emulated and slow elsewhere)
   TARGET_CUDA_BF16 = 1004,  //!< CUDA GPU, bfloat16 (native on Ampere and newer)
+  TARGET_CPU_INT8 = 1005,   //!< CPU, bfloat16 with 8-bit integer convolutions; needs AVX-512 VNNI
 };
 
 /** @brief Removes rain from images (and synthesises it) with a DerainCycleGAN model file.

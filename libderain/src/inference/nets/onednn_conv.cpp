@@ -1,9 +1,14 @@
 #include "nets/onednn_conv.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
+
+#include "nets/int8_quantise.h"
 
 #if DERAIN_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -34,7 +39,54 @@ const dnnl::engine& cpuEngine() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
+
+constexpr float kWeightLevels = 127.0f;  // s8 weights, symmetric
+constexpr size_t kMaxInt8Variants = 8;   // grids remembered per convolution (a few per layer in practice)
+
+float bf16Value(const void* data, int64_t at) {
+  uint16_t bits;
+  std::memcpy(&bits, static_cast<const char*>(data) + 2 * at, sizeof bits);
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float v;
+  std::memcpy(&v, &wide, sizeof v);
+  return v;
+}
+
+// The epilogue as oneDNN post-ops (the same for every type); residual_arg: the argument that names
+// the residual of a binary add (0: none).
+dnnl::post_ops epilogueOps(ConvEpilogue epilogue, const dnnl::memory::desc& dst_md, int* residual_arg) {
+  dnnl::post_ops ops;
+  *residual_arg = 0;
+  if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (epilogue.add_relu) {
+    if (epilogue.in_place) {
+      ops.append_sum(1.0f);
+    } else {
+      *residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(ops.len()) | DNNL_ARG_SRC_1;
+      ops.append_binary(dnnl::algorithm::binary_add, dst_md);
+    }
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  }
+  return ops;
+}
 }  // namespace
+
+// ConvType::Int8's weights, rounded once, and its convolutions, one per source grid seen.
+struct Int8State {
+  std::vector<int8_t> weight_levels;  // [out, in, kh, kw], dense
+  std::vector<float> weight_scales;   // per output channel
+  std::vector<float> bias;            // per output channel, in bf16's values; empty: none
+  dnnl::post_ops ops;
+  int residual_arg = 0;
+  std::vector<uint8_t> quantised;  // the source of the current run, as levels
+  struct Variant {
+    Int8Grid grid;
+    dnnl::convolution_forward::primitive_desc description;
+    dnnl::convolution_forward primitive;
+    std::unordered_map<int, dnnl::memory> args;  // src (the quantised buffer), weights, bias, scratchpad
+  };
+  std::vector<Variant> variants;  // most recently made last
+};
 
 // Described as LibTorch's prepacked convolution describes its own (forward_training, direct
 // algorithm, weights in the format oneDNN prefers, user scratchpad): the same problem gives oneDNN
@@ -49,12 +101,68 @@ struct OneDnnConv::Impl {
   // The primitive's arguments, made once: the memories are handles, so pointing src, dst and
   // residual at a run's data updates them here too.
   std::unordered_map<int, dnnl::memory> args;
+  std::unique_ptr<Int8State> int8;  // ConvType::Int8 only (then description/primitive are unused)
+
+  Int8State::Variant& int8Variant(const Int8Grid& grid);
 };
+
+// The int8 convolution for a source grid: u8 or s8 source, s8 weights, output scales folding the
+// source step and each channel's weight step back into bf16 values, the bias in the sums' units
+// (oneDNN 2.x adds it before scaling).
+Int8State::Variant& OneDnnConv::Impl::int8Variant(const Int8Grid& grid) {
+  Int8State& q = *int8;
+  for (auto& v : q.variants)
+    if (v.grid.is_signed == grid.is_signed && v.grid.exponent == grid.exponent) return v;
+  if (q.variants.size() >= kMaxInt8Variants) q.variants.erase(q.variants.begin());
+  const auto& engine = cpuEngine();
+  const ConvGeometry& g = geometry;
+  using DataType = dnnl::memory::data_type;
+  const Dims src_dims{g.batch, g.in_channels, g.height, g.width};
+  const Dims dst_dims{g.batch, g.out_channels, g.outputHeight(), g.outputWidth()};
+  const Dims weight_dims{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  const dnnl::memory::desc src_md(src_dims, grid.is_signed ? DataType::s8 : DataType::u8, Tag::nhwc);
+  const dnnl::memory::desc dst_md(dst_dims, DataType::bf16, Tag::nhwc);
+  const dnnl::memory::desc bias_md =
+      q.bias.empty() ? dnnl::memory::desc() : dnnl::memory::desc({g.out_channels}, DataType::f32, Tag::a);
+  const dnnl::convolution_forward::desc problem(dnnl::prop_kind::forward_inference,
+      dnnl::algorithm::convolution_direct, src_md, dnnl::memory::desc(weight_dims, DataType::s8, Tag::any), bias_md,
+      dst_md, Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, Dims{g.pad_h, g.pad_w},
+      Dims{g.padBottom(), g.pad_w});
+  const float source_step = grid.scale();
+  std::vector<float> output_scales(g.out_channels);
+  for (int64_t o = 0; o < g.out_channels; ++o) output_scales[o] = source_step * q.weight_scales[o];
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(1 << 1, output_scales);  // mask: dimension 1, the output channel
+  attr.set_post_ops(q.ops);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  Int8State::Variant v;
+  v.grid = grid;
+  v.description = dnnl::convolution_forward::primitive_desc(problem, attr, engine);
+  v.primitive = dnnl::convolution_forward(v.description);
+  dnnl::memory user_weights({weight_dims, DataType::s8, Tag::oihw}, engine, q.weight_levels.data());
+  dnnl::memory weights(v.description.weights_desc(), engine);
+  dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
+  stream.wait();
+  v.args = {{DNNL_ARG_SRC, dnnl::memory(src_md, engine, q.quantised.data())},
+            {DNNL_ARG_WEIGHTS, weights},
+            {DNNL_ARG_DST, dst},
+            {DNNL_ARG_SCRATCHPAD, dnnl::memory(v.description.scratchpad_desc(), engine)}};
+  if (q.residual_arg) v.args.emplace(q.residual_arg, residual);
+  if (!q.bias.empty()) {
+    dnnl::memory bias_memory(bias_md, engine);
+    float* b = static_cast<float*>(bias_memory.get_data_handle());
+    for (int64_t o = 0; o < g.out_channels; ++o) b[o] = q.bias[o] / output_scales[o];
+    v.args.emplace(DNNL_ARG_BIAS, bias_memory);
+  }
+  q.variants.push_back(std::move(v));
+  return q.variants.back();
+}
 
 std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType type, ActivationLayout layout,
                                              ConvEpilogue epilogue, const void* weight,
                                              const int64_t weight_strides[4], const void* bias) {
   if (!available()) return nullptr;
+  if (type == ConvType::Int8) return makeInt8(g, layout, epilogue, weight, weight_strides, bias);
   const auto& engine = cpuEngine();
   const auto dt = type == ConvType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
   const auto activations = layout == ActivationLayout::NHWC ? Tag::nhwc : Tag::nchw;
@@ -69,18 +177,8 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType typ
       Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, padding_top_left,
       padding_bottom_right);
 
-  dnnl::post_ops ops;
   int residual_arg = 0;
-  if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  if (epilogue.add_relu) {
-    if (epilogue.in_place) {
-      ops.append_sum(1.0f);
-    } else {
-      residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(ops.len()) | DNNL_ARG_SRC_1;
-      ops.append_binary(dnnl::algorithm::binary_add, dst_md);
-    }
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  }
+  const dnnl::post_ops ops = epilogueOps(epilogue, dst_md, &residual_arg);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -119,16 +217,84 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
   Impl& m = *impl_;
   if (m.takes_residual && residual == nullptr) throw std::invalid_argument("OneDnnConv: the epilogue needs a residual");
   if (const auto observer = run_observer.load()) observer(m.geometry, run_observer_context);
-  m.src.set_data_handle(const_cast<void*>(src));
   m.dst.set_data_handle(dst);
   if (m.takes_residual) m.residual.set_data_handle(const_cast<void*>(residual));
+  if (m.int8) {
+    const ConvGeometry& g = m.geometry;
+    const auto* values = static_cast<const uint16_t*>(src);
+    const int64_t n = g.batch * g.in_channels * g.height * g.width;
+    const Int8Grid grid = quantiseBf16(values, n, m.int8->quantised.data());
+    Int8State::Variant& variant = m.int8Variant(grid);
+    variant.primitive.execute(m.stream, variant.args);
+    m.stream.wait();
+    return;
+  }
+  m.src.set_data_handle(const_cast<void*>(src));
   m.primitive.execute(m.stream, m.args);
   m.stream.wait();
 }
 
-std::string OneDnnConv::implementation() const { return impl_->description.impl_info_str(); }
+std::unique_ptr<OneDnnConv> OneDnnConv::makeInt8(const ConvGeometry& g, ActivationLayout layout,
+                                                 ConvEpilogue epilogue, const void* weight,
+                                                 const int64_t weight_strides[4], const void* bias) {
+  if (layout != ActivationLayout::NHWC) throw std::invalid_argument("OneDnnConv: int8 takes NHWC activations only");
+  const auto& engine = cpuEngine();
+  auto impl = std::make_unique<Impl>();
+  impl->geometry = g;
+  auto state = std::make_unique<Int8State>();
+  const int64_t per_channel = g.in_channels * g.kernel_h * g.kernel_w;
+  state->weight_levels.resize(g.out_channels * per_channel);
+  state->weight_scales.resize(g.out_channels);
+  for (int64_t o = 0; o < g.out_channels; ++o) {
+    auto at = [&](int64_t i, int64_t y, int64_t x) {
+      return o * weight_strides[0] + i * weight_strides[1] + y * weight_strides[2] + x * weight_strides[3];
+    };
+    float peak = 0.0f;
+    for (int64_t i = 0; i < g.in_channels; ++i)
+      for (int64_t y = 0; y < g.kernel_h; ++y)
+        for (int64_t x = 0; x < g.kernel_w; ++x) peak = std::max(peak, std::fabs(bf16Value(weight, at(i, y, x))));
+    const float step = peak > 0.0f ? peak / kWeightLevels : 1.0f;
+    state->weight_scales[o] = step;
+    int8_t* levels = state->weight_levels.data() + o * per_channel;
+    for (int64_t i = 0; i < g.in_channels; ++i)
+      for (int64_t y = 0; y < g.kernel_h; ++y)
+        for (int64_t x = 0; x < g.kernel_w; ++x)
+          levels[(i * g.kernel_h + y) * g.kernel_w + x] =
+              static_cast<int8_t>(std::nearbyint(std::clamp(bf16Value(weight, at(i, y, x)) / step, -kWeightLevels, kWeightLevels)));
+  }
+  if (bias) {
+    state->bias.resize(g.out_channels);
+    for (int64_t o = 0; o < g.out_channels; ++o) state->bias[o] = bf16Value(bias, o);
+  }
+  state->quantised.resize(g.batch * g.in_channels * g.height * g.width);
+  const dnnl::memory::desc dst_md({g.batch, g.out_channels, g.outputHeight(), g.outputWidth()},
+                                  dnnl::memory::data_type::bf16, Tag::nhwc);
+  state->ops = epilogueOps(epilogue, dst_md, &state->residual_arg);
+  impl->dst = dnnl::memory(dst_md, engine, nullptr);
+  if (state->residual_arg) {
+    impl->residual = dnnl::memory(dst_md, engine, nullptr);
+    impl->takes_residual = true;
+  }
+  impl->int8 = std::move(state);
+  impl->int8Variant(Int8Grid{});  // made now: a problem oneDNN refuses throws here, not in a run
+  return std::unique_ptr<OneDnnConv>(new OneDnnConv(std::move(impl)));
+}
+
+std::string OneDnnConv::implementation() const {
+  if (impl_->int8) return impl_->int8->variants.back().description.impl_info_str();
+  return impl_->description.impl_info_str();
+}
 
 bool OneDnnConv::available() { return enabled; }
+
+bool OneDnnConv::int8Available() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+#else
+  static const bool vnni = false;
+#endif
+  return enabled && vnni;
+}
 
 #else  // no oneDNN of our own: callers keep LibTorch's prepacked convolution
 
@@ -144,6 +310,8 @@ void OneDnnConv::run(const void*, void*, const void*) { throw std::logic_error("
 std::string OneDnnConv::implementation() const { return ""; }
 
 bool OneDnnConv::available() { return false; }
+
+bool OneDnnConv::int8Available() { return false; }
 
 #endif
 

@@ -26,7 +26,11 @@ struct ConvGeometry {
   int64_t outputWidth() const { return (width + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
 };
 
-enum class ConvType { F32, BF16 };           // source, weights, bias and destination alike
+// F32, BF16: source, weights, bias and destination alike. Int8 (precision int8): source, residual
+// and destination bf16, weights and bias given in bf16 too, but the sums in 8-bit integers: the
+// weights rounded to s8 once, per output channel; the source per run, on the grid its range picks
+// (int8_quantise.h), into a buffer of the instance's own. NHWC only.
+enum class ConvType { F32, BF16, Int8 };
 enum class ActivationLayout { NCHW, NHWC };  // source, destination and residual alike
 
 // What the store does with the convolution's sum (bias included), in this order:
@@ -51,6 +55,10 @@ class OneDnnConv {
                                           const int64_t weight_strides[4], const void* bias);
   // Whether this build calls oneDNN's API itself and it is in use (make() then never returns null).
   static bool available();
+  // Whether ConvType::Int8 runs here at integer speed: available() and a CPU with AVX-512 VNNI
+  // (or AMX), whose dot-product instructions make 8-bit sums twice as fast as bf16 ones. Elsewhere
+  // oneDNN's int8 kernels exist but are slower than its bf16 or fp32 ones.
+  static bool int8Available();
   // Tests: false makes available() false, so callers take their LibTorch path (a build without
   // oneDNN's API takes it always); true restores it where the build has the API.
   static void setEnabled(bool enabled);
@@ -74,6 +82,9 @@ class OneDnnConv {
  private:
   struct Impl;
   explicit OneDnnConv(std::unique_ptr<Impl> impl);
+  static std::unique_ptr<OneDnnConv> makeInt8(const ConvGeometry& geometry, ActivationLayout layout,
+                                              ConvEpilogue epilogue, const void* weight,
+                                              const int64_t weight_strides[4], const void* bias);
   std::unique_ptr<Impl> impl_;
 };
 

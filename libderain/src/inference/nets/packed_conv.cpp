@@ -7,6 +7,7 @@
 #include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
 
+#include "nets/int8_scope.h"
 #include "nets/one_output_conv.h"
 #include "nets/residual_add.h"
 
@@ -120,14 +121,19 @@ ConvGeometry PackedConv2dImpl::geometry(const torch::Tensor& input) const {
   return g;
 }
 
-std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const ConvGeometry& g, torch::ScalarType type,
+ConvType PackedConv2dImpl::convType(torch::ScalarType dtype) {
+  if (dtype != torch::kBFloat16) return ConvType::F32;
+  return Int8Scope::active() && OneDnnConv::int8Available() ? ConvType::Int8 : ConvType::BF16;
+}
+
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::makeDirect(const ConvGeometry& g, ConvType type,
                                                          ActivationLayout layout, ConvEpilogue epilogue) const {
   if (options.groups() != 1) return nullptr;
   // oneDNN takes the bias in the weights' type: a bias left in another is converted, not misread.
   const torch::Tensor b = bias.defined() ? bias.to(weight.scalar_type()).contiguous() : bias;
   const auto strides = weight.strides();
   try {
-    return OneDnnConv::make(g, type == torch::kBFloat16 ? ConvType::BF16 : ConvType::F32, layout, epilogue,
+    return OneDnnConv::make(g, type, layout, epilogue,
                             weight.data_ptr(), strides.data(), b.defined() ? b.data_ptr() : nullptr);
   } catch (const std::exception&) {
     return nullptr;  // a problem oneDNN's API refuses: the caller takes LibTorch's path
@@ -140,19 +146,19 @@ PackedConv2dImpl::Pack& PackedConv2dImpl::findPack(const torch::Tensor& input, C
   const int64_t version = weight._version();
   // The layout is part of the key: a pack made for channels-last input describes channels-last memory.
   const bool channels_last = input.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  const ConvType type = convType(input.scalar_type());
   for (auto& p : packs_)
     if (p.input_sizes == sizes && p.channels_last == channels_last && p.weight_data == data &&
-        p.weight_version == version && p.epilogue == epilogue)
+        p.weight_version == version && p.epilogue == epilogue && p.type == type)
       return p;
   if (packs_.size() >= kMaxPacks) packs_.erase(packs_.begin());
   const auto layout = channels_last ? ActivationLayout::NHWC : ActivationLayout::NCHW;
   const ConvGeometry g = geometry(input);
   Pack pack;
   pack.input_sizes = sizes, pack.channels_last = channels_last, pack.weight_data = data;
-  pack.weight_version = version, pack.epilogue = epilogue;
-  pack.direct = makeDirect(g, input.scalar_type(), layout, epilogue);
-  if (pack.direct && channels_last)
-    pack.sub_images = subImageConv(g, input.scalar_type(), epilogue, *pack.direct);
+  pack.weight_version = version, pack.epilogue = epilogue, pack.type = type;
+  pack.direct = makeDirect(g, type, layout, epilogue);
+  if (pack.direct && channels_last) pack.sub_images = subImageConv(g, type, epilogue, *pack.direct);
   if (!pack.direct) {
     const auto& padding = *c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     torch::jit::Stack stack{weight, bias.defined() ? c10::optional<torch::Tensor>(bias) : c10::nullopt,
@@ -213,7 +219,7 @@ namespace {
 bool isBrgemm(const OneDnnConv& conv) { return conv.implementation().rfind("brg", 0) == 0; }
 }  // namespace
 
-std::shared_ptr<OneDnnConv> PackedConv2dImpl::subImageConv(const ConvGeometry& g, torch::ScalarType type,
+std::shared_ptr<OneDnnConv> PackedConv2dImpl::subImageConv(const ConvGeometry& g, ConvType type,
                                                            ConvEpilogue epilogue, const OneDnnConv& dilated) const {
   const int64_t d = g.dilation_h;
   if (epilogue.add_relu || d < 2 || g.dilation_w != d || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
@@ -232,7 +238,8 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::subImageConv(const ConvGeometry& g
 std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& input, int64_t input_rows,
                                                        int64_t pad_top, int64_t pad_bottom) {
   std::vector<int64_t> key = input.sizes().vec();
-  key.insert(key.end(), {input_rows, pad_top, pad_bottom});
+  const ConvType type = convType(input.scalar_type());
+  key.insert(key.end(), {input_rows, pad_top, pad_bottom, static_cast<int64_t>(type)});
   const void* data = weight.data_ptr();
   const int64_t version = weight._version();
   for (auto& p : band_packs_)
@@ -245,7 +252,7 @@ std::shared_ptr<OneDnnConv> PackedConv2dImpl::bandConv(const torch::Tensor& inpu
   g.pad_h = pad_top;
   g.pad_bottom = pad_bottom;
   band_packs_.push_back(
-      BandPack{key, data, version, makeDirect(g, input.scalar_type(), ActivationLayout::NHWC, ConvEpilogue{})});
+      BandPack{key, data, version, makeDirect(g, type, ActivationLayout::NHWC, ConvEpilogue{})});
   return band_packs_.back().conv;
 }
 

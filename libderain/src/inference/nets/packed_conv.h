@@ -12,6 +12,8 @@
 // forwardAddRelu() is a residual block's end, ReLU(conv(x) [ReLU] + residual), in the same store.
 // Where the build has oneDNN's own API (onednn_conv.h) every pack goes through it, which fuses the
 // residual too; otherwise through LibTorch's prepacked ops, with the residual added in a second pass.
+// Under an Int8Scope (int8_scope.h), bf16 packs through oneDNN's API run in 8-bit integers where the
+// CPU does that fast (OneDnnConv::int8Available); the one-output form stays bf16.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +73,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     const void* weight_data = nullptr;
     int64_t weight_version = -1;
     ConvEpilogue epilogue;
+    ConvType type = ConvType::F32;  // what the pack was made for: int8 and bf16 packs are kept apart
     std::shared_ptr<OneDnnConv> direct;  // oneDNN's own API; null: LibTorch's prepacked op
     // A dilated convolution that oneDNN has no brgemm kernel for, as the undilated one over its
     // sub-images (dilated_as_batch.h, the grid of subImageGrid()); null: `direct` runs it as it is.
@@ -78,7 +81,7 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
     c10::IValue context;                 // that op's mkldnn ConvOpContext
   };
   struct BandPack {  // forwardInBands' convolutions: one per band shape (input rows, padding)
-    std::vector<int64_t> key;  // input sizes, band input rows, top and bottom padding
+    std::vector<int64_t> key;  // input sizes, band input rows, top and bottom padding, ConvType
     const void* weight_data = nullptr;
     int64_t weight_version = -1;
     std::shared_ptr<OneDnnConv> conv;
@@ -94,13 +97,16 @@ class PackedConv2dImpl : public torch::nn::Conv2dImpl {
   torch::Tensor runOneOutput(const torch::Tensor& input);
   Pack& findPack(const torch::Tensor& input, ConvEpilogue epilogue);  // mutex_ held
   ConvGeometry geometry(const torch::Tensor& input) const;
-  // This convolution's weights and bias packed by oneDNN for the problem g on `type` data; null where
+  // The arithmetic of a pack for data of this dtype now: F32, BF16, or Int8 for bf16 data under an
+  // Int8Scope where OneDnnConv::int8Available().
+  static ConvType convType(torch::ScalarType dtype);
+  // This convolution's weights and bias packed by oneDNN for the problem g in `type`; null where
   // this build has no oneDNN API, the convolution is grouped, or oneDNN refuses the problem.
-  std::shared_ptr<OneDnnConv> makeDirect(const ConvGeometry& g, torch::ScalarType type, ActivationLayout layout,
+  std::shared_ptr<OneDnnConv> makeDirect(const ConvGeometry& g, ConvType type, ActivationLayout layout,
                                          ConvEpilogue epilogue) const;
   // The sub-image form of the dilated problem g (see Pack::sub_images), or null where it does not
   // apply or would not reach a brgemm kernel either; `dilated` is the problem's own convolution.
-  std::shared_ptr<OneDnnConv> subImageConv(const ConvGeometry& g, torch::ScalarType type, ConvEpilogue epilogue,
+  std::shared_ptr<OneDnnConv> subImageConv(const ConvGeometry& g, ConvType type, ConvEpilogue epilogue,
                                            const OneDnnConv& dilated) const;
   static SubImageGrid subImageGrid(const ConvGeometry& g) { return {g.dilation_h, g.height, g.width}; }
   std::shared_ptr<OneDnnConv> bandConv(const torch::Tensor& input, int64_t input_rows, int64_t pad_top,
