@@ -78,12 +78,11 @@ struct Int8State {
   std::vector<float> bias;            // per output channel, in bf16's values; empty: none
   dnnl::post_ops ops;
   int residual_arg = 0;
-  std::vector<uint8_t> quantised;  // the source of the current run, as levels
   struct Variant {
     Int8Grid grid;
     dnnl::convolution_forward::primitive_desc description;
     dnnl::convolution_forward primitive;
-    std::unordered_map<int, dnnl::memory> args;  // src (the quantised buffer), weights, bias, scratchpad
+    std::unordered_map<int, dnnl::memory> args;  // src (pointed at the levels on each run), weights, bias, scratchpad
   };
   std::vector<Variant> variants;  // most recently made last
 };
@@ -143,7 +142,7 @@ Int8State::Variant& OneDnnConv::Impl::int8Variant(const Int8Grid& grid) {
   dnnl::memory weights(v.description.weights_desc(), engine);
   dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
   stream.wait();
-  v.args = {{DNNL_ARG_SRC, dnnl::memory(src_md, engine, q.quantised.data())},
+  v.args = {{DNNL_ARG_SRC, dnnl::memory(src_md, engine, nullptr)},
             {DNNL_ARG_WEIGHTS, weights},
             {DNNL_ARG_DST, dst},
             {DNNL_ARG_SCRATCHPAD, dnnl::memory(v.description.scratchpad_desc(), engine)}};
@@ -223,8 +222,13 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
     const ConvGeometry& g = m.geometry;
     const auto* values = static_cast<const uint16_t*>(src);
     const int64_t n = g.batch * g.in_channels * g.height * g.width;
-    const Int8Grid grid = quantiseBf16(values, n, m.int8->quantised.data());
+    // One buffer of levels per thread for every convolution it runs, not one per convolution (those
+    // held about 9 MB for a lite 640x360 frame). A convolution runs on one thread at a time.
+    static thread_local std::vector<uint8_t> levels;
+    if (levels.size() < static_cast<size_t>(n)) levels.resize(n);
+    const Int8Grid grid = quantiseBf16(values, n, levels.data());
     Int8State::Variant& variant = m.int8Variant(grid);
+    variant.args.at(DNNL_ARG_SRC).set_data_handle(levels.data());
     variant.primitive.execute(m.stream, variant.args);
     m.stream.wait();
     return;
@@ -266,7 +270,6 @@ std::unique_ptr<OneDnnConv> OneDnnConv::makeInt8(const ConvGeometry& g, Activati
     state->bias.resize(g.out_channels);
     for (int64_t o = 0; o < g.out_channels; ++o) state->bias[o] = bf16Value(bias, o);
   }
-  state->quantised.resize(g.batch * g.in_channels * g.height * g.width);
   const dnnl::memory::desc dst_md({g.batch, g.out_channels, g.outputHeight(), g.outputWidth()},
                                   dnnl::memory::data_type::bf16, Tag::nhwc);
   state->ops = epilogueOps(epilogue, dst_md, &state->residual_arg);
