@@ -1,23 +1,21 @@
 // derain-int8-probe: would int8 convolutions pay on this machine? Runs one frame of a model in bf16,
 // lists the oneDNN convolutions it ran (geometry and calls per frame), then times each alone in bf16
-// and in int8 (u8 activations, s8 weights, an output scale, ReLU fused: the form a quantised
-// engine would use) and prints both sums next to the whole bf16 frame and the machine's ceiling line.
-// The int8 sum is a lower bound for an int8 engine: it leaves out quantising the activations.
-// It answers a question for the owner of issue 12: on Intel AMX hosts int8 saved ~0.5 ms of a lite
-// frame (README, session 6), on AVX-512 VNNI hosts without AMX it may save far more.
-#include <oneapi/dnnl/dnnl.hpp>
-
+// and in int8 (u8 source, s8 weights, bf16 output through per-channel output scales, ReLU fused:
+// the form precision int8 runs them in, onednn_conv_timing.hpp) and prints both sums next to the whole bf16 frame and the machine's ceiling line.
+// The int8 sum leaves out rounding the sources (precision int8 pays that on top). It answers, for
+// any host, whether int8 pays there: on an Intel AMX host int8 saved ~0.5 ms of a lite frame
+// (README, session 6), on an AVX-512 VNNI host without AMX ~3 ms of 10 (README, session 15).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 
 #include "cli_args.hpp"
 #include "conv_ceiling.hpp"
+#include "onednn_conv_timing.hpp"
 #include "run_main.hpp"
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
@@ -26,10 +24,8 @@
 
 namespace {
 
-constexpr int kWarmupRuns = 20;
 constexpr int kTimedRuns = 50;
-constexpr int kRounds = 7;                 // the best round counts: a quiet moment of the machine
-constexpr float kProbeOutputScale = 0.01f;  // any scale: the int8 kernel's speed does not depend on it
+constexpr int kRounds = 7;
 
 using derain::detail::ConvGeometry;
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -52,50 +48,16 @@ void recordRun(const ConvGeometry& g, void* context) {
   ++entry.calls;
 }
 
-// Best mean time of one convolution over kRounds rounds, in ms.
+// The best round's mean time of one run, in ms (a quiet moment of the machine).
 double timeConvolution(const ConvGeometry& g, bool int8) {
-  using dnnl::memory;
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const auto activation = int8 ? memory::data_type::u8 : memory::data_type::bf16;
-  const auto weight_type = int8 ? memory::data_type::s8 : memory::data_type::bf16;
-  const auto bias_type = int8 ? memory::data_type::f32 : memory::data_type::bf16;
-  const memory::desc src_md({g.batch, g.in_channels, g.height, g.width}, activation, memory::format_tag::nhwc);
-  const memory::desc dst_md({g.batch, g.out_channels, g.outputHeight(), g.outputWidth()}, activation,
-                            memory::format_tag::nhwc);
-  const memory::desc weight_md({g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, weight_type,
-                               memory::format_tag::any);
-  const memory::desc bias_md({g.out_channels}, bias_type, memory::format_tag::a);
-  const dnnl::convolution_forward::desc problem(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, weight_md, bias_md, dst_md,
-      {g.stride_h, g.stride_w}, {g.dilation_h - 1, g.dilation_w - 1}, {g.pad_h, g.pad_w}, {g.padBottom(), g.pad_w});
-  dnnl::primitive_attr attr;
-  if (int8) attr.set_output_scales(0, {kProbeOutputScale});
-  dnnl::post_ops ops;
-  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  attr.set_post_ops(ops);
-  const dnnl::convolution_forward::primitive_desc description(problem, attr, engine);
-  memory src(description.src_desc(), engine), dst(description.dst_desc(), engine),
-      weights(description.weights_desc(), engine), bias(bias_md, engine);
-  // Small constant data: no denormals, no overflow, the same work as real data.
-  std::memset(src.get_data_handle(), 1, description.src_desc().get_size());
-  std::memset(weights.get_data_handle(), 1, description.weights_desc().get_size());
-  std::memset(bias.get_data_handle(), 0, bias_md.get_size());
-  const dnnl::convolution_forward conv(description);
-  const std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
-  for (int i = 0; i < kWarmupRuns; ++i) conv.execute(stream, args);
-  stream.wait();
-  double best = 0;
-  for (int round = 0; round < kRounds; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kTimedRuns; ++i) conv.execute(stream, args);
-    stream.wait();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kTimedRuns;
-    if (round == 0 || ms < best) best = ms;
-  }
-  return best;
+  derain::bench::ConvShape shape;
+  shape.batch = g.batch, shape.in_channels = g.in_channels, shape.out_channels = g.out_channels;
+  shape.height = g.height, shape.width = g.width, shape.kernel_h = g.kernel_h, shape.kernel_w = g.kernel_w;
+  shape.stride_h = g.stride_h, shape.stride_w = g.stride_w;
+  shape.pad_top = g.pad_h, shape.pad_left = g.pad_w, shape.pad_bottom = g.padBottom();
+  shape.dilation_h = g.dilation_h, shape.dilation_w = g.dilation_w;
+  const auto means = derain::bench::oneDnnConvRoundsMs(shape, int8, kRounds, kTimedRuns);
+  return *std::min_element(means.begin(), means.end());
 }
 
 std::string describe(const ConvGeometry& g) {
