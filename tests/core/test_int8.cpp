@@ -223,6 +223,8 @@ TEST(Int8Engine, DerainsCloseToFp32AndNamesItsPrecision) {
   options.device = derain::Device::CPU;
   options.threads = 2;
   derain::Engine fp32(model, options);
+  options.precision = derain::Precision::BF16;
+  derain::Engine bf16(model, options);
   options.precision = derain::Precision::INT8;
   derain::Engine int8(model, options);
   EXPECT_EQ(int8.precision(), derain::Precision::INT8);
@@ -234,6 +236,9 @@ TEST(Int8Engine, DerainsCloseToFp32AndNamesItsPrecision) {
   const double psnr = cv::PSNR(a, b);
   EXPECT_GT(psnr, 40.0);  // 8-bit output: the two differ by a level here and there
   EXPECT_LT(psnr, 300.0) << "int8 gave exactly the fp32 output: not int8";
+  cv::Mat plain_bf16;
+  bf16.derain(rainy, plain_bf16);
+  EXPECT_GT(cv::norm(b, plain_bf16, cv::NORM_INF), 0.0) << "int8 gave exactly the bf16 output: its convolutions did not run";
   cv::Mat again;
   int8.derain(rainy, again);
   EXPECT_EQ(cv::norm(b, again, cv::NORM_INF), 0.0) << "the same frame twice: the grids depend only on it";
