@@ -33,18 +33,7 @@ constexpr double kPaperSeconds = 1.0;  // the paper preset is slow on CPU: few i
 // with its one-frame budget that first frame was the whole measurement. bf16 and lite settle after one.
 constexpr int kWarmupFrames = 2;
 
-struct Size {
-  int width, height;
-};
-
-Size parseSize(const std::string& text, const derain::cli::ArgParser& args) {
-  Size s{};
-  char x = 0;
-  std::istringstream in(text);
-  if (!(in >> s.width >> x >> s.height) || x != 'x' || s.width < 1 || s.height < 1)
-    args.fail("bad size '" + text + "' (expected WIDTHxHEIGHT, e.g. 640x360)");
-  return s;
-}
+using Size = derain::cli::FrameSize;
 
 std::vector<std::string> splitList(const std::string& text) {
   std::vector<std::string> out;
@@ -114,7 +103,7 @@ int main(int argc, char** argv) {
     args.parse(argc, argv);
 
     std::vector<Size> sizes;
-    for (const auto& s : splitList(args.get("size"))) sizes.push_back(parseSize(s, args));
+    for (const auto& s : splitList(args.get("size"))) sizes.push_back(args.frameSize(s));
     std::vector<derain::Precision> precisions;
     std::vector<derain::ModelConfig> presets;
     try {

@@ -1,7 +1,8 @@
 // derain-int8-probe: would int8 convolutions pay on this machine? Runs one frame of a model in bf16,
 // lists the oneDNN convolutions it ran (geometry and calls per frame), then times each alone in bf16
 // and in int8 (u8 source, s8 weights, bf16 output through per-channel output scales, ReLU fused:
-// the form precision int8 runs them in, onednn_conv_timing.hpp) and prints both sums next to the whole bf16 frame and the machine's ceiling line.
+// the form precision int8 runs them in, onednn_conv_timing.hpp), and prints both sums next to the
+// whole bf16 frame and the machine's ceiling lines.
 // The int8 sum leaves out rounding the sources (precision int8 pays that on top). It answers, for
 // any host, whether int8 pays there: on an Intel AMX host int8 saved ~0.5 ms of a lite frame
 // (README, session 6), on an AVX-512 VNNI host without AMX ~3 ms of 10 (README, session 15).
@@ -50,13 +51,7 @@ void recordRun(const ConvGeometry& g, void* context) {
 
 // The best round's mean time of one run, in ms (a quiet moment of the machine).
 double timeConvolution(const ConvGeometry& g, bool int8) {
-  derain::bench::ConvShape shape;
-  shape.batch = g.batch, shape.in_channels = g.in_channels, shape.out_channels = g.out_channels;
-  shape.height = g.height, shape.width = g.width, shape.kernel_h = g.kernel_h, shape.kernel_w = g.kernel_w;
-  shape.stride_h = g.stride_h, shape.stride_w = g.stride_w;
-  shape.pad_top = g.pad_h, shape.pad_left = g.pad_w, shape.pad_bottom = g.padBottom();
-  shape.dilation_h = g.dilation_h, shape.dilation_w = g.dilation_w;
-  const auto means = derain::bench::oneDnnConvRoundsMs(shape, int8, kRounds, kTimedRuns);
+  const auto means = derain::bench::oneDnnConvRoundsMs(g, int8, kRounds, kTimedRuns);
   return *std::min_element(means.begin(), means.end());
 }
 
@@ -81,11 +76,7 @@ int main(int argc, char** argv) {
     args.option("threads", "N", "intra-op threads", "2");
     args.epilog("Example:\n  derain-int8-probe --model models/default.derain --size 640x360 --threads 2");
     args.parse(argc, argv);
-    int width = 0, height = 0;
-    char x = 0;
-    std::istringstream size_text(args.get("size"));
-    if (!(size_text >> width >> x >> height) || x != 'x' || width < 1 || height < 1)
-      args.fail("bad size '" + args.get("size") + "' (expected WIDTHxHEIGHT, e.g. 640x360)");
+    const auto [width, height] = args.frameSize(args.get("size"));
     const int threads = args.getInt("threads", 1, derain::kMaxThreads);
     if (!derain::detail::OneDnnConv::available()) {
       std::puts("this build calls no oneDNN API of its own: nothing to probe");

@@ -13,15 +13,7 @@ constexpr int kWarmupRuns = 3;
 constexpr float kAnyScale = 0.01f;  // the kernels' speed does not depend on the scales' values
 }  // namespace
 
-int64_t ConvShape::outputHeight() const {
-  return (height + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1) / stride_h + 1;
-}
-int64_t ConvShape::outputWidth() const { return (width + 2 * pad_left - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
-double ConvShape::macs() const {
-  return static_cast<double>(batch) * out_channels * outputHeight() * outputWidth() * in_channels * kernel_h * kernel_w;
-}
-
-std::vector<double> oneDnnConvRoundsMs(const ConvShape& s, bool int8, int rounds, int runs) {
+std::vector<double> oneDnnConvRoundsMs(const detail::ConvGeometry& s, bool int8, int rounds, int runs) {
   using dnnl::memory;
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
@@ -35,7 +27,7 @@ std::vector<double> oneDnnConvRoundsMs(const ConvShape& s, bool int8, int rounds
   const memory::desc bias_md({s.out_channels}, int8 ? memory::data_type::f32 : bf16, memory::format_tag::a);
   const dnnl::convolution_forward::desc problem(dnnl::prop_kind::forward_inference,
       dnnl::algorithm::convolution_direct, src_md, weight_md, bias_md, dst_md, {s.stride_h, s.stride_w},
-      {s.dilation_h - 1, s.dilation_w - 1}, {s.pad_top, s.pad_left}, {s.pad_bottom, s.pad_left});
+      {s.dilation_h - 1, s.dilation_w - 1}, {s.pad_h, s.pad_w}, {s.padBottom(), s.pad_w});
   dnnl::primitive_attr attr;
   if (int8) attr.set_output_scales(1 << 1, std::vector<float>(s.out_channels, kAnyScale));
   dnnl::post_ops ops;

@@ -132,6 +132,15 @@ double ArgParser::getDouble(const std::string& name) const {
   fail("option '--" + name + "' needs a number, got '" + text + "'");
 }
 
+FrameSize ArgParser::frameSize(const std::string& text) const {
+  FrameSize size;
+  char x = 0;
+  std::istringstream in(text);
+  if (!(in >> size.width >> x >> size.height) || x != 'x' || size.width < 1 || size.height < 1)
+    fail("bad size '" + text + "' (expected WIDTHxHEIGHT, e.g. 640x360)");
+  return size;
+}
+
 bool ArgParser::flagSet(const std::string& name) const { return values_.count(name) > 0; }
 
 }  // namespace derain::cli

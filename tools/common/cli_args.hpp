@@ -17,6 +17,10 @@ constexpr int kUsageExit = 2;
 // Deliberately not a std::exception, so no "catch (const std::exception&)" swallows it.
 struct UsageExit {};
 
+struct FrameSize {
+  int width = 0, height = 0;
+};
+
 class ArgParser {
  public:
   ArgParser(std::string program, std::string summary);
@@ -39,6 +43,8 @@ class ArgParser {
   int getInt(const std::string& name, int min = std::numeric_limits<int>::min(),
              int max = std::numeric_limits<int>::max()) const;
   double getDouble(const std::string& name) const;  // usage error if not a number
+  // "640x360" -> {640, 360}; usage error naming the text where it does not start so (or a side is < 1).
+  FrameSize frameSize(const std::string& text) const;
   bool flagSet(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 

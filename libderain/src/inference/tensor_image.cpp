@@ -19,14 +19,8 @@ constexpr double kByteHalfRange = 127.5;  // maps 0..255 onto [-1, 1]
 constexpr int kColourChannels = 3;
 constexpr int64_t kRowsPerTask = 8;  // rows per parallel task: enough work to pay for a task
 
-// Round half to even without a libm call (std::nearbyint compiled to one call per value, ~0.5 % of
-// a lite frame): adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an
-// integer in the current (default: nearest-even) rounding mode, exactly as nearbyint does. The
-// byte conversion's values lie in [0, 255].
-inline float roundHalfEven(float v) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-  return (v + kMagic) - kMagic;
-}
+// The byte conversion rounds with roundHalfEven (branch_free.h; std::nearbyint's libm call per value
+// cost ~0.5 % of a lite frame): its values lie in [0, 255].
 
 // clamp to [-1, 1] on values, branch-free (branch_free.h).
 inline float clampUnit(float v) { return lesser(greater(v, -1.0f), 1.0f); }

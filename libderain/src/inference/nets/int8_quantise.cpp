@@ -4,23 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
+#include "branch_free.h"
 #include "simd_clones.h"
 
 namespace derain::detail {
 
 namespace {
 constexpr int64_t kValuesPerThread = 1 << 14;  // below 16 K values (32 KB) one thread does it all
-constexpr uint16_t kSignBit = 0x8000, kMagnitudeBits = 0x7FFF;
-
-float bf16Float(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float v;
-  std::memcpy(&v, &wide, sizeof v);
-  return v;
-}
+constexpr uint16_t kMagnitudeBits = 0x7FFF;
 
 // Largest positive and largest negative magnitude as bf16 bits: for finite values the magnitude
 // bits order like the magnitudes, so the search is an integer maximum, which vectorises (a float
@@ -40,22 +33,12 @@ DERAIN_SIMD_CLONES void magnitudes(const uint16_t* values, int64_t begin, int64_
   *negative = neg;
 }
 
-// Round half to even without a libm call: adding and subtracting 1.5 * 2^23 rounds a float of
-// magnitude below 2^22 to an integer in the default rounding mode (the levels lie within +-256).
-inline float roundHalfEven(float v) {
-  constexpr float kMagic = 12582912.0f;
-  return (v + kMagic) - kMagic;
-}
-
 DERAIN_SIMD_CLONES void levels(const uint16_t* values, int64_t begin, int64_t end, float inverse_scale,
                                float lowest_level, float highest_level, uint8_t* out) {
   for (int64_t i = begin; i < end; ++i) {
-    const uint32_t wide = static_cast<uint32_t>(values[i]) << 16;
-    float v;
-    std::memcpy(&v, &wide, sizeof v);
-    float level = roundHalfEven(v * inverse_scale);
-    level = level < lowest_level ? lowest_level : level;
-    level = level > highest_level ? highest_level : level;
+    // The levels lie within +-256: roundHalfEven's range.
+    const float level = lesser(greater(roundHalfEven(bf16BitsValue(values[i]) * inverse_scale), lowest_level),
+                               highest_level);
     // -127..255 as an int, then its low byte: the s8 bits of a negative level, the u8 bits otherwise.
     out[i] = static_cast<uint8_t>(static_cast<int32_t>(level));
   }
@@ -91,8 +74,8 @@ Int8Grid quantiseBf16(const uint16_t* values, int64_t n, uint8_t* out) {
     if (first < last) magnitudes(values, first, last, &positive[k], &negative[k]);
 #pragma omp barrier
 #pragma omp single
-    grid = Int8Grid::forRange(bf16Float(*std::max_element(positive.begin(), positive.end())),
-                    bf16Float(*std::max_element(negative.begin(), negative.end())));
+    grid = Int8Grid::forRange(bf16BitsValue(*std::max_element(positive.begin(), positive.end())),
+                              bf16BitsValue(*std::max_element(negative.begin(), negative.end())));
     // (single ends in a barrier: every thread sees the grid)
     const float inverse_scale = std::ldexp(grid.maxLevel(), -grid.exponent);
     if (first < last)

@@ -8,8 +8,17 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace derain::detail {
+
+// The value of bf16 bits (widening is exact).
+inline float bf16BitsValue(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float v;
+  std::memcpy(&v, &wide, sizeof v);
+  return v;
+}
 
 struct Int8Grid {
   bool is_signed = false;

@@ -43,14 +43,7 @@ const dnnl::engine& cpuEngine() {
 constexpr float kWeightLevels = 127.0f;  // s8 weights, symmetric
 constexpr size_t kMaxInt8Variants = 8;   // grids remembered per convolution (a few per layer in practice)
 
-float bf16Value(const void* data, int64_t at) {
-  uint16_t bits;
-  std::memcpy(&bits, static_cast<const char*>(data) + 2 * at, sizeof bits);
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float v;
-  std::memcpy(&v, &wide, sizeof v);
-  return v;
-}
+float bf16Value(const void* data, int64_t at) { return bf16BitsValue(static_cast<const uint16_t*>(data)[at]); }
 
 // The epilogue as oneDNN post-ops (the same for every type); residual_arg: the argument that names
 // the residual of a binary add (0: none).
@@ -222,8 +215,8 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
     const ConvGeometry& g = m.geometry;
     const auto* values = static_cast<const uint16_t*>(src);
     const int64_t n = g.batch * g.in_channels * g.height * g.width;
-    // One buffer of levels per thread for every convolution it runs, not one per convolution (those
-    // held about 9 MB for a lite 640x360 frame). A convolution runs on one thread at a time.
+    // One buffer of levels per thread for every convolution it runs, not one per convolution, each
+    // the size of its source. A convolution runs on one thread at a time.
     static thread_local std::vector<uint8_t> levels;
     if (levels.size() < static_cast<size_t>(n)) levels.resize(n);
     const Int8Grid grid = quantiseBf16(values, n, levels.data());
@@ -249,22 +242,20 @@ std::unique_ptr<OneDnnConv> OneDnnConv::makeInt8(const ConvGeometry& g, Activati
   const int64_t per_channel = g.in_channels * g.kernel_h * g.kernel_w;
   state->weight_levels.resize(g.out_channels * per_channel);
   state->weight_scales.resize(g.out_channels);
+  std::vector<float> channel(per_channel);  // one output channel's weights, dense [in, kh, kw]
   for (int64_t o = 0; o < g.out_channels; ++o) {
-    auto at = [&](int64_t i, int64_t y, int64_t x) {
-      return o * weight_strides[0] + i * weight_strides[1] + y * weight_strides[2] + x * weight_strides[3];
-    };
-    float peak = 0.0f;
-    for (int64_t i = 0; i < g.in_channels; ++i)
+    for (int64_t i = 0, k = 0; i < g.in_channels; ++i)
       for (int64_t y = 0; y < g.kernel_h; ++y)
-        for (int64_t x = 0; x < g.kernel_w; ++x) peak = std::max(peak, std::fabs(bf16Value(weight, at(i, y, x))));
+        for (int64_t x = 0; x < g.kernel_w; ++x, ++k)
+          channel[k] = bf16Value(weight, o * weight_strides[0] + i * weight_strides[1] + y * weight_strides[2] +
+                                             x * weight_strides[3]);
+    float peak = 0.0f;
+    for (float w : channel) peak = std::max(peak, std::fabs(w));
     const float step = peak > 0.0f ? peak / kWeightLevels : 1.0f;
     state->weight_scales[o] = step;
     int8_t* levels = state->weight_levels.data() + o * per_channel;
-    for (int64_t i = 0; i < g.in_channels; ++i)
-      for (int64_t y = 0; y < g.kernel_h; ++y)
-        for (int64_t x = 0; x < g.kernel_w; ++x)
-          levels[(i * g.kernel_h + y) * g.kernel_w + x] =
-              static_cast<int8_t>(std::nearbyint(std::clamp(bf16Value(weight, at(i, y, x)) / step, -kWeightLevels, kWeightLevels)));
+    for (int64_t k = 0; k < per_channel; ++k)
+      levels[k] = static_cast<int8_t>(std::nearbyint(std::clamp(channel[k] / step, -kWeightLevels, kWeightLevels)));
   }
   if (bias) {
     state->bias.resize(g.out_channels);

@@ -29,7 +29,7 @@ struct ConvGeometry {
 // F32, BF16: source, weights, bias and destination alike. Int8 (precision int8): source, residual
 // and destination bf16, weights and bias given in bf16 too, but the sums in 8-bit integers: the
 // weights rounded to s8 once, per output channel; the source per run, on the grid its range picks
-// (int8_quantise.h), into a buffer of the instance's own. NHWC only.
+// (int8_quantise.h), into a buffer of the running thread's. NHWC only.
 enum class ConvType { F32, BF16, Int8 };
 enum class ActivationLayout { NCHW, NHWC };  // source, destination and residual alike
 
