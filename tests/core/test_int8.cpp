@@ -133,6 +133,16 @@ torch::Tensor int8Reference(const torch::Tensor& x, const torch::Tensor& w, cons
   return y;
 }
 
+// The output against the reference within what the float scaling and the bf16 output's rounding
+// leave (the integer sums are exact): the nearest bf16 value, or its neighbour where the float result
+// and the exact one fall on either side of the midpoint; one bf16 step, 2^-7 of the value at most.
+void expectWithinOneBf16Step(const torch::Tensor& got_bf16, const torch::Tensor& expected, const std::string& where) {
+  const auto got = got_bf16.to(torch::kDouble);
+  const auto error = (got - expected).abs() - expected.abs() * std::ldexp(1.0, -7);
+  EXPECT_LT(error.max().item<double>(), 1e-4) << where;
+  EXPECT_GT(expected.abs().max().item<double>(), 1.0) << where;
+}
+
 }  // namespace
 
 TEST(Int8Convolution, EqualsItsArithmeticInDoubleWithEveryEpilogue) {
@@ -170,21 +180,68 @@ TEST(Int8Convolution, EqualsItsArithmeticInDoubleWithEveryEpilogue) {
       conv->run(x.data_ptr(), dst.data_ptr(),
                 c.uses_residual && !c.epilogue.in_place ? residual.data_ptr() : nullptr);
       const auto expected = int8Reference(x, w, b, c.uses_residual ? &residual : nullptr, c.epilogue.relu);
-      const auto got = dst.to(torch::kDouble);
-      // The integer sums are exact; what is left is the float scaling and the bf16 output's rounding:
-      // to the nearest bf16 value, or its neighbour where the float result and the exact one fall on
-      // either side of the midpoint: one bf16 step, 2^-7 of the value at most.
-      const auto error = (got - expected).abs() - expected.abs() * std::ldexp(1.0, -7);
       const std::string where = std::string(is_signed ? "signed" : "unsigned") + " source, relu " +
                                 std::to_string(c.epilogue.relu) + " residual " + std::to_string(c.uses_residual) +
                                 " in place " + std::to_string(c.epilogue.in_place);
-      EXPECT_LT(error.max().item<double>(), 1e-4) << where;
-      EXPECT_GT(expected.abs().max().item<double>(), 1.0) << where;
+      expectWithinOneBf16Step(dst, expected, where);
       if (c.epilogue.relu || c.uses_residual) {
-        EXPECT_EQ(got.lt(0).sum().item<int64_t>(), 0) << where;
+        EXPECT_EQ(dst.lt(0).sum().item<int64_t>(), 0) << where;
       }
     }
   }
+}
+
+// One convolution whose source's range moves from run to run (brighter, then signed and small, then
+// as at first) follows each grid exactly, with one oneDNN convolution per source sign: the grid's
+// power of two and the bias in its units are given at run time, so a new grid mid-stream makes none.
+TEST(Int8Convolution, OneConvolutionFollowsItsSourceAcrossGrids) {
+  using derain::detail::ActivationLayout;
+  using derain::detail::ConvEpilogue;
+  using derain::detail::ConvGeometry;
+  using derain::detail::ConvType;
+  using derain::detail::OneDnnConv;
+  if (!OneDnnConv::int8Available()) GTEST_SKIP() << "no int8 convolutions on this machine or build";
+  torch::manual_seed(23);
+  const int64_t in = 16, out_channels = 24, height = 9, width = 13;
+  ConvGeometry g;
+  g.in_channels = in, g.out_channels = out_channels, g.height = height, g.width = width;
+  g.kernel_h = g.kernel_w = 3, g.pad_h = g.pad_w = 1;
+  const auto w = (torch::randn({out_channels, in, 3, 3}) * 0.2).to(torch::kBFloat16);
+  const auto b = (torch::randn({out_channels}) * 0.5).to(torch::kBFloat16);
+  const auto ws = w.strides();
+  auto conv = OneDnnConv::make(g, ConvType::Int8, ActivationLayout::NHWC, ConvEpilogue{}, w.data_ptr(), ws.data(),
+                               b.data_ptr());
+  ASSERT_TRUE(conv);
+  EXPECT_EQ(conv->primitiveCount(), 1);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const auto first = (torch::randn({1, in, height, width}).relu() * 3).to(torch::kBFloat16).contiguous(cl);
+  struct Step {
+    torch::Tensor source;
+    const char* what;
+    int primitives;  // after the run
+  };
+  const Step steps[] = {
+      {first, "unsigned, peak ~ 8", 1},
+      {(first.to(torch::kFloat) * 40).to(torch::kBFloat16).contiguous(cl), "unsigned, 40x brighter", 1},
+      {(torch::randn({1, in, height, width}) * 0.05).to(torch::kBFloat16).contiguous(cl), "signed, small", 2},
+      {first, "the first source again", 2},
+  };
+  std::vector<torch::Tensor> outputs;
+  Int8Grid before{false, 1000};
+  for (const Step& step : steps) {
+    auto dst = torch::empty({1, out_channels, height, width}, step.source.options(), cl);
+    conv->run(step.source.data_ptr(), dst.data_ptr(), nullptr);
+    expectWithinOneBf16Step(dst, int8Reference(step.source, w, b, nullptr, false), step.what);
+    EXPECT_EQ(conv->primitiveCount(), step.primitives) << step.what;
+    const auto values = step.source.to(torch::kFloat);
+    const Int8Grid grid = Int8Grid::forRange(std::max(values.max().item<float>(), 0.0f),
+                                             std::max(-values.min().item<float>(), 0.0f));
+    EXPECT_TRUE(grid.exponent != before.exponent || grid.is_signed != before.is_signed)
+        << step.what << ": each step must move the grid";
+    before = grid;
+    outputs.push_back(dst);
+  }
+  EXPECT_TRUE(torch::equal(outputs[3], outputs[0])) << "the first grid's power and bias restored exactly";
 }
 
 // Under an Int8Scope a bf16 packed convolution runs in int8 (close to bf16, not equal to it); outside

@@ -41,14 +41,13 @@ const dnnl::engine& cpuEngine() {
 }
 
 constexpr float kWeightLevels = 127.0f;  // s8 weights, symmetric
-constexpr size_t kMaxInt8Variants = 8;   // grids remembered per convolution (a few per layer in practice)
 
 float bf16Value(const void* data, int64_t at) { return bf16BitsValue(static_cast<const uint16_t*>(data)[at]); }
 
-// The epilogue as oneDNN post-ops (the same for every type); residual_arg: the argument that names
-// the residual of a binary add (0: none).
-dnnl::post_ops epilogueOps(ConvEpilogue epilogue, const dnnl::memory::desc& dst_md, int* residual_arg) {
-  dnnl::post_ops ops;
+// The epilogue as oneDNN post-ops (the same for every type), after those already in `ops`;
+// residual_arg: the argument that names the residual of a binary add (0: none).
+dnnl::post_ops epilogueOps(ConvEpilogue epilogue, const dnnl::memory::desc& dst_md, int* residual_arg,
+                           dnnl::post_ops ops = {}) {
   *residual_arg = 0;
   if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   if (epilogue.add_relu) {
@@ -64,20 +63,27 @@ dnnl::post_ops epilogueOps(ConvEpilogue epilogue, const dnnl::memory::desc& dst_
 }
 }  // namespace
 
-// ConvType::Int8's weights, rounded once, and its convolutions, one per source grid seen.
+// ConvType::Int8's weights, rounded once, and its convolutions: one for u8 sources, one for s8. The
+// grid's power of two reaches oneDNN at run time (a binary multiply, the first post-op, and the
+// bias in the sums' units), so a source whose range moves from frame to frame costs no new
+// primitive: no JIT stall mid-stream and no further copy of the weights.
 struct Int8State {
   std::vector<int8_t> weight_levels;  // [out, in, kh, kw], dense
   std::vector<float> weight_scales;   // per output channel
   std::vector<float> bias;            // per output channel, in bf16's values; empty: none
-  dnnl::post_ops ops;
+  dnnl::post_ops ops;                 // the grid's multiply, then the epilogue
   int residual_arg = 0;
   struct Variant {
-    Int8Grid grid;
     dnnl::convolution_forward::primitive_desc description;
     dnnl::convolution_forward primitive;
-    std::unordered_map<int, dnnl::memory> args;  // src (pointed at the levels on each run), weights, bias, scratchpad
+    std::unordered_map<int, dnnl::memory> args;  // src (pointed at the levels on each run), weights, ...
   };
-  std::vector<Variant> variants;  // most recently made last
+  std::unique_ptr<Variant> variants[2];  // [is_signed]
+  // The last run's grid: its power of two, and the bias in its sums' units (oneDNN 2.x adds the
+  // bias before scaling). Shared by both variants.
+  dnnl::memory grid_power, scaled_bias;
+  Int8Grid applied;
+  bool any_applied = false;
 };
 
 // Described as LibTorch's prepacked convolution describes its own (forward_training, direct
@@ -98,56 +104,59 @@ struct OneDnnConv::Impl {
   Int8State::Variant& int8Variant(const Int8Grid& grid);
 };
 
-// The int8 convolution for a source grid: u8 or s8 source, s8 weights, output scales folding the
-// source step and each channel's weight step back into bf16 values, the bias in the sums' units
-// (oneDNN 2.x adds it before scaling).
+// The int8 convolution for a source grid's sign: u8 or s8 source, s8 weights, output scales of each
+// channel's weight step over the grid's levels (255 or 127), then the grid's power of two
+// (multiplying by it is exact), together the value of one unit of the sums. Also points the power
+// and the bias at the grid's values.
 Int8State::Variant& OneDnnConv::Impl::int8Variant(const Int8Grid& grid) {
   Int8State& q = *int8;
-  for (auto& v : q.variants)
-    if (v.grid.is_signed == grid.is_signed && v.grid.exponent == grid.exponent) return v;
-  if (q.variants.size() >= kMaxInt8Variants) q.variants.erase(q.variants.begin());
-  const auto& engine = cpuEngine();
   const ConvGeometry& g = geometry;
+  if (!q.any_applied || q.applied.is_signed != grid.is_signed || q.applied.exponent != grid.exponent) {
+    const float power = std::ldexp(1.0f, grid.exponent);
+    *static_cast<float*>(q.grid_power.get_data_handle()) = power;
+    if (!q.bias.empty()) {
+      auto* b = static_cast<float*>(q.scaled_bias.get_data_handle());
+      for (int64_t o = 0; o < g.out_channels; ++o) b[o] = q.bias[o] / (q.weight_scales[o] / grid.maxLevel() * power);
+    }
+    q.applied = grid;
+    q.any_applied = true;
+  }
+  std::unique_ptr<Int8State::Variant>& slot = q.variants[grid.is_signed ? 1 : 0];
+  if (slot) return *slot;
+  const auto& engine = cpuEngine();
   using DataType = dnnl::memory::data_type;
   const Dims src_dims{g.batch, g.in_channels, g.height, g.width};
   const Dims dst_dims{g.batch, g.out_channels, g.outputHeight(), g.outputWidth()};
   const Dims weight_dims{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
   const dnnl::memory::desc src_md(src_dims, grid.is_signed ? DataType::s8 : DataType::u8, Tag::nhwc);
   const dnnl::memory::desc dst_md(dst_dims, DataType::bf16, Tag::nhwc);
-  const dnnl::memory::desc bias_md =
-      q.bias.empty() ? dnnl::memory::desc() : dnnl::memory::desc({g.out_channels}, DataType::f32, Tag::a);
+  const dnnl::memory::desc bias_md = q.bias.empty() ? dnnl::memory::desc() : q.scaled_bias.get_desc();
   const dnnl::convolution_forward::desc problem(dnnl::prop_kind::forward_inference,
       dnnl::algorithm::convolution_direct, src_md, dnnl::memory::desc(weight_dims, DataType::s8, Tag::any), bias_md,
       dst_md, Dims{g.stride_h, g.stride_w}, Dims{g.dilation_h - 1, g.dilation_w - 1}, Dims{g.pad_h, g.pad_w},
       Dims{g.padBottom(), g.pad_w});
-  const float source_step = grid.scale();
   std::vector<float> output_scales(g.out_channels);
-  for (int64_t o = 0; o < g.out_channels; ++o) output_scales[o] = source_step * q.weight_scales[o];
+  for (int64_t o = 0; o < g.out_channels; ++o) output_scales[o] = q.weight_scales[o] / grid.maxLevel();
   dnnl::primitive_attr attr;
   attr.set_output_scales(1 << 1, output_scales);  // mask: dimension 1, the output channel
   attr.set_post_ops(q.ops);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  Int8State::Variant v;
-  v.grid = grid;
-  v.description = dnnl::convolution_forward::primitive_desc(problem, attr, engine);
-  v.primitive = dnnl::convolution_forward(v.description);
+  auto v = std::make_unique<Int8State::Variant>();
+  v->description = dnnl::convolution_forward::primitive_desc(problem, attr, engine);
+  v->primitive = dnnl::convolution_forward(v->description);
   dnnl::memory user_weights({weight_dims, DataType::s8, Tag::oihw}, engine, q.weight_levels.data());
-  dnnl::memory weights(v.description.weights_desc(), engine);
+  dnnl::memory weights(v->description.weights_desc(), engine);
   dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
   stream.wait();
-  v.args = {{DNNL_ARG_SRC, dnnl::memory(src_md, engine, nullptr)},
-            {DNNL_ARG_WEIGHTS, weights},
-            {DNNL_ARG_DST, dst},
-            {DNNL_ARG_SCRATCHPAD, dnnl::memory(v.description.scratchpad_desc(), engine)}};
-  if (q.residual_arg) v.args.emplace(q.residual_arg, residual);
-  if (!q.bias.empty()) {
-    dnnl::memory bias_memory(bias_md, engine);
-    float* b = static_cast<float*>(bias_memory.get_data_handle());
-    for (int64_t o = 0; o < g.out_channels; ++o) b[o] = q.bias[o] / output_scales[o];
-    v.args.emplace(DNNL_ARG_BIAS, bias_memory);
-  }
-  q.variants.push_back(std::move(v));
-  return q.variants.back();
+  v->args = {{DNNL_ARG_SRC, dnnl::memory(src_md, engine, nullptr)},
+             {DNNL_ARG_WEIGHTS, weights},
+             {DNNL_ARG_DST, dst},
+             {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, q.grid_power},
+             {DNNL_ARG_SCRATCHPAD, dnnl::memory(v->description.scratchpad_desc(), engine)}};
+  if (q.residual_arg) v->args.emplace(q.residual_arg, residual);
+  if (!q.bias.empty()) v->args.emplace(DNNL_ARG_BIAS, q.scaled_bias);
+  slot = std::move(v);
+  return *slot;
 }
 
 std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry& g, ConvType type, ActivationLayout layout,
@@ -263,20 +272,32 @@ std::unique_ptr<OneDnnConv> OneDnnConv::makeInt8(const ConvGeometry& g, Activati
   }
   const dnnl::memory::desc dst_md({g.batch, g.out_channels, g.outputHeight(), g.outputWidth()},
                                   dnnl::memory::data_type::bf16, Tag::nhwc);
-  state->ops = epilogueOps(epilogue, dst_md, &state->residual_arg);
+  const dnnl::memory::desc power_md({1, 1, 1, 1}, dnnl::memory::data_type::f32, Tag::nhwc);  // broadcast
+  dnnl::post_ops grid_multiply;
+  grid_multiply.append_binary(dnnl::algorithm::binary_mul, power_md);
+  state->ops = epilogueOps(epilogue, dst_md, &state->residual_arg, grid_multiply);
+  state->grid_power = dnnl::memory(power_md, engine);
+  if (bias) state->scaled_bias = dnnl::memory({{g.out_channels}, dnnl::memory::data_type::f32, Tag::a}, engine);
   impl->dst = dnnl::memory(dst_md, engine, nullptr);
   if (state->residual_arg) {
     impl->residual = dnnl::memory(dst_md, engine, nullptr);
     impl->takes_residual = true;
   }
   impl->int8 = std::move(state);
-  impl->int8Variant(Int8Grid{});  // made now: a problem oneDNN refuses throws here, not in a run
+  // The u8 one made now: a problem oneDNN refuses throws here, not in a run. The s8 one waits for a
+  // source below zero (sources after a ReLU never have one).
+  impl->int8Variant(Int8Grid{});
   return std::unique_ptr<OneDnnConv>(new OneDnnConv(std::move(impl)));
 }
 
 std::string OneDnnConv::implementation() const {
-  if (impl_->int8) return impl_->int8->variants.back().description.impl_info_str();
+  if (impl_->int8) return impl_->int8->variants[0]->description.impl_info_str();  // the u8 source's
   return impl_->description.impl_info_str();
+}
+
+int OneDnnConv::primitiveCount() const {
+  if (!impl_->int8) return 1;
+  return (impl_->int8->variants[0] ? 1 : 0) + (impl_->int8->variants[1] ? 1 : 0);
 }
 
 bool OneDnnConv::available() { return enabled; }
@@ -302,6 +323,8 @@ std::unique_ptr<OneDnnConv> OneDnnConv::make(const ConvGeometry&, ConvType, Acti
 void OneDnnConv::run(const void*, void*, const void*) { throw std::logic_error("OneDnnConv: built without oneDNN"); }
 
 std::string OneDnnConv::implementation() const { return ""; }
+
+int OneDnnConv::primitiveCount() const { return 0; }
 
 bool OneDnnConv::available() { return false; }
 

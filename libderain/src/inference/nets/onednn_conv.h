@@ -70,8 +70,11 @@ class OneDnnConv {
   // only; null with in_place, where dst holds it on entry). Not reentrant: one call at a time per
   // instance (its scratchpad).
   void run(const void* src, void* dst, const void* residual);
-  // oneDNN's name for the kernel it chose, e.g. "brgconv:avx512_core_amx_bf16".
+  // oneDNN's name for the kernel it chose, e.g. "brgconv:avx512_core_amx_bf16" (int8: for a u8 source).
   std::string implementation() const;
+  // The oneDNN convolutions it holds: 1, or for int8 one per source sign seen (u8 from the start, s8
+  // after a source below zero); never one per grid.
+  int primitiveCount() const;
 
   // Benchmarks: while set, every run() in the process first calls observer(geometry, context), so a
   // tool can list the convolutions of a frame as they run (derain-int8-probe). Null stops it. Set it
