@@ -1,8 +1,8 @@
 // derain-int8-probe: would int8 convolutions pay on this machine? Runs one frame of a model in bf16,
 // lists the oneDNN convolutions it ran (geometry and calls per frame), then times each alone in bf16
-// and in int8 (u8 source, s8 weights, bf16 output through per-channel output scales, ReLU fused:
-// the form precision int8 runs them in, onednn_conv_timing.hpp), and prints both sums next to the
-// whole bf16 frame and the machine's ceiling lines.
+// and in int8 (u8 source, s8 weights, bf16 output through per-channel output scales and the grid's
+// run-time multiply, ReLU fused: the form precision int8 runs them in, onednn_conv_timing.hpp), and
+// prints both sums next to the whole bf16 frame and the machine's ceiling lines.
 // The int8 sum leaves out rounding the sources (precision int8 pays that on top). It answers, for
 // any host, whether int8 pays there: on an Intel AMX host int8 saved ~0.5 ms of a lite frame
 // (README, session 6), on an AVX-512 VNNI host without AMX ~3 ms of 10 (README, session 15).
@@ -51,7 +51,9 @@ void recordRun(const ConvGeometry& g, void* context) {
 
 // The best round's mean time of one run, in ms (a quiet moment of the machine).
 double timeConvolution(const ConvGeometry& g, bool int8) {
-  const auto means = derain::bench::oneDnnConvRoundsMs(g, int8, kRounds, kTimedRuns);
+  using derain::bench::TimedForm;
+  const auto means =
+      derain::bench::oneDnnConvRoundsMs(g, int8 ? TimedForm::Int8AsTheEngineRuns : TimedForm::BF16, kRounds, kTimedRuns);
   return *std::min_element(means.begin(), means.end());
 }
 

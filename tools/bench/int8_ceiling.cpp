@@ -23,7 +23,7 @@ double int8ConvCeilingGflops(int threads) {
   g.height = g.width = kSide;
   g.kernel_h = g.kernel_w = 3;
   g.pad_h = g.pad_w = 1;
-  const auto means = oneDnnConvRoundsMs(g, /*int8=*/true, kRounds, kRunsPerRound);
+  const auto means = oneDnnConvRoundsMs(g, TimedForm::Int8, kRounds, kRunsPerRound);
   const double mean_ms = std::accumulate(means.begin(), means.end(), 0.0) / means.size();
   const double macs = static_cast<double>(kChannels) * kChannels * 9 * kSide * kSide;
   return 2.0 * macs / (mean_ms / 1000.0) / 1e9;

@@ -13,8 +13,9 @@ constexpr int kWarmupRuns = 3;
 constexpr float kAnyScale = 0.01f;  // the kernels' speed does not depend on the scales' values
 }  // namespace
 
-std::vector<double> oneDnnConvRoundsMs(const detail::ConvGeometry& s, bool int8, int rounds, int runs) {
+std::vector<double> oneDnnConvRoundsMs(const detail::ConvGeometry& s, TimedForm form, int rounds, int runs) {
   using dnnl::memory;
+  const bool int8 = form != TimedForm::BF16;
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   const auto bf16 = memory::data_type::bf16;
@@ -31,6 +32,8 @@ std::vector<double> oneDnnConvRoundsMs(const detail::ConvGeometry& s, bool int8,
   dnnl::primitive_attr attr;
   if (int8) attr.set_output_scales(1 << 1, std::vector<float>(s.out_channels, kAnyScale));
   dnnl::post_ops ops;
+  const memory::desc power_md({1, 1, 1, 1}, memory::data_type::f32, memory::format_tag::nhwc);
+  if (form == TimedForm::Int8AsTheEngineRuns) ops.append_binary(dnnl::algorithm::binary_mul, power_md);
   ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   attr.set_post_ops(ops);
   const dnnl::convolution_forward::primitive_desc description(problem, attr, engine);
@@ -41,8 +44,13 @@ std::vector<double> oneDnnConvRoundsMs(const detail::ConvGeometry& s, bool int8,
   std::memset(weights.get_data_handle(), 1, description.weights_desc().get_size());
   std::memset(bias.get_data_handle(), 0, bias_md.get_size());
   const dnnl::convolution_forward conv(description);
-  const std::unordered_map<int, memory> args{
+  std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+  if (form == TimedForm::Int8AsTheEngineRuns) {
+    memory power(power_md, engine);
+    *static_cast<float*>(power.get_data_handle()) = 1.0f;
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, power);
+  }
   for (int i = 0; i < kWarmupRuns; ++i) conv.execute(stream, args);
   stream.wait();
   std::vector<double> means;
