@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -143,22 +144,35 @@ void expectWithinOneBf16Step(const torch::Tensor& got_bf16, const torch::Tensor&
   EXPECT_GT(expected.abs().max().item<double>(), 1.0) << where;
 }
 
+// A 16 -> 24 3x3 convolution (padding 1) on a 13x9 source, bf16 weights and bias drawn from a seed,
+// made as ConvType::Int8 with the given epilogue.
+struct SmallInt8Conv {
+  static constexpr int64_t in = 16, out_channels = 24, height = 9, width = 13;
+  torch::Tensor w, b;
+  derain::detail::ConvGeometry g;
+  explicit SmallInt8Conv(uint64_t seed) {
+    torch::manual_seed(seed);
+    w = (torch::randn({out_channels, in, 3, 3}) * 0.2).to(torch::kBFloat16);
+    b = (torch::randn({out_channels}) * 0.5).to(torch::kBFloat16);
+    g.in_channels = in, g.out_channels = out_channels, g.height = height, g.width = width;
+    g.kernel_h = g.kernel_w = 3, g.pad_h = g.pad_w = 1;
+  }
+  std::unique_ptr<derain::detail::OneDnnConv> make(derain::detail::ConvEpilogue epilogue) const {
+    const auto ws = w.strides();
+    return derain::detail::OneDnnConv::make(g, derain::detail::ConvType::Int8, derain::detail::ActivationLayout::NHWC,
+                                            epilogue, w.data_ptr(), ws.data(), b.data_ptr());
+  }
+};
+
 }  // namespace
 
 TEST(Int8Convolution, EqualsItsArithmeticInDoubleWithEveryEpilogue) {
-  using derain::detail::ActivationLayout;
   using derain::detail::ConvEpilogue;
-  using derain::detail::ConvGeometry;
-  using derain::detail::ConvType;
-  using derain::detail::OneDnnConv;
-  if (!OneDnnConv::int8Available()) GTEST_SKIP() << "no int8 convolutions on this machine or build";
-  torch::manual_seed(21);
-  const int64_t in = 16, out_channels = 24, height = 9, width = 13;
-  ConvGeometry g;
-  g.in_channels = in, g.out_channels = out_channels, g.height = height, g.width = width;
-  g.kernel_h = g.kernel_w = 3, g.pad_h = g.pad_w = 1;
-  const auto w = (torch::randn({out_channels, in, 3, 3}) * 0.2).to(torch::kBFloat16);
-  const auto b = (torch::randn({out_channels}) * 0.5).to(torch::kBFloat16);
+  if (!derain::detail::OneDnnConv::int8Available()) GTEST_SKIP() << "no int8 convolutions on this machine or build";
+  const SmallInt8Conv small(21);
+  const torch::Tensor &w = small.w, &b = small.b;
+  constexpr int64_t in = SmallInt8Conv::in, out_channels = SmallInt8Conv::out_channels,
+                    height = SmallInt8Conv::height, width = SmallInt8Conv::width;
   const auto cl = at::MemoryFormat::ChannelsLast;
   for (bool is_signed : {false, true}) {
     auto x = torch::randn({1, in, height, width}) * 3;
@@ -171,9 +185,7 @@ TEST(Int8Convolution, EqualsItsArithmeticInDoubleWithEveryEpilogue) {
     };
     for (const Case& c : {Case{ConvEpilogue{}, false}, Case{ConvEpilogue{true, false, false}, false},
                           Case{ConvEpilogue{true, true, false}, true}, Case{ConvEpilogue{false, true, true}, true}}) {
-      const auto ws = w.strides();
-      auto conv = OneDnnConv::make(g, ConvType::Int8, ActivationLayout::NHWC, c.epilogue, w.data_ptr(), ws.data(),
-                                   b.data_ptr());
+      auto conv = small.make(c.epilogue);
       ASSERT_TRUE(conv);
       auto dst = torch::empty({1, out_channels, height, width}, x.options(), cl);
       if (c.epilogue.in_place) dst.copy_(residual);
@@ -195,22 +207,12 @@ TEST(Int8Convolution, EqualsItsArithmeticInDoubleWithEveryEpilogue) {
 // as at first) follows each grid exactly, with one oneDNN convolution per source sign: the grid's
 // power of two and the bias in its units are given at run time, so a new grid mid-stream makes none.
 TEST(Int8Convolution, OneConvolutionFollowsItsSourceAcrossGrids) {
-  using derain::detail::ActivationLayout;
-  using derain::detail::ConvEpilogue;
-  using derain::detail::ConvGeometry;
-  using derain::detail::ConvType;
-  using derain::detail::OneDnnConv;
-  if (!OneDnnConv::int8Available()) GTEST_SKIP() << "no int8 convolutions on this machine or build";
-  torch::manual_seed(23);
-  const int64_t in = 16, out_channels = 24, height = 9, width = 13;
-  ConvGeometry g;
-  g.in_channels = in, g.out_channels = out_channels, g.height = height, g.width = width;
-  g.kernel_h = g.kernel_w = 3, g.pad_h = g.pad_w = 1;
-  const auto w = (torch::randn({out_channels, in, 3, 3}) * 0.2).to(torch::kBFloat16);
-  const auto b = (torch::randn({out_channels}) * 0.5).to(torch::kBFloat16);
-  const auto ws = w.strides();
-  auto conv = OneDnnConv::make(g, ConvType::Int8, ActivationLayout::NHWC, ConvEpilogue{}, w.data_ptr(), ws.data(),
-                               b.data_ptr());
+  if (!derain::detail::OneDnnConv::int8Available()) GTEST_SKIP() << "no int8 convolutions on this machine or build";
+  const SmallInt8Conv small(23);
+  const torch::Tensor &w = small.w, &b = small.b;
+  constexpr int64_t in = SmallInt8Conv::in, out_channels = SmallInt8Conv::out_channels,
+                    height = SmallInt8Conv::height, width = SmallInt8Conv::width;
+  auto conv = small.make(derain::detail::ConvEpilogue{});
   ASSERT_TRUE(conv);
   EXPECT_EQ(conv->primitiveCount(), 1);
   const auto cl = at::MemoryFormat::ChannelsLast;
