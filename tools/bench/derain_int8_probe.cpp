@@ -20,6 +20,7 @@
 #include "run_main.hpp"
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
+#include "derain/process.hpp"
 #include "derain/rain.hpp"
 #include "nets/onednn_conv.h"
 
@@ -70,6 +71,7 @@ std::string describe(const ConvGeometry& g) {
 
 int main(int argc, char** argv) {
   return derain::cli::runMain("derain-int8-probe", [&] {
+    derain::keepFreedBuffersForReuse();  // its whole-frame time as derain-bench measures one (process.hpp)
     derain::cli::ArgParser args("derain-int8-probe",
                                 "Times the oneDNN convolutions of one bf16 frame of a model alone, in bf16 and in int8 "
                                 "(u8 activations, s8 weights), to show what an int8 engine could save on this machine.");
