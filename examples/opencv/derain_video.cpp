@@ -6,6 +6,7 @@
 #include <string>
 
 #include <derain/dnn_derain.hpp>
+#include <derain/process.hpp>
 #include <derain/video_options.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
@@ -64,6 +65,7 @@ int run(int argc, char** argv) {
       std::cerr << "derain_video: cannot open video '" << input << "'\n";
       return 1;
     }
+    derain::keepFreedBuffersForReuse();  // frame after frame: an application's choice (process.hpp)
     auto net = example::openModel(args);
     if (!args.flagSet("rainmake")) net->setTemporalWindow(args.getInt("temporal-window"));  // video mode
     std::cerr << "model: " << net->getModelPath() << " (" << net->describe() << ")\n";

@@ -19,7 +19,7 @@ constexpr const char* kModelNote =
 
 inline void addModelOptions(derain::cli::ArgParser& args) {
   args.option("model", "FILE", "model file (default: $DERAIN_MODEL or the installed default model)");
-  args.option("target", "NAME", "where to run: auto, cpu, cuda, cpu-bf16 or cuda-bf16", "auto");
+  args.option("target", "NAME", "where to run: auto, cpu, cuda, cpu-bf16, cuda-bf16 or cpu-int8 (AVX-512 VNNI)", "auto");
   args.option("threads", "N", "CPU threads, 0 = every core", "0");
 }
 
@@ -31,7 +31,8 @@ inline int parseTarget(const derain::cli::ArgParser& args) {
   if (name == "cuda") return dd::TARGET_CUDA;
   if (name == "cpu-bf16") return dd::TARGET_CPU_BF16;
   if (name == "cuda-bf16") return dd::TARGET_CUDA_BF16;
-  args.fail("unknown --target '" + name + "' (auto, cpu, cuda, cpu-bf16, cuda-bf16)");
+  if (name == "cpu-int8") return dd::TARGET_CPU_INT8;
+  args.fail("unknown --target '" + name + "' (auto, cpu, cuda, cpu-bf16, cuda-bf16, cpu-int8)");
 }
 
 // Throws cv::Exception when the target or the model cannot be had.
