@@ -25,7 +25,8 @@ double int8ConvCeilingGflops(int threads) {
   g.pad_h = g.pad_w = 1;
   const auto means = oneDnnConvRoundsMs(g, TimedForm::Int8, kRounds, kRunsPerRound);
   const double mean_ms = std::accumulate(means.begin(), means.end(), 0.0) / means.size();
-  const double macs = static_cast<double>(kChannels) * kChannels * 9 * kSide * kSide;
+  const double macs = static_cast<double>(g.out_channels) * g.outputHeight() * g.outputWidth() * g.in_channels *
+                      g.kernel_h * g.kernel_w;
   return 2.0 * macs / (mean_ms / 1000.0) / 1e9;
 }
 

@@ -28,6 +28,8 @@ struct Int8Grid {
   static Int8Grid forRange(float highest, float lowest_magnitude);
   float maxLevel() const { return is_signed ? 127.0f : 255.0f; }
   float scale() const;  // the value of one level: 2^exponent / maxLevel()
+  bool operator==(const Int8Grid& o) const { return is_signed == o.is_signed && exponent == o.exponent; }
+  bool operator!=(const Int8Grid& o) const { return !(*this == o); }
 };
 
 // Finds the grid of n bf16 values (their bits) and writes out[i] = the level nearest to

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -82,8 +83,7 @@ struct Int8State {
   // The last run's grid: its power of two, and the bias in its sums' units (oneDNN 2.x adds the
   // bias before scaling). Shared by both variants.
   dnnl::memory grid_power, scaled_bias;
-  Int8Grid applied;
-  bool any_applied = false;
+  std::optional<Int8Grid> applied;
 };
 
 // Described as LibTorch's prepacked convolution describes its own (forward_training, direct
@@ -101,27 +101,33 @@ struct OneDnnConv::Impl {
   std::unordered_map<int, dnnl::memory> args;
   std::unique_ptr<Int8State> int8;  // ConvType::Int8 only (then description/primitive are unused)
 
-  Int8State::Variant& int8Variant(const Int8Grid& grid);
+  void applyInt8Grid(const Int8Grid& grid);
+  Int8State::Variant& int8Variant(bool is_signed);
 };
 
-// The int8 convolution for a source grid's sign: u8 or s8 source, s8 weights, output scales of each
-// channel's weight step over the grid's levels (255 or 127), then the grid's power of two
-// (multiplying by it is exact), together the value of one unit of the sums. Also points the power
-// and the bias at the grid's values.
-Int8State::Variant& OneDnnConv::Impl::int8Variant(const Int8Grid& grid) {
+// Points the run-time arguments at a grid: its power of two, and the bias in the units of the sums
+// (each channel's weight step over the grid's levels, times the power).
+void OneDnnConv::Impl::applyInt8Grid(const Int8Grid& grid) {
+  Int8State& q = *int8;
+  if (q.applied == grid) return;
+  const float power = std::ldexp(1.0f, grid.exponent);
+  *static_cast<float*>(q.grid_power.get_data_handle()) = power;
+  if (!q.bias.empty()) {
+    auto* b = static_cast<float*>(q.scaled_bias.get_data_handle());
+    for (int64_t o = 0; o < geometry.out_channels; ++o)
+      b[o] = q.bias[o] / (q.weight_scales[o] / grid.maxLevel() * power);
+  }
+  q.applied = grid;
+}
+
+// The int8 convolution for a source sign: u8 or s8 source, s8 weights, output scales of each
+// channel's weight step over the sign's levels (255 or 127), then the grid's power of two
+// (multiplying by it is exact), together the value of one unit of the sums. Made once.
+Int8State::Variant& OneDnnConv::Impl::int8Variant(bool is_signed) {
   Int8State& q = *int8;
   const ConvGeometry& g = geometry;
-  if (!q.any_applied || q.applied.is_signed != grid.is_signed || q.applied.exponent != grid.exponent) {
-    const float power = std::ldexp(1.0f, grid.exponent);
-    *static_cast<float*>(q.grid_power.get_data_handle()) = power;
-    if (!q.bias.empty()) {
-      auto* b = static_cast<float*>(q.scaled_bias.get_data_handle());
-      for (int64_t o = 0; o < g.out_channels; ++o) b[o] = q.bias[o] / (q.weight_scales[o] / grid.maxLevel() * power);
-    }
-    q.applied = grid;
-    q.any_applied = true;
-  }
-  std::unique_ptr<Int8State::Variant>& slot = q.variants[grid.is_signed ? 1 : 0];
+  const Int8Grid grid{is_signed, 0};  // the sign's levels; the exponent arrives at run time
+  std::unique_ptr<Int8State::Variant>& slot = q.variants[is_signed ? 1 : 0];
   if (slot) return *slot;
   const auto& engine = cpuEngine();
   using DataType = dnnl::memory::data_type;
@@ -229,7 +235,8 @@ void OneDnnConv::run(const void* src, void* dst, const void* residual) {
     static thread_local std::vector<uint8_t> levels;
     if (levels.size() < static_cast<size_t>(n)) levels.resize(n);
     const Int8Grid grid = quantiseBf16(values, n, levels.data());
-    Int8State::Variant& variant = m.int8Variant(grid);
+    m.applyInt8Grid(grid);
+    Int8State::Variant& variant = m.int8Variant(grid.is_signed);
     variant.args.at(DNNL_ARG_SRC).set_data_handle(levels.data());
     variant.primitive.execute(m.stream, variant.args);
     m.stream.wait();
@@ -286,7 +293,7 @@ std::unique_ptr<OneDnnConv> OneDnnConv::makeInt8(const ConvGeometry& g, Activati
   impl->int8 = std::move(state);
   // The u8 one made now: a problem oneDNN refuses throws here, not in a run. The s8 one waits for a
   // source below zero (sources after a ReLU never have one).
-  impl->int8Variant(Int8Grid{});
+  impl->int8Variant(/*is_signed=*/false);
   return std::unique_ptr<OneDnnConv>(new OneDnnConv(std::move(impl)));
 }
 
