@@ -10,23 +10,13 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_args.hpp"
-#include "run_main.hpp"
 #include "example_model.hpp"
+#include "image_files.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace {
 constexpr double k16BitMax = 65535.0;  // full scale of a 16-bit image
-
-// imwrite reports some failures by returning false and others (unknown extension) by throwing.
-bool writeImage(const std::string& path, const cv::Mat& image) {
-  std::string problem;
-  try {
-    if (cv::imwrite(path, image)) return true;
-  } catch (const cv::Exception& e) {
-    problem = ": " + e.err;
-  }
-  std::cerr << "derain_image: cannot write '" << path << "'" << problem << "\n";
-  return false;
-}
 }  // namespace
 
 namespace {
@@ -46,6 +36,10 @@ int run(int argc, char** argv) {
   const int seed = args.getInt("seed");
   if (noise < 0) args.fail("--mask-noise must be >= 0");
   if (seed < 0) args.fail("--seed must be >= 0");
+
+  // Before any slow work: the output may not replace the input, and its folder must take it.
+  derain::cli::refuseSameFile(args.get("input"), args.get("output"));
+  derain::cli::checkWritableOutput(args.get("output"));
 
   try {
     const cv::Mat input = cv::imread(args.get("input"), cv::IMREAD_UNCHANGED);
@@ -68,7 +62,7 @@ int run(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (sixteen_bit) result.convertTo(result, CV_16U, k16BitMax);
 
-    if (!writeImage(args.get("output"), result)) return 1;
+    derain::cli::writeImage(args.get("output"), result);  // a temporary file, renamed into place
     std::cout << args.get("output") << ": " << result.cols << "x" << result.rows << " "
               << cv::typeToString(result.type()) << ", " << seconds << " s (" << net->describe() << ")\n";
   } catch (const cv::Exception& e) {

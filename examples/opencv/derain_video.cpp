@@ -12,9 +12,10 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_args.hpp"
-#include "run_main.hpp"
 #include "example_model.hpp"
 #include "progress_bar.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace {
 constexpr double kFallbackFps = 25.0;  // when the input does not say (cameras, some streams)
@@ -54,6 +55,11 @@ int run(int argc, char** argv) {
   if (seed < 0) args.fail("--seed must be >= 0");
   const std::string input = args.get("input");
   if (isCameraIndex(input) && max_frames == 0) args.fail("a camera needs --max-frames");
+  // Before any slow work: the output may not replace the input, and its folder must take it.
+  const std::string output = args.get("output");
+  if (!isCameraIndex(input)) derain::cli::refuseSameFile(input, output);
+  derain::cli::checkWritableOutput(output);
+  derain::cli::installInterruptHandlers();  // Ctrl-C removes the partial output (run_main.hpp)
 
   try {
     cv::VideoCapture capture;
@@ -75,20 +81,24 @@ int run(int argc, char** argv) {
     int64_t total = static_cast<int64_t>(capture.get(cv::CAP_PROP_FRAME_COUNT));  // an estimate for some formats
     if (max_frames > 0 && (total <= 0 || total > max_frames)) total = max_frames;
 
+    // Written to a temporary file with the same extension, renamed into place once complete: a
+    // failure or Ctrl-C leaves any previous file of that name intact.
+    derain::cli::PendingFile pending(output);
     cv::VideoWriter writer;
     derain::cli::ProgressBar bar(args.flagSet("rainmake") ? "rainmake" : "derain", total);
     cv::Mat frame, result;
     int64_t done = 0;
     const auto start = std::chrono::steady_clock::now();
     while ((max_frames == 0 || done < max_frames) && capture.read(frame)) {
+      derain::cli::checkInterrupted();
       if (args.flagSet("rainmake"))
         net->rainmake(frame, result, static_cast<float>(noise), static_cast<uint64_t>(seed) + done);
       else
         net->derain(frame, result);
       if (!writer.isOpened()) {  // opened on the first frame: its size is only known now
         const int code = cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]);
-        if (!writer.open(args.get("output"), code, fps, result.size(), result.channels() != 1)) {
-          std::cerr << "\nderain_video: cannot write '" << args.get("output") << "' with fourcc " << fourcc
+        if (!writer.open(pending.tempPath(), code, fps, result.size(), result.channels() != 1)) {
+          std::cerr << "\nderain_video: cannot write '" << output << "' with fourcc " << fourcc
                     << " (try --fourcc MJPG and an .avi name)\n";
           return 1;
         }
@@ -103,7 +113,10 @@ int run(int argc, char** argv) {
       std::cerr << "derain_video: no frame could be read from '" << input << "'\n";
       return 1;
     }
-    std::cout << args.get("output") << ": " << done << " frames " << result.cols << "x" << result.rows << " in "
+    writer.release();  // flushes the container before it is renamed into place
+    derain::cli::checkInterrupted();
+    pending.commit();
+    std::cout << output << ": " << done << " frames " << result.cols << "x" << result.rows << " in "
               << seconds << " s (" << done / seconds << " frames/s)\n";
   } catch (const cv::Exception& e) {
     std::cerr << "\nderain_video: " << e.err << "\n";

@@ -14,8 +14,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cli_args.hpp"
-#include "run_main.hpp"
 #include "example_model.hpp"
+#include "image_files.hpp"
+#include "run_main.hpp"
+#include "safe_output.hpp"
 
 namespace {
 constexpr int kGap = 4;                  // white pixels between panels
@@ -42,18 +44,6 @@ std::string withPsnr(const std::string& caption, const cv::Mat& image, const cv:
   out << caption << "  PSNR " << std::fixed << std::setprecision(2) << cv::PSNR(image, *reference) << " dB";
   return out.str();
 }
-
-// imwrite reports some failures by returning false and others (unknown extension) by throwing.
-bool writeImage(const std::string& path, const cv::Mat& image) {
-  std::string problem;
-  try {
-    if (cv::imwrite(path, image)) return true;
-  } catch (const cv::Exception& e) {
-    problem = ": " + e.err;
-  }
-  std::cerr << "side_by_side: cannot write '" << path << "'" << problem << "\n";
-  return false;
-}
 }  // namespace
 
 namespace {
@@ -68,6 +58,10 @@ int run(int argc, char** argv) {
   args.parse(argc, argv);
   if (!args.positional().empty()) args.fail("unexpected argument '" + args.positional()[0] + "'");
   const bool rainmake = args.flagSet("rainmake");
+  // Before any slow work: the picture may replace neither input, and its folder must take it.
+  derain::cli::refuseSameFile(args.get("input"), args.get("output"));
+  if (args.has("clean")) derain::cli::refuseSameFile(args.get("clean"), args.get("output"));
+  derain::cli::checkWritableOutput(args.get("output"));
 
   try {
     const cv::Mat input = cv::imread(args.get("input"), cv::IMREAD_COLOR);
@@ -110,7 +104,7 @@ int run(int argc, char** argv) {
     }
     cv::Mat picture;
     cv::hconcat(row, picture);
-    if (!writeImage(args.get("output"), picture)) return 1;
+    derain::cli::writeImage(args.get("output"), picture);  // a temporary file, renamed into place
     std::cout << args.get("output") << ": " << picture.cols << "x" << picture.rows << ", " << panels.size()
               << " panels\n";
   } catch (const cv::Exception& e) {
