@@ -21,27 +21,53 @@ USAGE
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 command=$1 input=$2
 case "$command" in derain|compare|augment|show) ;; *) usage >&2; exit 2 ;; esac
-[ -r "$input" ] || { echo "$(basename "$0"): cannot read $input" >&2; exit 1; }
+me=$(basename "$0")
+[ -r "$input" ] || { echo "$me: cannot read $input" >&2; exit 1; }
 threads=${THREADS:-0}
+
+# Nothing lost: the video is written to a temporary file beside OUTPUT and renamed into place when
+# gst-launch-1.0 ends well (with -e, Ctrl-C finishes the file first); a failed run removes it and
+# leaves any previous OUTPUT intact. An OUTPUT that is INPUT (any spelling, or a link) is refused.
+pending_output() {
+  out=$1
+  if [ "$input" -ef "$out" ] || [ "$(realpath -m -- "$input")" = "$(realpath -m -- "$out")" ]; then
+    echo "$me: refusing to write $out: it is the input $input (choose another output)" >&2
+    exit 1
+  fi
+  local dir base
+  dir=$(dirname -- "$out") base=$(basename -- "$out")
+  [ -d "$dir" ] && [ -w "$dir" ] || { echo "$me: cannot write $out: folder $dir is missing or not writable" >&2; exit 1; }
+  tmp="$dir/.$base.part-$$.${base##*.}"
+  trap 'rm -f -- "$tmp"' EXIT
+}
 
 case "$command" in
   derain)
     [ $# -eq 3 ] || { usage >&2; exit 2; }
-    exec gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! \
-      derain threads="$threads" ! videoconvert ! vp8enc deadline=1 ! webmmux ! filesink location="$3"
+    pending_output "$3"
+    gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! \
+      derain threads="$threads" ! videoconvert ! vp8enc deadline=1 ! webmmux ! filesink location="$tmp"
+    mv -f -- "$tmp" "$out"
     ;;
   compare)
     [ $# -eq 3 ] || { usage >&2; exit 2; }
     w=${WIDTH:-320} h=${HEIGHT:-240}
-    exec gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! videoscale ! \
+    pending_output "$3"
+    gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! videoscale ! \
       video/x-raw,width="$w",height="$h",pixel-aspect-ratio=1/1 ! tee name=split \
       split. ! queue ! videoconvert ! side.sink_0 \
       split. ! queue ! derain threads="$threads" ! videoconvert ! side.sink_1 \
       compositor name=side sink_1::xpos="$w" ! videoconvert ! vp8enc deadline=1 ! webmmux ! \
-      filesink location="$3"
+      filesink location="$tmp"
+    mv -f -- "$tmp" "$out"
     ;;
   augment)
     [ $# -ge 3 ] && [ $# -le 4 ] || { usage >&2; exit 2; }
+    # One file per frame: the input may not live among them.
+    if [ "$(realpath -m -- "$(dirname -- "$input")")" = "$(realpath -m -- "$3")" ]; then
+      echo "$me: refusing to write into $3: it is the folder of the input $input (choose another folder)" >&2
+      exit 1
+    fi
     mkdir -p "$3"
     exec gst-launch-1.0 -e filesrc location="$input" ! decodebin ! videoconvert ! \
       rainmake seed="${4:-0}" density="${DENSITY:-0.08}" angle="${ANGLE:-10}" ! videoconvert ! \

@@ -3,7 +3,10 @@
 // Decodes a video file, optionally adds procedural rain (rainmake: to try deraining on clean footage),
 // derains it (derain) and writes either the derained video or the input and the derained video side
 // by side (compositor). Errors from any element (a bad model file, an unknown container, ...) come
-// from the bus and end the program with a message; Ctrl-C finishes the output file cleanly.
+// from the bus and end the program with a message; Ctrl-C finishes the output file cleanly. The
+// output is written to a temporary file beside it and renamed into place once the pipeline reached
+// EOS, so a failed run leaves any previous file of that name intact; an OUTPUT that is INPUT is
+// refused (libderain's CLI helpers, safe_output.hpp).
 //
 //   derain_pipeline --model lite.derain rainy.mkv derained.webm
 //   derain_pipeline --compare --rain 0.08 clean.avi rain-then-derain.webm
@@ -15,6 +18,9 @@
 #include <string>
 
 #include <gst/gst.h>
+
+#include "derain/error.hpp"
+#include "safe_output.hpp"
 
 namespace {
 
@@ -212,6 +218,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: OUTPUT must end in .webm, .mkv or .avi: %s\n", argv[0], options.output.c_str());
     return 2;
   }
+  try {
+    derain::cli::refuseSameFile(options.input, options.output);
+    derain::cli::checkWritableOutput(options.output);
+  } catch (const derain::Error& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    return 1;
+  }
   for (const char* factory : {"derain", "rainmake"}) {
     GstElementFactory* found = gst_element_factory_find(factory);
     if (found == nullptr) {
@@ -237,7 +250,8 @@ int main(int argc, char** argv) {
   GstElement* out = gst_bin_get_by_name(bin, "out");
   GstElement* derain = gst_bin_get_by_name(bin, "derain");
   g_object_set(in, "location", options.input.c_str(), nullptr);
-  g_object_set(out, "location", options.output.c_str(), nullptr);
+  derain::cli::PendingFile pending(options.output);  // removed unless the pipeline reaches EOS
+  g_object_set(out, "location", pending.tempPath().c_str(), nullptr);
   if (!options.model.empty()) g_object_set(derain, "model", options.model.c_str(), nullptr);
 
   GstPad* derained = gst_element_get_static_pad(derain, "src");
@@ -254,9 +268,17 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onInterrupt);
   std::fprintf(stderr, "pipeline: %s\n", description.c_str());
   const gint64 begin = g_get_monotonic_time();
-  const bool ok = runToEos(pipeline);
+  bool ok = runToEos(pipeline);
   const double seconds = static_cast<double>(g_get_monotonic_time() - begin) / G_USEC_PER_SEC;
-  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_element_set_state(pipeline, GST_STATE_NULL);  // filesink closes the temporary file
+  if (ok) {
+    try {
+      pending.commit();
+    } catch (const derain::Error& e) {
+      std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+      ok = false;
+    }
+  }
 
   if (ok)
     std::fprintf(stderr, "wrote %s: %" G_GUINT64_FORMAT " frames derained in %.1f s (%.1f frames/s)\n",

@@ -1,6 +1,9 @@
 // The GStreamer examples (examples/gst) run: the derain_pipeline application and the launch lines of
 // derain-launch.sh, on a small clip made here. meson passes their paths in the environment.
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -79,6 +82,54 @@ void expectVideo(const std::string& path, int frames, int width, int height) {
   EXPECT_EQ(video.height, height) << path;
 }
 
+std::string readBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A fresh folder holding a copy of the clip (as in.avi) and an older output (out.webm, "previous").
+std::string safetyFolder(const std::string& name) {
+  const std::string dir = gst_test::tempPath(name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(clip(), dir + "/in.avi");
+  std::ofstream(dir + "/out.webm") << "previous";
+  return dir;
+}
+
+// The folder's file names, sorted: a temporary ".NAME.part-..." left behind shows up here.
+std::vector<std::string> fileNames(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Running `args` (which write DIR/out.webm from DIR/in.avi) with output = input is refused with the
+// input untouched; a run that fails (corrupt model) leaves the older output and no temporary file.
+void expectNothingLost(const std::string& dir, std::vector<std::string> args, const std::vector<std::string>& env) {
+  const std::string input = dir + "/in.avi", clip_bytes = readBytes(input);
+  args.insert(args.end(), {input, dir + "/./in.avi"});
+  Exit exit = spawn(args, env);
+  EXPECT_EQ(exit.status, 1) << exit.err;
+  EXPECT_NE(exit.err.find("refusing to write"), std::string::npos) << exit.err;
+  EXPECT_TRUE(readBytes(input) == clip_bytes) << input << " was changed";
+  args.back() = dir + "/out.webm";
+  auto failing_env = env;
+  failing_env.push_back("DERAIN_MODEL=" + gst_test::corruptModelPath());
+  exit = spawn(args, failing_env);
+  EXPECT_NE(exit.status, 0) << exit.err;
+  EXPECT_EQ(readBytes(dir + "/out.webm"), "previous");
+  EXPECT_EQ(fileNames(dir), (std::vector<std::string>{"in.avi", "out.webm"}));
+  // And a run that succeeds replaces the older output, again with no temporary file left.
+  exit = spawn(args, env);
+  ASSERT_EQ(exit.status, 0) << exit.err;
+  expectVideo(dir + "/out.webm", kClipFrames, 48, 32);
+  EXPECT_EQ(fileNames(dir), (std::vector<std::string>{"in.avi", "out.webm"}));
+}
+
 class ExampleApp : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -109,6 +160,10 @@ TEST_F(ExampleApp, CorruptModelIsReportedFromTheBus) {
   EXPECT_EQ(exit.status, 1);
   EXPECT_NE(exit.err.find("ERROR from derain"), std::string::npos) << exit.err;
   EXPECT_NE(exit.err.find(gst_test::corruptModelPath()), std::string::npos) << exit.err;
+}
+
+TEST_F(ExampleApp, LosesNothing) {
+  expectNothingLost(safetyFolder("app-safety"), {app_, "--threads", "1"}, {});
 }
 
 TEST_F(ExampleApp, BadArgumentsGiveUsageAndExitCode2) {
@@ -155,6 +210,18 @@ TEST_F(LaunchScript, AugmentWritesOneJpegPerFrame) {
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     jpegs += entry.path().extension() == ".jpg" ? 1 : 0;
   EXPECT_EQ(jpegs, kClipFrames);
+}
+
+TEST_F(LaunchScript, DerainLosesNothing) {
+  expectNothingLost(safetyFolder("script-safety"), {"bash", script_, "derain"}, {"THREADS=1"});
+}
+
+TEST_F(LaunchScript, AugmentRefusesTheInputsFolder) {
+  const std::string dir = safetyFolder("script-augment-safety");
+  const Exit exit = spawn({"bash", script_, "augment", dir + "/in.avi", dir + "/"});
+  EXPECT_EQ(exit.status, 1) << exit.err;
+  EXPECT_NE(exit.err.find("refusing to write into"), std::string::npos) << exit.err;
+  EXPECT_EQ(fileNames(dir), (std::vector<std::string>{"in.avi", "out.webm"}));
 }
 
 TEST_F(LaunchScript, UnknownCommandGivesUsage) {
