@@ -862,6 +862,40 @@ TEST_F(Cli, EvalOutputFolderThatIsAnInputFolderIsRefused) {
   EXPECT_EQ(folderNames(root_ / "clean"), (std::vector<std::string>{"img0.png", "img1.png"}));
 }
 
+// The benchmarks' outputs: derain-bench's --output keeps its earlier lines and never lands on the
+// model it times; derain-video-bench's --real-picture never replaces its clip or model.
+TEST_F(Cli, BenchOutputKeepsEarlierLinesAndSparesTheModel) {
+  const std::string model = path("lite.derain");
+  derain::Engine::untrained(derain::ModelConfig::lite(), 3).save(model);
+  const std::string model_bytes = readText(model);
+  const std::vector<std::string> quick{"--model", model, "--size", "32x32", "--seconds", "0.05", "--threads", "1"};
+  auto with = [&](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  Result r = run("DERAIN_BENCH_BIN", with(quick, {"--output", model}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("refusing to write '" + model + "'"), std::string::npos) << r.err;
+  EXPECT_TRUE(readText(model) == model_bytes) << "the model was changed";
+
+  std::ofstream(path("bench.txt")) << "an earlier line\n";
+  r = run("DERAIN_BENCH_BIN", with(quick, {"--output", path("bench.txt")}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(readText(path("bench.txt")), "an earlier line\n" + r.out);  // exactly the printed lines, added
+  EXPECT_NE(r.out.find("ceiling 3x3 conv fp32"), std::string::npos) << r.out;
+  EXPECT_TRUE(leftovers(root_).empty());
+
+  fs::create_directories(root_ / "data" / "video");
+  std::ofstream(path("data/video/corner-rain-320x240.mp4")) << "the clip";
+  for (const std::string& input : {path("data/video/corner-rain-320x240.mp4"), model}) {
+    r = run("DERAIN_VIDEO_BENCH_BIN", {"--data", path("data"), "--model", model, "--real-picture", input});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("refusing to write '" + input + "'"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(readText(path("data/video/corner-rain-320x240.mp4")), "the clip");
+  EXPECT_TRUE(readText(model) == model_bytes) << "the model was changed";
+}
+
 TEST_F(Cli, FailedEvalLeavesThePreviousCsvIntact) {
   makePairs(3, 32, 32);
   std::ofstream(path("scores.csv")) << "name,psnr,ssim\nprevious,1,1\n";

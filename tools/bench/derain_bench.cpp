@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -17,6 +18,7 @@
 #include "cli_args.hpp"
 #include "engine_args.hpp"
 #include "run_main.hpp"
+#include "safe_output.hpp"
 #include "conv_ceiling.hpp"
 #include "derain/demo_scene.hpp"
 #include "derain/engine.hpp"
@@ -114,14 +116,23 @@ int main(int argc, char** argv) {
       args.fail(e.what());
     }
     const double budget = args.getDouble("seconds");
-    std::ofstream file;
+    // --output keeps its earlier lines and gains these: rewritten through a temporary file after each
+    // line, so an interrupted run leaves whole lines and never touches the model it times.
+    std::string results;
     if (args.has("output")) {
-      file.open(args.get("output"), std::ios::app);
-      if (!file) args.fail("cannot write '" + args.get("output") + "'");
+      const std::string output = args.get("output");
+      if (args.has("model")) derain::cli::refuseSameFile(args.get("model"), output);
+      derain::cli::checkWritableOutput(output);
+      std::ifstream previous(output, std::ios::binary);
+      results.assign(std::istreambuf_iterator<char>(previous), std::istreambuf_iterator<char>());
     }
     auto emit = [&](const std::string& line) {
       std::cout << line << std::endl;
-      if (file) file << line << std::endl;
+      if (!args.has("output")) return;
+      results += line + "\n";
+      derain::cli::PendingFile file(args.get("output"));
+      std::ofstream(file.tempPath(), std::ios::binary) << results;
+      file.commit();
     };
 
     derain::EngineOptions options;

@@ -29,6 +29,8 @@
 #include "derain/rain_video.hpp"
 #include "derain/temporal_metrics.hpp"
 #include "derain/video.hpp"
+#include "image_files.hpp"
+#include "safe_output.hpp"
 
 namespace fs = std::filesystem;
 
@@ -217,7 +219,7 @@ void writeRealPicture(const Args& args, derain::Engine& engine) {
   }
   cv::Mat picture;
   cv::hconcat(std::vector<cv::Mat>{input, framewise, temporal}, picture);
-  cv::imwrite(args.real_picture, picture);
+  derain::cli::writeImage(args.real_picture, picture);  // a temporary file, renamed into place
   std::printf("real clip: frame %d, input | frame by frame | temporal -> %s (scene cuts %lld)\n", kPictureFrame,
               args.real_picture.c_str(), static_cast<long long>(video.stats().scene_cuts));
 }
@@ -229,6 +231,11 @@ int main(int argc, char** argv) try {
   Args args;
   if (!parseArgs(argc, argv, args)) return 0;
   if (const char* env = std::getenv("DERAIN_SHARED_DATA"); env && args.data == "../shared/data") args.data = env;
+  if (!args.real_picture.empty()) {  // checked before the long run; the clip and the model are inputs
+    derain::cli::refuseSameFile(args.data + "/video/corner-rain-320x240.mp4", args.real_picture);
+    if (!args.model.empty()) derain::cli::refuseSameFile(args.model, args.real_picture);
+    derain::cli::checkWritableOutput(args.real_picture);
+  }
   const fs::path bsds = fs::path(args.data) / "clean-bsds";
   if (!fs::is_directory(bsds)) {
     std::printf("derain-video-bench: %s not found, nothing to measure (skipped)\n", bsds.string().c_str());
