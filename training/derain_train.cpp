@@ -15,6 +15,7 @@
 #include "cli_args.hpp"
 #include "engine_args.hpp"
 #include "run_main.hpp"
+#include "safe_output.hpp"
 #include "derain/engine.hpp"
 #include "derain/error.hpp"
 #include "file_list.hpp"
@@ -50,6 +51,24 @@ std::string readFile(const std::string& path) {
   return text.str();
 }
 
+// Nothing the run reads lies where it writes. A data folder that is, holds or lies in --out would
+// take in the run's samples (or scatter them among the data); an input file inside --out could be
+// replaced by a run output of its name once --force starts over there (a resumed run writes only
+// its own files).
+void refuseInputsInOutput(const derain::cli::ArgParser& args, const std::string& out, bool resuming) {
+  for (const std::string name : {"rainy", "clean", "pairs"}) {
+    if (!args.has(name)) continue;
+    const std::string input = args.get(name);
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) derain::cli::refuseNestedFolders(input, "--" + name, out, "--out");
+  }
+  if (resuming) return;
+  for (const std::string name : {"rainy", "clean", "config", "vgg-weights"})
+    if (args.has(name) && derain::cli::liesWithin(args.get(name), out))
+      throw derain::Error("refusing --" + name + " '" + args.get(name) + "': it lies in the output folder --out '" +
+                          out + "', whose files a fresh run replaces (move it out, or choose another folder)");
+}
+
 std::string shortLosses(const dt::StepLosses& l) {
   char buf[200];
   std::snprintf(buf, sizeof buf, "G %.3f (adv %.3f cyc %.3f att %.3f gmm %.3f syn %.3f) D_N %.3f D_R %.3f",
@@ -75,8 +94,8 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
     model.derain says which: procedural pairs, or pairs from DIR)
 OUT/training.conf of any run is a complete example.
 
-Output folder: a fresh run needs an empty or new --out (--force starts over in a used one); while it
-runs, the trainer holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
+Output folder: a fresh run needs an empty or new --out (--force starts over in a used one), which
+may neither be nor hold nor lie in a data folder, nor hold an input file; while it runs, the trainer holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
 Every file is replaced atomically (temporary file + rename). checkpoint.derain (latest checkpoint:
 by default every 10 % of the run, at most 1000 iterations apart, and every 10 minutes), losses.csv
 (every loss term of every iteration),
@@ -280,6 +299,7 @@ int main(int argc, char** argv) {
     }
 
     run.out_dir = args.get("out");
+    refuseInputsInOutput(args, run.out_dir, args.flagSet("resume"));
     run.loader_threads = positive("loader-threads");
     run.image_cache_bytes = static_cast<size_t>(nonNegative("cache-mb")) << 20;
     run.sample_every = nonNegative("sample-every");

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -172,6 +173,47 @@ TEST_F(TrainCli, NonEmptyOutFolderIsRefusedWithoutResumeOrForce) {
   auto both = common("out", 4);
   both.insert(both.end(), {"--force", "--resume"});
   EXPECT_EQ(run(both, dir).code, 2);
+}
+
+TEST_F(TrainCli, OutFolderMayNotMeetTheInputs) {
+  const auto listing = [](const std::string& folder) {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(folder))
+      names.push_back(entry.path().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto rainy = listing(dir.file("rainy")), clean = listing(dir.file("clean"));
+  // The data folder itself (another spelling of it), a folder inside it, a folder holding it.
+  std::filesystem::create_directories(dir.file("holder"));
+  std::filesystem::rename(dir.file("clean"), dir.file("holder/clean"));
+  for (const auto& [out, option] : std::vector<std::pair<std::string, std::string>>{
+           {"rainy/.", "--rainy"}, {"rainy/run", "--rainy"}, {"holder", "--clean"}}) {
+    auto args = common(out, 2);
+    args[3] = dir.file("holder/clean");
+    args.push_back("--force");
+    Result r = run(args, dir);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("error: refusing to write into --out"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("the input folder " + option), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("rainy/run")));
+  std::filesystem::rename(dir.file("holder/clean"), dir.file("clean"));
+  EXPECT_EQ(listing(dir.file("rainy")), rainy);
+  EXPECT_EQ(listing(dir.file("clean")), clean);
+  // A config file inside a used --out that --force starts over in.
+  ASSERT_EQ(run(common("out", 2), dir).code, 0);
+  std::filesystem::copy_file(dir.file("tiny.conf"), dir.file("out/my.conf"));
+  auto args = common("out", 2);
+  args[7] = dir.file("out/my.conf");
+  args.push_back("--force");
+  Result r = run(args, dir);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: refusing --config '" + dir.file("out/my.conf") + "': it lies in the output folder"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(derain::training_test::readBytes(dir.file("out/my.conf")),
+            derain::training_test::readBytes(dir.file("tiny.conf")));
 }
 
 TEST_F(TrainCli, SecondTrainerOnALockedFolderFailsAtOnce) {

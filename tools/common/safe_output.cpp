@@ -96,6 +96,11 @@ void refuseNestedFolders(const std::string& input_dir, const std::string& input_
                 input_label + " '" + input_dir + "' (choose a separate output folder)");
 }
 
+bool liesWithin(const std::string& path, const std::string& folder) {
+  const fs::path inner = normalised(path), outer = normalised(folder);
+  return inner != outer && within(inner, outer);
+}
+
 void checkWritableOutput(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw Error("cannot write '" + path + "': it is a folder (give a file name)");

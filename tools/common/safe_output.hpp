@@ -39,6 +39,9 @@ void refuseSameFile(const std::string& input, const std::string& output);
 // labels name the options ("--out", "--rainy") in the message.
 void refuseNestedFolders(const std::string& input_dir, const std::string& input_label, const std::string& output_dir,
                          const std::string& output_label);
+// Whether `path` (a file or folder) lies inside `folder`, at any depth (not `folder` itself);
+// spellings and symbolic links of the existing part are resolved.
+bool liesWithin(const std::string& path, const std::string& folder);
 // derain::Error unless `path`'s folder exists and is writable and `path` itself is not a folder:
 // the checks to make before any slow work.
 void checkWritableOutput(const std::string& path);
