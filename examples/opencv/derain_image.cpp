@@ -42,11 +42,8 @@ int run(int argc, char** argv) {
   derain::cli::checkWritableOutput(args.get("output"));
 
   try {
-    const cv::Mat input = cv::imread(args.get("input"), cv::IMREAD_UNCHANGED);
-    if (input.empty()) {
-      std::cerr << "derain_image: cannot read image '" << args.get("input") << "'\n";
-      return 1;
-    }
+    // derain::Error "cannot read image 'PATH': WHY" (missing, a folder, not an image, ...).
+    const cv::Mat input = derain::cli::readImage(args.get("input"), cv::IMREAD_UNCHANGED);
     // The wrapper takes 8-bit or float [0, 1]; a 16-bit image is scaled into float and back.
     const bool sixteen_bit = input.depth() == CV_16U;
     cv::Mat image = input;

@@ -64,18 +64,11 @@ int run(int argc, char** argv) {
   derain::cli::checkWritableOutput(args.get("output"));
 
   try {
-    const cv::Mat input = cv::imread(args.get("input"), cv::IMREAD_COLOR);
-    if (input.empty()) {
-      std::cerr << "side_by_side: cannot read image '" << args.get("input") << "'\n";
-      return 1;
-    }
+    // derain::Error "cannot read image 'PATH': WHY" (missing, a folder, not an image, ...).
+    const cv::Mat input = derain::cli::readImage(args.get("input"), cv::IMREAD_COLOR);
     cv::Mat clean;
     if (args.has("clean")) {
-      clean = cv::imread(args.get("clean"), cv::IMREAD_COLOR);
-      if (clean.empty()) {
-        std::cerr << "side_by_side: cannot read image '" << args.get("clean") << "'\n";
-        return 1;
-      }
+      clean = derain::cli::readImage(args.get("clean"), cv::IMREAD_COLOR);
       if (clean.size() != input.size()) {
         std::cerr << "side_by_side: --clean is " << clean.cols << "x" << clean.rows << " but --input is "
                   << input.cols << "x" << input.rows << "\n";

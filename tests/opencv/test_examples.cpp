@@ -176,6 +176,28 @@ TEST_F(OpenCvExamples, DerainImageFailedWriteKeepsThePreviousFile) {
   EXPECT_EQ(files(), (std::vector<std::string>{"clean.nosuchformat", "rainy.png"}));
 }
 
+TEST_F(OpenCvExamples, UnreadableInputsAreNamedWithTheReason) {
+  std::ofstream(path("notes.png")) << "not an image";
+  ASSERT_TRUE(cv::imwrite(path("rainy.png"), pattern(8)));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--input", path("missing.png")}, "cannot read image '" + path("missing.png") + "': no such file"},
+      {{"--input", path("notes.png")}, "cannot read image '" + path("notes.png") + "': not a recognised image format"}};
+  for (const auto& [input, message] : cases) {
+    auto args = input;
+    args.insert(args.end(), {"--output", path("out.png")});
+    for (const char* example : {"DERAIN_EXAMPLE_IMAGE", "DERAIN_EXAMPLE_SIDE_BY_SIDE"}) {
+      const Exit exit = run(example, args);
+      EXPECT_EQ(exit.code, 1) << example;
+      EXPECT_NE(exit.err.find(message), std::string::npos) << example << ": " << exit.err;
+    }
+  }
+  const Exit exit = run("DERAIN_EXAMPLE_SIDE_BY_SIDE",
+                        {"--input", path("rainy.png"), "--clean", path("notes.png"), "--output", path("out.png")});
+  EXPECT_EQ(exit.code, 1);
+  EXPECT_NE(exit.err.find("cannot read image '" + path("notes.png") + "'"), std::string::npos) << exit.err;
+  EXPECT_EQ(files(), (std::vector<std::string>{"notes.png", "rainy.png"}));
+}
+
 TEST_F(OpenCvExamples, SideBySideRefusesToWriteOverEitherInput) {
   ASSERT_TRUE(cv::imwrite(path("rainy.png"), pattern(4)));
   ASSERT_TRUE(cv::imwrite(path("clean.png"), pattern(5)));
