@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -123,8 +124,12 @@ int main(int argc, char** argv) {
       const std::string output = args.get("output");
       if (args.has("model")) derain::cli::refuseSameFile(args.get("model"), output);
       derain::cli::checkWritableOutput(output);
-      std::ifstream previous(output, std::ios::binary);
-      results.assign(std::istreambuf_iterator<char>(previous), std::istreambuf_iterator<char>());
+      std::error_code ec;
+      if (std::filesystem::exists(output, ec)) {  // its lines are kept: it must be readable
+        std::ifstream previous(output, std::ios::binary);
+        if (!previous) throw derain::Error("cannot read '" + output + "', whose lines --output would keep");
+        results.assign(std::istreambuf_iterator<char>(previous), std::istreambuf_iterator<char>());
+      }
     }
     auto emit = [&](const std::string& line) {
       std::cout << line << std::endl;
