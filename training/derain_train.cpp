@@ -95,7 +95,8 @@ holds ModelConfig lines ("attention.stages = 6", "generator.channels = 64", ...)
 OUT/training.conf of any run is a complete example.
 
 Output folder: a fresh run needs an empty or new --out (--force starts over in a used one), which
-may neither be nor hold nor lie in a data folder, nor hold an input file; while it runs, the trainer holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
+may neither be nor hold nor lie in a data folder, nor hold an input file; while it runs, the trainer
+holds a lock on it (.derain-train.lock), so a second trainer on it fails at once.
 Every file is replaced atomically (temporary file + rename). checkpoint.derain (latest checkpoint:
 by default every 10 % of the run, at most 1000 iterations apart, and every 10 minutes), losses.csv
 (every loss term of every iteration),
