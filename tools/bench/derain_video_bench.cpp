@@ -195,9 +195,12 @@ struct Score {
   }
 };
 
+// The real rainy clip of ../shared/data that --real-picture shows.
+std::string realClipPath(const Args& args) { return args.data + "/video/corner-rain-320x240.mp4"; }
+
 void writeRealPicture(const Args& args, derain::Engine& engine) {
   constexpr int kPictureFrame = 40;  // far enough in for the window to be full
-  const std::string path = args.data + "/video/corner-rain-320x240.mp4";
+  const std::string path = realClipPath(args);
   cv::VideoCapture capture(path);
   derain::VideoDerainer video(engine, args.video);
   cv::Mat frame, input, framewise, temporal;
@@ -232,7 +235,7 @@ int main(int argc, char** argv) try {
   if (!parseArgs(argc, argv, args)) return 0;
   if (const char* env = std::getenv("DERAIN_SHARED_DATA"); env && args.data == "../shared/data") args.data = env;
   if (!args.real_picture.empty()) {  // checked before the long run; the clip and the model are inputs
-    derain::cli::refuseSameFile(args.data + "/video/corner-rain-320x240.mp4", args.real_picture);
+    derain::cli::refuseSameFile(realClipPath(args), args.real_picture);
     if (!args.model.empty()) derain::cli::refuseSameFile(args.model, args.real_picture);
     derain::cli::checkWritableOutput(args.real_picture);
   }
