@@ -136,7 +136,11 @@ int main(int argc, char** argv) {
       if (!args.has("output")) return;
       results += line + "\n";
       derain::cli::PendingFile file(args.get("output"));
-      std::ofstream(file.tempPath(), std::ios::binary) << results;
+      std::ofstream out(file.tempPath(), std::ios::binary);
+      out << results;
+      out.close();
+      // A short write (a full disk) must not be renamed over the earlier lines.
+      if (!out) throw derain::Error("cannot write '" + args.get("output") + "'");
       file.commit();
     };
 
