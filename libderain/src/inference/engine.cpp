@@ -33,6 +33,12 @@ auto translated(Call&& call) -> decltype(call()) {
     throw Error("LibTorch: " + reason);
   }
 }
+
+// What derainWithAttention's forward gives for a tile: the derained image and the attention mask.
+struct TileWithMask {
+  at::Tensor image;
+  at::Tensor mask;
+};
 }  // namespace
 
 struct Engine::Impl {
@@ -107,7 +113,8 @@ struct Engine::Impl {
   // Runs `forward` (device tensor in the engine's dtype -> output) over a 3-channel image tile by
   // tile, streaming: each tile is converted from the image on its own and finished rows go straight
   // into the result of `out_type`, so no whole-frame float buffer exists when the frame is tiled.
-  // With `mask`, forward's output carries one more channel, the attention mask, returned there.
+  // With `mask`, forward returns the image and the attention mask (a TileWithMask), and the mask is
+  // returned there.
   template <typename Forward>
   cv::Mat run(const cv::Mat& colour, ColorOrder order, int out_type, Forward&& forward, cv::Mat* mask = nullptr) {
     detail::applyThreads(threads);
@@ -116,23 +123,38 @@ struct Engine::Impl {
     detail::Int8Scope int8(precision == Precision::INT8);
     const int height = colour.rows, width = colour.cols;
     cv::Mat result;
+    // A one-tile frame's mask, kept apart from its image: no 4-channel copy to blend, and each is
+    // converted from a dense tensor.
+    at::Tensor whole_mask;
     detail::processTiledRows(height, width, tileSize(width, height), options.tile_overlap,
         [&](const detail::Span& rows, const detail::Span& cols) {
           const auto padded = networkInput(colour, rows, cols, order);
-          at::Tensor out;
-          if constexpr (std::is_invocable_v<Forward&, const at::Tensor&, const detail::Span&, const detail::Span&>)
-            out = forward(padded, rows, cols);  // a forward that needs the tile's place (rainmake's reference)
-          else
-            out = forward(padded);
           // In the engine's dtype: tensorToImage reads bf16 as it is, and the tile blend computes in
           // float (bf16 * float weights promotes), so no separate conversion pass.
-          return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU);
+          auto cropped = [&](const at::Tensor& out) {
+            return out.narrow(2, 0, rows.size).narrow(3, 0, cols.size).to(torch::kCPU);
+          };
+          if constexpr (std::is_invocable_r_v<TileWithMask, Forward&, const at::Tensor&>) {
+            const TileWithMask out = forward(padded);
+            if (rows.size == height && cols.size == width) {
+              whole_mask = cropped(out.mask);
+              return cropped(out.image);
+            }
+            return cropped(detail::catChannels({out.image, out.mask}));  // blended together, split in emit
+          } else if constexpr (std::is_invocable_v<Forward&, const at::Tensor&, const detail::Span&,
+                                                   const detail::Span&>) {
+            return cropped(forward(padded, rows, cols));  // a forward that needs the tile's place (rainmake's reference)
+          } else {
+            return cropped(forward(padded));
+          }
         },
         [&](int first_row, const at::Tensor& rows) {
-          const int64_t image_channels = mask != nullptr ? rows.size(1) - 1 : rows.size(1);
+          const bool split = mask != nullptr && !whole_mask.defined();
+          const int64_t image_channels = split ? rows.size(1) - 1 : rows.size(1);
           cv::Mat finished = detail::tensorToImage(rows.narrow(1, 0, image_channels), out_type, order);
           if (mask != nullptr) {
-            const cv::Mat finished_mask = detail::tensorToImage(rows.narrow(1, image_channels, 1), CV_32FC1, order);
+            const cv::Mat finished_mask =
+                detail::tensorToImage(split ? rows.narrow(1, image_channels, 1) : whole_mask, CV_32FC1, order);
             if (first_row == 0 && finished_mask.rows == height) {
               *mask = finished_mask;
             } else {
@@ -200,7 +222,7 @@ void Engine::derainWithAttention(const cv::Mat& src, cv::Mat& dst, cv::Mat& mask
     const cv::Mat out = impl_->run(colour, order, colour.type(), [&](const at::Tensor& x) {
       auto a = net->att->forward(x);
       // As net->derain(x), with the mask kept.
-      return detail::catChannels({impl_->finishDerained(x, net->g_n->forward(x, a)), a});
+      return TileWithMask{impl_->finishDerained(x, net->g_n->forward(x, a)), a};
     }, &attention);
     dst = detail::restoreLayout(out, src, order);
     mask = attention;

@@ -197,9 +197,9 @@ cv::Mat tensorToImage(const at::Tensor& tensor, int type, ColorOrder order) {
   if (t.scalar_type() != torch::kBFloat16) t = t.to(torch::kFloat32);
   const int height = static_cast<int>(t.size(2)), width = static_cast<int>(t.size(3));
   if (t.size(1) == 1) {
-    auto hw = t[0][0].to(torch::kFloat32).contiguous();
     cv::Mat mask(height, width, CV_32FC1);
-    std::memcpy(mask.data, hw.data_ptr<float>(), sizeof(float) * height * width);
+    // Converted straight into the Mat: one pass, whatever the tensor's strides and dtype.
+    torch::from_blob(mask.data, {height, width}, torch::kFloat32).copy_(t[0][0]);
     return mask;
   }
   if (type != CV_8UC3 && type != CV_32FC3) throw Error("unsupported output type " + std::to_string(type));
