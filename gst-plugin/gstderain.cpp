@@ -64,9 +64,10 @@
  * network runs, so a live source does not pile up latency when the CPU cannot keep up. The element
  * reports as latency max-in-flight times the time one frame takes. Negotiation runs no inference
  * (no warm-up: a caps change costs nothing, even with a big model at a big size); the frame time is
- * measured on the first real frame after caps are set, announced with a latency message, and
- * raised again (another latency message) when frames later take more than 1.5 times that on
- * average. Until the first frame has gone through the element reports no latency of its own.
+ * measured on the first real frame after caps are set, announced with a latency message, set once
+ * more on the slowest of the 8 frames after the warm-up (the first frame and those that fill the
+ * temporal window and the look-ahead) plus 25 %, and raised again (another latency message) when
+ * frames later take more than 1.5 times that on average. Until the first frame has gone through the element reports no latency of its own.
  *
  * #GstDerain:temporal-window (default 3) makes the element video-native: each frame is derained with
  * the help of the previous frames, aligned by optical flow (rain moves between frames, the scene does
@@ -459,6 +460,8 @@ static gboolean gst_derain_start(GstBaseTransform* trans) {
     return FALSE;
   }
   self->discont_pending = FALSE;
+  // The first frame, then those that fill the temporal window and the look-ahead, are not typical.
+  self->latency->setWarmUpFrames(1 + temporal_window + lookahead);
   self->latency->clear();
   GST_OBJECT_LOCK(self);
   self->configured_latency = GST_CLOCK_TIME_NONE;
@@ -580,9 +583,12 @@ static gboolean gst_derain_src_event(GstBaseTransform* trans, GstEvent* event) {
 
 // QoS that looks ahead: in a live pipeline (upstream says so; its latency is configured), a frame that cannot
 // reach the sink in time even if processed now (its running time + the pipeline latency is before
-// now + this element's processing latency) is dropped before inference. The base class's QoS only
-// drops frames that are already late when they arrive, which lets every frame be late by the
-// element's own processing time once the source lags.
+// now + the time this element is expected to take: frames in flight x its average frame time) is
+// dropped before inference. The base class's QoS only drops frames that are already late when they
+// arrive, which lets every frame be late by the element's own processing time once the source lags.
+// Not the reported latency, which is a bound with headroom: with max-in-flight 1 and a synchronising
+// sink right after, each frame arrives one frame duration before its deadline, and a bound above the
+// frame duration dropped every other frame that would have been in time.
 static bool gst_derain_too_late(GstDerain* self, GstBuffer* buffer) {
   GstBaseTransform* trans = GST_BASE_TRANSFORM(self);
   if (!gst_base_transform_is_qos_enabled(trans) || gst_base_transform_is_passthrough(trans)) return false;
@@ -596,7 +602,7 @@ static bool gst_derain_too_late(GstDerain* self, GstBuffer* buffer) {
   if (clock == nullptr) return false;
   const GstClockTime now = gst_clock_get_time(clock);
   gst_object_unref(clock);
-  const GstClockTime ours = self->latency->latency();
+  const GstClockTime ours = self->latency->expected();
   if (!playing || !GST_CLOCK_TIME_IS_VALID(configured) || ours == 0 || trans->segment.format != GST_FORMAT_TIME)
     return false;
   const GstClockTime running = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));

@@ -17,6 +17,13 @@ void ProcessingLatency::reset() {
   average_ns_ = 0.0;
   measured_ = 0;
   settle_max_ = 0;
+  settle_sum_ = 0.0;
+  warm_up_ = warm_up_frames_;
+}
+
+void ProcessingLatency::setWarmUpFrames(int frames) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  warm_up_frames_ = std::max(1, frames);
 }
 
 void ProcessingLatency::clear() {
@@ -27,6 +34,8 @@ void ProcessingLatency::clear() {
   held_back_ = 0;
   measured_ = 0;
   settle_max_ = 0;
+  settle_sum_ = 0.0;
+  warm_up_ = warm_up_frames_;
 }
 
 bool ProcessingLatency::setHeldBack(GstClockTime ns) {
@@ -39,15 +48,24 @@ bool ProcessingLatency::setHeldBack(GstClockTime ns) {
 bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
   std::lock_guard<std::mutex> lock(mutex_);
   const double ns = static_cast<double>(frame_ns);
-  average_ns_ = average_ns_ <= 0.0 ? ns : (1.0 - kFrameTimeAverageWeight) * average_ns_ + kFrameTimeAverageWeight * ns;
-  if (measured_ <= 1 + kSettleFrames) ++measured_;  // stops counting once settled (no overflow on long runs)
+  frames_in_flight_ = frames_in_flight;
+  const int last_settling = warm_up_ + kSettleFrames;
+  // Until the latency settles, the average is the newest frame: the warm-up frames say little about
+  // the next one, and an average that started at the cold first frame would take many frames to come down.
+  average_ns_ = measured_ < last_settling || average_ns_ <= 0.0
+      ? ns
+      : (1.0 - kFrameTimeAverageWeight) * average_ns_ + kFrameTimeAverageWeight * ns;
+  if (measured_ <= last_settling) ++measured_;  // stops counting once settled (no overflow on long runs)
   if (measured_ == 1) {  // the first frame since reset()
     frame_ns_ = frame_ns;
-  } else if (measured_ <= 1 + kSettleFrames) {
+  } else if (measured_ <= warm_up_) {
+    // Warming up: the first frame's latency holds.
+  } else if (measured_ <= last_settling) {
     settle_max_ = std::max(settle_max_, frame_ns);
-    if (measured_ == 1 + kSettleFrames) {
+    settle_sum_ += ns;
+    if (measured_ == last_settling) {
       frame_ns_ = static_cast<GstClockTime>(kSettleHeadroom * static_cast<double>(settle_max_));
-      average_ns_ = static_cast<double>(settle_max_);  // the cold first frame leaves the average too
+      average_ns_ = settle_sum_ / kSettleFrames;  // the warm-up frames leave the average too
     }
   } else if (average_ns_ > kLatencyRaiseFactor * static_cast<double>(frame_ns_)) {
     frame_ns_ = static_cast<GstClockTime>(average_ns_);
@@ -61,6 +79,12 @@ bool ProcessingLatency::record(GstClockTime frame_ns, int frames_in_flight) {
 GstClockTime ProcessingLatency::latency() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return held_back_ + latency_;
+}
+
+GstClockTime ProcessingLatency::expected() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (average_ns_ <= 0.0) return 0;
+  return held_back_ + static_cast<GstClockTime>(frames_in_flight_ * average_ns_);
 }
 
 }  // namespace derain_gst
