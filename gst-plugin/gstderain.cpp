@@ -67,7 +67,8 @@
  * measured on the first real frame after caps are set, announced with a latency message, set once
  * more on the slowest of the 8 frames after the warm-up (the first frame and those that fill the
  * temporal window and the look-ahead) plus 25 %, and raised again (another latency message) when
- * frames later take more than 1.5 times that on average. Until the first frame has gone through the element reports no latency of its own.
+ * frames later take more than 1.5 times that on average. Until the first frame has gone through the
+ * element reports no latency of its own.
  *
  * #GstDerain:temporal-window (default 3) makes the element video-native: each frame is derained with
  * the help of the previous frames, aligned by optical flow (rain moves between frames, the scene does

@@ -143,7 +143,8 @@ struct Engine::Impl {
             return cropped(detail::catChannels({out.image, out.mask}));  // blended together, split in emit
           } else if constexpr (std::is_invocable_v<Forward&, const at::Tensor&, const detail::Span&,
                                                    const detail::Span&>) {
-            return cropped(forward(padded, rows, cols));  // a forward that needs the tile's place (rainmake's reference)
+            // A forward that needs the tile's place (rainmake's reference).
+            return cropped(forward(padded, rows, cols));
           } else {
             return cropped(forward(padded));
           }
