@@ -18,12 +18,11 @@ void ProcessingLatency::reset() {
   measured_ = 0;
   settle_max_ = 0;
   settle_sum_ = 0.0;
-  warm_up_ = warm_up_frames_;
 }
 
 void ProcessingLatency::setWarmUpFrames(int frames) {
   std::lock_guard<std::mutex> lock(mutex_);
-  warm_up_frames_ = std::max(1, frames);
+  warm_up_ = std::max(1, frames);
 }
 
 void ProcessingLatency::clear() {
@@ -35,7 +34,6 @@ void ProcessingLatency::clear() {
   measured_ = 0;
   settle_max_ = 0;
   settle_sum_ = 0.0;
-  warm_up_ = warm_up_frames_;
 }
 
 bool ProcessingLatency::setHeldBack(GstClockTime ns) {

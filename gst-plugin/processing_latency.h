@@ -12,11 +12,11 @@ namespace derain_gst {
 // there is a latency from the first frame on. The warm-up frames are not typical: the first (buffers,
 // weight packs and thread pools are made then) and, for a temporal element, those that fill its
 // window (each is the first with that many neighbours, whose alignment and fusion buffers are made
-// then; the first with a neighbour took 2.4x a steady frame in a live pipeline). Once kSettleFrames
-// frames after them have been measured, the latency is set once more, to the slowest of those (frames
-// taking longer than the latency arrive late at a sink). After that it is only raised, when the
-// running average exceeds it by half (the machine got busier), so a live pipeline's latency does not
-// wobble. Thread-safe.
+// then; the first with a neighbour took about twice a steady frame in a live pipeline). Once
+// kSettleFrames frames after them have been measured, the latency is set once more, to the slowest of
+// those (frames taking longer than the latency arrive late at a sink). After that it is only raised,
+// when the running average exceeds it by half (the machine got busier), so a live pipeline's latency
+// does not wobble. Thread-safe.
 class ProcessingLatency {
  public:
   static constexpr int kSettleFrames = 8;
@@ -24,7 +24,7 @@ class ProcessingLatency {
   // Forget the frame time (new caps: another size); the reported latency stays until a frame is measured.
   void reset();
   // Frames after reset() left out of the settling: 1 (the first) plus those a temporal element needs
-  // to fill its window and look-ahead. Takes effect at the next reset() or clear().
+  // to fill its window and look-ahead. Set before frames are measured (the element does in start()).
   void setWarmUpFrames(int frames);
   // Folds in one frame; true when the reported latency changed (post a latency message).
   bool record(GstClockTime frame_ns, int frames_in_flight);
@@ -42,8 +42,7 @@ class ProcessingLatency {
  private:
   mutable std::mutex mutex_;
   GstClockTime held_back_ = 0;
-  int warm_up_frames_ = 1;
-  int warm_up_ = 1;               // warm_up_frames_ as of the last reset() or clear()
+  int warm_up_ = 1;               // setWarmUpFrames()
   int measured_ = 0;              // frames since reset(), up to warm_up_ + kSettleFrames + 1
   GstClockTime settle_max_ = 0;   // slowest of frames warm_up_ + 1 .. warm_up_ + kSettleFrames
   double settle_sum_ = 0.0;       // and their sum

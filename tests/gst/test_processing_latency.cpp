@@ -61,7 +61,6 @@ TEST(ProcessingLatency, WarmUpFramesAreLeftOutOfTheSettling) {
                                                                    40 * kMs, 42 * kMs, 43 * kMs, 40 * kMs};
   ProcessingLatency latency;
   latency.setWarmUpFrames(4);
-  latency.clear();  // takes effect here, as the element's start() does
   EXPECT_TRUE(latency.record(200 * kMs, 1));
   for (const GstClockTime ns : warm_up) {
     EXPECT_FALSE(latency.record(ns, 1));
